@@ -1,0 +1,177 @@
+"""The `apeopt` command line. Heavy imports (torch, transformers) happen inside commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from apeopt.errors import UserError
+
+app = typer.Typer(
+    name="apeopt",
+    help="Automated prompt engineering: propose instructions, score them on held-out data, resample the best.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+def _echo_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command("tasks")
+def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table.")) -> None:
+    """List built-in tasks with their sizes, scorer and source."""
+    from apeopt.tasks import list_tasks
+
+    rows = list_tasks()
+    if as_json:
+        _echo_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "scorer", "train/dev/test/shift", "source", "description")
+    for r in rows:
+        s = r["sizes"]
+        sizes = "/".join(str(s.get(k, 0)) for k in ("train", "dev", "test", "test_shift"))
+        table.add_row(r["name"], r["scorer"], sizes, str(r["source"]), str(r.get("description", "")))
+    Console().print(table)
+
+
+@app.command("eval")
+def eval_cmd(
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Built-in task name or path to a task YAML."),
+    instruction: Optional[str] = typer.Option(None, "--instruction", "-i", help="Instruction text to score."),
+    prompt_file: Optional[Path] = typer.Option(None, "--prompt-file", "-p", help="A best-prompt JSON from `apeopt export`."),
+    split: str = typer.Option("dev", "--split", help="dev | test | test_shift | train"),
+    demos: int = typer.Option(0, "--demos", "-k", min=0, help="Number of train demos to prepend (with --instruction)."),
+    template: str = typer.Option("completion", "--template", help="completion | chat (with --instruction)."),
+    scorer: Optional[str] = typer.Option(None, "--scorer", help="Override the task's scorer (e.g. likelihood)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="smollm2-135m | hf:<dir or id> | gguf:<file>"),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Score only the first N items."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Split/demo seed (default 0, or the prompt file's)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the LM cache."),
+    show: int = typer.Option(5, "--show", min=0, help="Examples to print."),
+    as_json: bool = typer.Option(False, "--json", help="Print {score, n, ci, split, task, model} as JSON."),
+) -> None:
+    """Score an instruction (or an exported prompt file) on a task split."""
+    from apeopt.commands.eval import run_eval
+
+    result = run_eval(
+        task=task, instruction=instruction, prompt_file=prompt_file, split=split, demos=demos,
+        template=template, scorer=scorer, model=model, limit=limit, seed=seed, device=device,
+        use_cache=not no_cache, show=show, quiet=as_json,
+    )
+    if as_json:
+        _echo_json(result)
+
+
+@app.command("optimize")
+def optimize_cmd(
+    task: str = typer.Option(..., "--task", "-t", help="Built-in task name or path to a task YAML."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Scored (task) model spec."),
+    proposer_model: Optional[str] = typer.Option(None, "--proposer-model", help="Proposer model spec (default: --model)."),
+    space: str = typer.Option("fewshot", "--space", "-s", help="Search space: instruction | fewshot | full | path to YAML."),
+    seed: int = typer.Option(0, "--seed"),
+    split_seed: int = typer.Option(0, "--split-seed", help="Seed of the train/dev/test split (keep fixed across seeds)."),
+    rounds: int = typer.Option(3, "--rounds", min=1),
+    minibatch: int = typer.Option(10, "--minibatch", min=1, help="Dev examples in the first halving rung."),
+    eta: int = typer.Option(3, "--eta", min=2, help="Keep the top 1/eta at each rung."),
+    dev_limit: Optional[int] = typer.Option(None, "--dev-limit", min=1),
+    subsamples: int = typer.Option(4, "--subsamples", min=1, help="Demo subsamples per proposer."),
+    per_subsample: int = typer.Option(3, "--per-subsample", min=1, help="Candidates sampled per subsample."),
+    budget_calls: Optional[int] = typer.Option(None, "--budget-calls", min=1),
+    budget_tokens: Optional[int] = typer.Option(None, "--budget-tokens", min=1),
+    budget_minutes: Optional[float] = typer.Option(10.0, "--budget-minutes"),
+    few_shot_k: int = typer.Option(5, "--few-shot-k", min=0, help="Demos of the k-shot baseline."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>)."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in the run folder)."),
+    device: str = typer.Option("auto", "--device"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned LM calls and tokens, spend none."),
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json instead of the report."),
+) -> None:
+    """Find a better prompt than the human one: propose, halve on dev, resample; score once on test."""
+    from apeopt.optimizer.config import OptimizeConfig
+
+    config = OptimizeConfig(
+        task=task, model=model, proposer_model=proposer_model, space=space, seed=seed, split_seed=split_seed,
+        rounds=rounds, minibatch=minibatch, eta=eta, dev_limit=dev_limit, subsamples=subsamples,
+        per_subsample=per_subsample, budget_calls=budget_calls, budget_tokens=budget_tokens,
+        budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, storage=storage, use_cache=not no_cache,
+    )
+    if dry_run:
+        from apeopt.optimizer.plan import estimate
+        from apeopt.search_spaces import load_space
+        from apeopt.tasks import load_task
+
+        _echo_json(estimate(config, load_task(task, seed=split_seed), load_space(space)))
+        return
+    from apeopt.commands.optimize import run_optimize
+    from apeopt.commands.report import print_summary
+
+    summary = run_optimize(config, run_dir=run_dir, quiet=as_json)
+    if as_json:
+        _echo_json(summary)
+    else:
+        print_summary(summary)
+
+
+@app.command("export")
+def export_cmd(
+    run: Path = typer.Argument(..., help="A run folder (runs/<run_id>)."),
+    fmt: str = typer.Option("json", "--format", "-f", help="json | txt | openai | prompty | dspy"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
+) -> None:
+    """Export a run's best prompt."""
+    from apeopt.optimizer.runstore import BEST_PROMPT, RunStore
+    from apeopt.prompts.export import export_prompt
+    from apeopt.prompts.file import load_prompt_file
+    from apeopt.storage import atomic_write_text
+
+    store = RunStore.open(run)
+    if not store.path(BEST_PROMPT).is_file():
+        raise UserError(f"run {str(run)!r} has no {BEST_PROMPT} (did it finish?)")
+    text = export_prompt(load_prompt_file(store.path(BEST_PROMPT)), fmt)
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        atomic_write_text(output, text)
+        typer.echo(f"wrote {output}", err=True)
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

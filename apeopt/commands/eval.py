@@ -1,0 +1,90 @@
+"""`apeopt eval`: score one instruction or exported prompt on a task split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from apeopt.errors import UserError
+from apeopt.prompts.demos import sample_demos
+from apeopt.prompts.file import load_prompt_file
+from apeopt.prompts.prompt import PromptConfig
+from apeopt.runtime import open_backend, progress_evaluate, resolve_scorer
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+def run_eval(
+    *,
+    task: str | None,
+    instruction: str | None,
+    prompt_file: Path | None,
+    split: str = "dev",
+    demos: int = 0,
+    template: str = "completion",
+    scorer: str | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    use_cache: bool = True,
+    show: int = 5,
+    quiet: bool = False,
+    adapter: Path | None = None,
+) -> dict[str, Any]:
+    from apeopt.tasks import load_task
+
+    if (instruction is None) == (prompt_file is None):
+        raise UserError("give exactly one of --instruction TEXT or --prompt-file FILE")
+    pf = load_prompt_file(prompt_file) if prompt_file is not None else None
+    if task is None and pf is None:
+        raise UserError("--task is required with --instruction")
+    split_seed = seed if seed is not None else (pf.split_seed if pf else 0)
+    the_task = load_task(task or pf.task, seed=split_seed)  # type: ignore[union-attr]
+    if pf is not None:
+        if pf.task != the_task.name:
+            raise UserError(f"prompt file {str(prompt_file)!r} was made for task {pf.task!r}, not {the_task.name!r}")
+        prompt = pf.prompt
+        scorer = scorer or (pf.scoring if pf.scoring == "likelihood" else None)
+    else:
+        prompt = PromptConfig(
+            instruction=instruction or "",
+            template=template,
+            demos=sample_demos(the_task.split("train"), demos, seed=split_seed),
+            max_tokens=the_task.max_tokens,
+        )
+    examples = the_task.split(split)[:limit] if limit else the_task.split(split)
+    model_spec = model or (pf.model if pf else DEFAULT_MODEL)
+    the_scorer = resolve_scorer(scorer or the_task.scorer)
+    backend = open_backend(model_spec, device=device, use_cache=use_cache, adapter=adapter)
+    result = progress_evaluate(prompt, examples, backend, the_scorer, the_task.labels, quiet=quiet, label=f"{the_task.name}/{split}")
+    out = {
+        "score": result.aggregate.score,
+        "n": result.aggregate.n,
+        "ci": list(result.aggregate.ci),
+        "split": split,
+        "task": the_task.name,
+        "model": model_spec,
+        "scorer": the_scorer.name,
+        "usage": backend.usage.as_dict(),
+    }
+    if not quiet:
+        _print_result(out, result.rows(show))
+    return out
+
+
+def _print_result(out: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if rows:
+        table = Table("input", "output", "target", "score", title="examples")
+        for r in rows:
+            table.add_row(str(r["input"]), str(r["output"]), str(r["target"]), f"{r['score']:.2f}")
+        console.print(table)
+    lo, hi = out["ci"]
+    console.print(
+        f"[bold]{out['task']}[/] {out['split']} {out['scorer']}: [bold]{out['score']:.3f}[/] "
+        f"(n={out['n']}, 95% CI [{lo:.3f}, {hi:.3f}]) model={out['model']}"
+    )

@@ -1,0 +1,142 @@
+"""Score prompt configurations on examples: batched across examples *and* prompts.
+
+Generation-based scoring renders each example, generates (with zero-shot CoT in two stages and
+self-consistency votes when the prompt asks for them) and applies the task's scorer; likelihood
+scoring takes the mean per-token log-probability of the best accepted gold answer.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+from apeopt.models.base import GenerateRequest, LMBackend, LogprobRequest
+from apeopt.prompts.prompt import PromptConfig
+from apeopt.scorers import Aggregate, Scorer, aggregate
+from apeopt.scorers.normalize import normalize_light
+from apeopt.scorers.text import to_label
+from apeopt.tasks.task import Example
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    aggregate: Aggregate
+    scores: tuple[float, ...]
+    outputs: tuple[str, ...]
+    examples: tuple[Example, ...]
+
+    @property
+    def score(self) -> float:
+        return self.aggregate.score
+
+    def rows(self, k: int | None = None) -> list[dict[str, object]]:
+        items = zip(self.examples, self.outputs, self.scores)
+        return [
+            {"input": ex.input, "output": out, "target": ex.target, "score": s}
+            for i, (ex, out, s) in enumerate(items)
+            if k is None or i < k
+        ]
+
+
+Job = tuple[PromptConfig, Sequence[Example]]
+
+
+def evaluate(
+    prompt: PromptConfig,
+    examples: Sequence[Example],
+    backend: LMBackend,
+    scorer: Scorer,
+    labels: Sequence[str] | None = None,
+) -> EvalResult:
+    return evaluate_many([(prompt, examples)], backend, scorer, labels)[0]
+
+
+def evaluate_many(
+    jobs: Sequence[Job], backend: LMBackend, scorer: Scorer, labels: Sequence[str] | None = None
+) -> list[EvalResult]:
+    """Evaluate several (prompt, examples) jobs with one batched backend call per stage."""
+    if scorer.needs_logprob:
+        per_job = _likelihood(jobs, backend)
+        outputs = [tuple("" for _ in exs) for _, exs in jobs]
+    else:
+        outputs = _predictions(jobs, backend, labels)
+        per_job = [
+            tuple(scorer.score(out, ex.targets, labels) for out, ex in zip(outs, exs))
+            for outs, (_, exs) in zip(outputs, jobs)
+        ]
+    return [
+        EvalResult(aggregate(list(scores)), scores, outs, tuple(exs))
+        for scores, outs, (_, exs) in zip(per_job, outputs, jobs)
+    ]
+
+
+def _likelihood(jobs: Sequence[Job], backend: LMBackend) -> list[tuple[float, ...]]:
+    requests: list[LogprobRequest] = []
+    for prompt, exs in jobs:
+        for ex in exs:
+            rendered = prompt.render(ex.input)
+            requests += [LogprobRequest(rendered, prompt.continuation(t)) for t in ex.targets]
+    results = iter(backend.logprob(requests))
+    out = []
+    for _, exs in jobs:
+        out.append(tuple(max(next(results).mean for _ in ex.targets) for ex in exs))
+    return out
+
+
+def _predictions(jobs: Sequence[Job], backend: LMBackend, labels: Sequence[str] | None) -> list[tuple[str, ...]]:
+    first: list[GenerateRequest] = []
+    for prompt, exs in jobs:
+        sampled = prompt.votes > 1
+        for ex in exs:
+            first.append(
+                GenerateRequest(
+                    prompt.render(ex.input),
+                    max_tokens=prompt.cot_max_tokens if prompt.cot else prompt.max_tokens,
+                    temperature=prompt.vote_temperature if sampled else 0.0,
+                    n=prompt.votes,
+                    stop=_cot_stop(prompt) if prompt.cot else prompt.stop,
+                    seed=zlib.crc32(ex.input.encode()),
+                )
+            )
+    samples = [c.texts for c in backend.generate(first)]
+    samples = _answer_stage(jobs, first, samples, backend)
+    it = iter(samples)
+    return [tuple(_vote(next(it), labels) for _ in exs) for _, exs in jobs]
+
+
+def _cot_stop(prompt: PromptConfig) -> tuple[str, ...]:
+    return ("\n\n", f"\n{prompt.input_prefix}")
+
+
+def _answer_stage(
+    jobs: Sequence[Job], first: list[GenerateRequest], samples: list[tuple[str, ...]], backend: LMBackend
+) -> list[tuple[str, ...]]:
+    """Second CoT stage: append each reasoning and the answer trigger, then generate the answer."""
+    prompts = [p for p, exs in jobs for _ in exs]
+    second: list[GenerateRequest] = []
+    where: list[tuple[int, int]] = []
+    for row, (prompt, req, texts) in enumerate(zip(prompts, first, samples)):
+        if not prompt.cot:
+            continue
+        for j, reasoning in enumerate(texts):
+            second.append(GenerateRequest(prompt.with_reasoning(req.prompt, reasoning), prompt.max_tokens, stop=prompt.stop))
+            where.append((row, j))
+    if not second:
+        return samples
+    answers = backend.generate(second)
+    out = [list(t) for t in samples]
+    for (row, j), ans in zip(where, answers):
+        out[row][j] = ans.text
+    return [tuple(t) for t in out]
+
+
+def _vote(texts: Sequence[str], labels: Sequence[str] | None) -> str:
+    """Majority vote over normalized answers (mapped to labels where the task has them)."""
+    answers = [t.strip() for t in texts]
+    if len(answers) == 1:
+        return answers[0]
+    keys = [(to_label(a, labels) or normalize_light(a)) if labels else normalize_light(a) for a in answers]
+    winner, _ = Counter(keys).most_common(1)[0]
+    return answers[keys.index(winner)]

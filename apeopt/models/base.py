@@ -1,0 +1,137 @@
+"""The LM backend interface: batched generate and batched log-probability scoring."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence, Union
+
+Message = tuple[str, str]  # (role, content)
+Prompt = Union[str, tuple[Message, ...]]  # completion text, or chat messages
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """One prompt to complete. ``prompt`` is raw text or a tuple of (role, content) messages."""
+
+    prompt: Prompt
+    max_tokens: int = 32
+    temperature: float = 0.0
+    n: int = 1
+    stop: tuple[str, ...] = ("\n",)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.n > 1 and self.temperature == 0:
+            raise ValueError("n > 1 needs temperature > 0 (greedy samples are identical)")
+
+
+@dataclass(frozen=True)
+class Completion:
+    """``n`` completions of one request, cut at the first stop string."""
+
+    texts: tuple[str, ...]
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def text(self) -> str:
+        return self.texts[0]
+
+
+@dataclass(frozen=True)
+class LogprobRequest:
+    """Score ``continuation`` as the model's next text after ``prompt``."""
+
+    prompt: Prompt
+    continuation: str
+
+
+@dataclass(frozen=True)
+class LogprobResult:
+    token_logprobs: tuple[float, ...]
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.token_logprobs))
+
+    @property
+    def mean(self) -> float:
+        return self.total / max(1, len(self.token_logprobs))
+
+
+@dataclass
+class Usage:
+    """Counts of work actually sent to a model (cache hits are counted apart)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_hits: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, calls: int = 0, prompt_tokens: int = 0, completion_tokens: int = 0, cache_hits: int = 0) -> None:
+        with self._lock:
+            self.calls += calls
+            self.prompt_tokens += prompt_tokens
+            self.completion_tokens += completion_tokens
+            self.cache_hits += cache_hits
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "calls": self.calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "tokens": self.tokens,
+            "cache_hits": self.cache_hits,
+        }
+
+
+class LMBackend(ABC):
+    """A language model that completes and scores batches of prompts.
+
+    Implementations must be deterministic for ``temperature == 0`` and must count every
+    request they actually compute in ``self.usage``.
+    """
+
+    spec: str
+    usage: Usage
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
+        """Complete every request; the i-th result answers the i-th request."""
+
+    @abstractmethod
+    def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
+        """Per-token log-probabilities of each continuation given its prompt."""
+
+    def render_chat(self, messages: tuple[Message, ...]) -> str:
+        """Render chat messages to the model's prompt text (with the generation prompt)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot render chat prompts")
+
+    @property
+    def identity(self) -> str:
+        """A string that identifies the weights, used as a cache key."""
+        return self.spec
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """Cut ``text`` at the earliest occurrence of any stop string."""
+    cut = len(text)
+    for s in stop:
+        if s:
+            i = text.find(s)
+            if i != -1:
+                cut = min(cut, i)
+    return text[:cut]

@@ -1,0 +1,66 @@
+"""Pick the torch device and dtype: CUDA + bf16 when available, else CPU + fp32."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from apeopt.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICES = ("auto", "cpu", "cuda", "cuda:<index>", "mps")
+DTYPES: dict[str, str] = {
+    "auto": "auto",
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+}
+
+
+def resolve_device(device: str = "auto", dtype: str = "auto") -> tuple["torch.device", "torch.dtype"]:
+    """Return ``(torch.device, torch.dtype)``; raise UserError for bad or unavailable values."""
+    import torch
+
+    dev = _resolve_device_name(str(device).strip().lower())
+    return torch.device(dev), _resolve_dtype(str(dtype).strip().lower(), dev)
+
+
+def _resolve_device_name(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return "cpu"
+    if name == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise UserError("device 'mps' is not available on this machine; use --device cpu or auto")
+        return "mps"
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if not match:
+        raise UserError(f"unknown device {name!r}; valid: {', '.join(DEVICES)}")
+    if not torch.cuda.is_available():
+        raise UserError(f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
+    index = int(match.group(1) or 0)
+    if index >= torch.cuda.device_count():
+        raise UserError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    return name
+
+
+def _resolve_dtype(name: str, device: str) -> "torch.dtype":
+    import torch
+
+    if name not in DTYPES:
+        raise UserError(f"unknown dtype {name!r}; valid: {', '.join(DTYPES)}")
+    canonical = DTYPES[name]
+    if canonical == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, canonical)

@@ -1,0 +1,412 @@
+"""HFBackend: batched generation and log-prob scoring over a transformers causal LM."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    PreTrainedModel,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+
+from apeopt.errors import UserError
+from apeopt.models.base import (
+    Completion,
+    GenerateRequest,
+    LMBackend,
+    LogprobRequest,
+    LogprobResult,
+    Message,
+    Prompt,
+    Usage,
+    cut_at_stop,
+)
+from apeopt.models.cache import default_cache_dir
+from apeopt.models.device import resolve_device
+from apeopt.models.spec import ModelSpec
+
+CPU_BATCH = 16
+CUDA_BATCH = 64
+# Most logits elements (batch x kept positions x vocab) one scoring forward may produce.
+LOGITS_BUDGET = 1 << 27
+DONE_MARK = "apeopt-complete"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".json")
+
+
+class HFBackend(LMBackend):
+    """A transformers causal LM. ``model``, ``tokenizer`` and ``device`` are public (PEFT uses them)."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: Any, spec: str, identity: str,
+                 batch_size: int | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.spec = spec
+        self._identity = identity
+        self.device: torch.device = next(model.parameters()).device
+        self.batch_size = batch_size or (CUDA_BATCH if self.device.type == "cuda" else CPU_BATCH)
+        self.usage = Usage()
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        self.pad_id: int = int(tokenizer.pad_token_id)
+        self.eos_ids: tuple[int, ...] = _eos_ids(model, tokenizer)
+        self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.load_seconds = 0.0
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto",
+                  cache_dir: str | Path | None = None, trust_remote_code: bool = False,
+                  batch_size: int | None = None) -> "HFBackend":
+        dev, dt = resolve_device(device, dtype)
+        start = time.perf_counter()
+        model, tokenizer = load_model_and_tokenizer(spec, dt, cache_dir, trust_remote_code)
+        model = model.to(dev)
+        identity = f"{spec.spec}@{weights_fingerprint(spec, model)}:{str(dt).removeprefix('torch.')}"
+        backend = cls(model, tokenizer, spec.spec, identity, batch_size)
+        backend.load_seconds = time.perf_counter() - start
+        return backend
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    # ----------------------------------------------------------------- prompts
+    def render_chat(self, messages: tuple[Message, ...]) -> str:
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise UserError(f"model {self.spec!r} has no chat template; use a completion prompt")
+        chat = [{"role": role, "content": content} for role, content in messages]
+        return str(self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False))
+
+    def prompt_text(self, prompt: Prompt) -> str:
+        return prompt if isinstance(prompt, str) else self.render_chat(prompt)
+
+    def _encode(self, text: str, special: bool) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
+
+    def _start_id(self) -> int:
+        bos = self.tokenizer.bos_token_id
+        return int(bos) if bos is not None else self.eos_ids[0]
+
+    def encode_prompt(self, prompt: Prompt) -> list[int]:
+        """Token ids of a prompt; chat templates carry their own special tokens."""
+        ids = self._encode(self.prompt_text(prompt), special=isinstance(prompt, str))
+        return ids or [self._start_id()]
+
+    # ----------------------------------------------------------------- generate
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
+        results: list[Completion | None] = [None] * len(requests)
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, req in enumerate(requests):
+            groups.setdefault((req.max_tokens, req.temperature, req.n, req.stop), []).append(i)
+        for idxs in groups.values():
+            encoded = {i: self.encode_prompt(requests[i].prompt) for i in idxs}
+            order = sorted(idxs, key=lambda i: len(encoded[i]))
+            per_batch = max(1, self.batch_size // requests[idxs[0]].n)
+            for chunk in _chunks(order, per_batch):
+                outs = self._generate_batch([encoded[i] for i in chunk], [requests[i] for i in chunk])
+                for i, out in zip(chunk, outs):
+                    results[i] = out
+        done = [r for r in results if r is not None]
+        self.usage.add(calls=len(requests), prompt_tokens=sum(c.prompt_tokens for c in done),
+                       completion_tokens=sum(c.completion_tokens for c in done))
+        return done
+
+    def _generate_batch(self, prompts: list[list[int]], reqs: list[GenerateRequest]) -> list[Completion]:
+        first = reqs[0]
+        n = first.n
+        rows = [ids for ids in prompts for _ in range(n)]
+        input_ids, mask = _left_pad(rows, self.pad_id, self.device)
+        width = input_ids.shape[1]
+        stopper = _RowStopper(width, first.stop, self.eos_ids, self.tokenizer)
+        processors = LogitsProcessorList()
+        if first.temperature > 0:
+            seeds = [_row_seed(r.seed, j) for r in reqs for j in range(n)]
+            processors.append(_GumbelSampler(first.temperature, seeds, self.device))
+        out = self.model.generate(
+            input_ids=input_ids, attention_mask=mask, generation_config=self._gen_config(first.max_tokens),
+            logits_processor=processors, stopping_criteria=StoppingCriteriaList([stopper]),
+        )
+        texts, counts = [], []
+        for row in range(len(rows)):
+            length = stopper.lengths[row] if stopper.lengths[row] is not None else out.shape[1] - width
+            new = out[row, width: width + length].tolist()
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            texts.append(cut_at_stop(text, first.stop))
+            counts.append(length)
+        return [
+            Completion(tuple(texts[k * n:(k + 1) * n]), len(prompts[k]), sum(counts[k * n:(k + 1) * n]))
+            for k in range(len(prompts))
+        ]
+
+    def _gen_config(self, max_tokens: int) -> GenerationConfig:
+        return GenerationConfig(
+            max_new_tokens=max_tokens, do_sample=False, num_beams=1, use_cache=True,
+            pad_token_id=self.pad_id, eos_token_id=list(self.eos_ids),
+            bos_token_id=self.tokenizer.bos_token_id,
+        )
+
+    # ----------------------------------------------------------------- logprob
+    @torch.inference_mode()
+    def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
+        items = [self._score_item(r) for r in requests]
+        results: list[LogprobResult | None] = [None] * len(requests)
+        order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        for chunk in _budget_chunks(order, [items[i][1] for i in range(len(items))], self.batch_size, vocab):
+            scored = self._logprob_batch([items[i] for i in chunk])
+            for i, lps in zip(chunk, scored):
+                results[i] = LogprobResult(tuple(lps))
+        self.usage.add(calls=len(requests), prompt_tokens=sum(len(ids) - m for ids, m in items),
+                       completion_tokens=sum(m for _, m in items))
+        return [r for r in results if r is not None]
+
+    def _score_item(self, req: LogprobRequest) -> tuple[list[int], int]:
+        """(full token ids, number of continuation tokens at their end)."""
+        special = isinstance(req.prompt, str)
+        text = self.prompt_text(req.prompt)
+        prompt_ids = self._encode(text, special)
+        full = self._encode(text + req.continuation, special)
+        shared = _common_prefix(prompt_ids, full)
+        if shared == 0:  # nothing to condition the first token on
+            full, shared = [self._start_id()] + full, 1
+        return full, len(full) - shared
+
+    def _logprob_batch(self, items: list[tuple[list[int], int]]) -> list[list[float]]:
+        keep = max(m for _, m in items)
+        if keep == 0:
+            return [[] for _ in items]
+        # Drop each row's last token: position t predicts token t+1, so after left padding the
+        # last ``keep`` positions predict every continuation token.
+        input_ids, mask = _left_pad([ids[:-1] for ids, _ in items], self.pad_id, self.device)
+        logits = self._last_logits(input_ids, mask, keep)
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        out = []
+        for row, (ids, m) in enumerate(items):
+            if m == 0:
+                out.append([])
+                continue
+            target = torch.tensor(ids[-m:], device=logp.device)
+            picked = logp[row, keep - m:].gather(-1, target[:, None])[:, 0]
+            out.append(picked.tolist())
+        return out
+
+    def _last_logits(self, input_ids: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
+        """Logits of the last ``keep`` positions only, never the full sequence."""
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        if self._keep_arg:
+            out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                             use_cache=False, logits_to_keep=keep)
+            return out.logits[:, -keep:]
+        hidden = self.model.get_decoder()(input_ids=input_ids, attention_mask=mask,
+                                          position_ids=positions, use_cache=False).last_hidden_state
+        return self.model.get_output_embeddings()(hidden[:, -keep:])
+
+
+# --------------------------------------------------------------------- loading
+def load_model_and_tokenizer(spec: ModelSpec, dtype: torch.dtype, cache_dir: str | Path | None,
+                             trust_remote_code: bool = False) -> tuple[PreTrainedModel, Any]:
+    """Load a model and its tokenizer; GGUF files go through a safetensors cache folder."""
+    try:
+        if spec.kind == "gguf":
+            return _load_gguf(spec, dtype, Path(cache_dir) if cache_dir else default_cache_dir())
+        return _load_pretrained(spec.location, dtype, trust_remote_code)
+    except (OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot load model {spec.spec!r}: {first}") from exc
+
+
+def _load_pretrained(location: str, dtype: torch.dtype, trust_remote_code: bool,
+                     **kwargs: Any) -> tuple[PreTrainedModel, Any]:
+    tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        location, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs
+    )
+    return model, tokenizer
+
+
+def gguf_cache_folder(spec: ModelSpec, cache_dir: Path) -> Path:
+    """Where the plain safetensors copy of a GGUF model lives."""
+    assert spec.gguf_path is not None
+    return cache_dir / "models" / _file_fingerprint([spec.gguf_path])
+
+
+def _load_gguf(spec: ModelSpec, dtype: torch.dtype, cache_dir: Path) -> tuple[PreTrainedModel, Any]:
+    """De-quantizing a GGUF takes ~15 s; an fp32 safetensors copy in the cache loads in ~1 s."""
+    folder = gguf_cache_folder(spec, cache_dir)
+    if not (folder / DONE_MARK).is_file():
+        model, tokenizer = _load_pretrained(spec.location, torch.float32, False, gguf_file=spec.gguf_file)
+        try:
+            _save_plain_copy(model, tokenizer, folder)
+        except OSError:  # read-only cache: keep the de-quantized model as it is
+            return model.to(dtype), tokenizer
+        del model
+    return _load_pretrained(str(folder), dtype, False)
+
+
+def _save_plain_copy(model: PreTrainedModel, tokenizer: Any, folder: Path) -> None:
+    """Write weights (safetensors, tied tensors once), config and tokenizer; atomic rename."""
+    from safetensors.torch import save_file
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        os.chmod(tmp, 0o755)
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        type(model.config).from_dict(config).save_pretrained(tmp)
+        model.generation_config.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tensors: dict[str, torch.Tensor] = {}
+        seen: set[int] = set()
+        for name, tensor in model.state_dict().items():
+            if tensor.data_ptr() in seen:  # tied (lm_head = embed_tokens): re-tied on load
+                continue
+            seen.add(tensor.data_ptr())
+            tensors[name] = tensor.detach().contiguous()
+        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        (tmp / DONE_MARK).write_text("ok\n")
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not (folder / DONE_MARK).is_file():  # not a lost race with another process
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def weights_fingerprint(spec: ModelSpec, model: PreTrainedModel) -> str:
+    """A short hash of the weight files (path, size, mtime), for cache keys."""
+    if spec.gguf_path is not None:
+        return _file_fingerprint([spec.gguf_path])[:12]
+    folder = Path(spec.location)
+    if folder.is_dir():
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+        return _file_fingerprint(files)[:12]
+    return str(getattr(model.config, "_commit_hash", None) or "hub")[:12]
+
+
+def _file_fingerprint(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:32]
+
+
+# --------------------------------------------------------------------- helpers
+class _RowStopper(StoppingCriteria):
+    """Marks each row done at EOS or once its decoded new text contains a stop string;
+    records how many new tokens each row produced up to that point."""
+
+    def __init__(self, prompt_width: int, stop: Sequence[str], eos_ids: Sequence[int], tokenizer: Any) -> None:
+        self.width = prompt_width
+        self.stop = tuple(s for s in stop if s)
+        self.eos = set(eos_ids)
+        self.tokenizer = tokenizer
+        self.lengths: list[int | None] = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
+        if not self.lengths:
+            self.lengths = [None] * input_ids.shape[0]
+        new_len = input_ids.shape[1] - self.width
+        for row in range(input_ids.shape[0]):
+            if self.lengths[row] is None and self._row_done(input_ids[row, self.width:]):
+                self.lengths[row] = new_len
+        done = [length is not None for length in self.lengths]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+
+    def _row_done(self, new: torch.Tensor) -> bool:
+        if int(new[-1]) in self.eos:
+            return True
+        if not self.stop:
+            return False
+        text = self.tokenizer.decode(new.tolist(), skip_special_tokens=True)
+        return any(s in text for s in self.stop)
+
+
+class _GumbelSampler(LogitsProcessor):
+    """Sampling at ``temperature`` via the Gumbel-max trick with one generator per row, so a
+    row's samples depend only on its seed, never on what else shares the batch."""
+
+    def __init__(self, temperature: float, seeds: list[int], device: torch.device) -> None:
+        self.temperature = temperature
+        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+        vocab = scores.shape[-1]
+        noise = torch.stack([
+            torch.rand(vocab, generator=g, device=scores.device, dtype=torch.float32) for g in self.generators
+        ])
+        gumbel = -torch.log(-torch.log(noise.clamp(min=1e-20)))
+        return scores.float() / self.temperature + gumbel
+
+
+def _row_seed(seed: int, sample: int) -> int:
+    digest = hashlib.sha256(f"apeopt:{seed}:{sample}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> tuple[int, ...]:
+    ids: list[int] = []
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    for value in (configured if isinstance(configured, list) else [configured]) + [tokenizer.eos_token_id]:
+        if value is not None and int(value) not in ids:
+            ids.append(int(value))
+    if not ids:
+        raise UserError("model has no end-of-sequence token; set eos_token in its tokenizer")
+    return tuple(ids)
+
+
+def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+            mask[i, width - len(r):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _budget_chunks(order: list[int], kept: list[int], batch_size: int, vocab: int) -> Iterator[list[int]]:
+    """Consecutive chunks of ``order`` with at most ``batch_size`` rows and a bounded logits tensor."""
+    chunk: list[int] = []
+    widest = 0
+    for i in order:
+        w = max(widest, kept[i], 1)
+        if chunk and (len(chunk) >= batch_size or (len(chunk) + 1) * w * vocab > LOGITS_BUDGET):
+            yield chunk
+            chunk, w = [], max(kept[i], 1)
+        chunk.append(i)
+        widest = w
+    if chunk:
+        yield chunk

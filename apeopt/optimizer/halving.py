@@ -1,0 +1,101 @@
+"""Successive halving of a batch of trials on growing dev minibatches, through Optuna's report/prune.
+
+All active trials are scored on the next slice of dev in one batched call, report their running
+mean at step = examples seen, and the pruner keeps the top 1/eta; survivors of the last rung (all of
+dev) are told COMPLETE with their full-dev mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import optuna
+from optuna.trial import TrialState
+
+from apeopt.evaluation import evaluate_many
+from apeopt.models.metered import MeteredBackend
+from apeopt.optimizer.pool import Candidate
+from apeopt.prompts.prompt import PromptConfig
+from apeopt.scorers import Scorer
+from apeopt.tasks.task import Example
+
+
+@dataclass
+class Entry:
+    """One trial under evaluation: an instruction candidate in a format."""
+
+    trial: optuna.Trial
+    candidate: Candidate
+    fmt: dict[str, Any]
+    prompt: PromptConfig
+    phase: str
+    round: int
+    scores: list[float] = field(default_factory=list)
+    state: str = "running"
+
+    @property
+    def value(self) -> float:
+        return sum(self.scores) / len(self.scores) if self.scores else float("-inf")
+
+
+@dataclass
+class Halving:
+    study: optuna.Study
+    dev: Sequence[Example]
+    backend: MeteredBackend
+    scorer: Scorer
+    labels: Sequence[str] | None
+    sizes: Sequence[int]
+    should_stop: Callable[[], str | None]
+    record: Callable[[Entry, int, Sequence[float], int, int], None]
+    on_rung: Callable[[int, int], None] = lambda size, active: None
+
+    def run(self, entries: list[Entry]) -> str | None:
+        """Evaluate ``entries`` rung by rung; returns why it stopped early, or None."""
+        active = list(entries)
+        prev = 0
+        for size in self.sizes:
+            if not active:
+                return None
+            reason = self.should_stop()
+            if reason:
+                for e in active:
+                    self._finish(e, TrialState.PRUNED, f"stopped: {reason}")
+                return reason
+            self.on_rung(size, len(active))
+            self._score(active, self.dev[prev:size], size)
+            if size == self.sizes[-1]:
+                for e in active:
+                    self._finish(e, TrialState.COMPLETE)
+            else:
+                survivors = []
+                for e in active:
+                    if e.trial.should_prune():
+                        self._finish(e, TrialState.PRUNED)
+                    else:
+                        survivors.append(e)
+                active = survivors
+            prev = size
+        return None
+
+    def _score(self, active: list[Entry], batch: Sequence[Example], step: int) -> None:
+        calls0, tokens0 = self.backend.usage.calls, self.backend.usage.tokens
+        results = evaluate_many([(e.prompt, batch) for e in active], self.backend, self.scorer, self.labels)
+        calls = self.backend.usage.calls - calls0
+        tokens = self.backend.usage.tokens - tokens0
+        weights = [e.prompt.votes * (2 if e.prompt.cot else 1) * (1 + len(str(e.prompt.render("x")))) for e in active]
+        total_w = sum(weights) or 1
+        for e, r, w in zip(active, results, weights):
+            e.scores.extend(r.scores)
+            e.trial.report(e.value, step)
+            self.record(e, step, r.scores, round(calls * w / total_w), round(tokens * w / total_w))
+
+    def _finish(self, e: Entry, state: TrialState, note: str = "") -> None:
+        e.state = "complete" if state == TrialState.COMPLETE else "pruned"
+        if note:
+            e.trial.set_user_attr("note", note)
+        if state == TrialState.COMPLETE:
+            self.study.tell(e.trial, e.value)
+        else:
+            self.study.tell(e.trial, state=TrialState.PRUNED)

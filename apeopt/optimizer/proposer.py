@@ -1,0 +1,196 @@
+"""Proposers: an LLM writes candidate instructions from demos, variations, or the scored history.
+
+Templates follow APE (Zhou et al., 2023: forward generation and resampling) and OPRO
+(Yang et al., 2024: a meta-prompt with previous instructions and their scores).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from apeopt.models.base import GenerateRequest, LMBackend
+from apeopt.registry import Registry
+from apeopt.scorers.normalize import normalize
+from apeopt.tasks.task import Example
+
+FORWARD_TEMPLATE = (
+    "I gave a friend an instruction and {k} inputs. The friend read the instruction and wrote an output "
+    "for every one of the inputs. Here are the input-output pairs:\n\n{demos}\n\nThe instruction was to"
+)
+CHAT_TEMPLATE = (
+    "Here are input-output pairs of a task:\n\n{demos}\n\n"
+    "Write the one-sentence instruction that tells someone how to turn each input into its output. "
+    "Reply with the instruction only."
+)
+VARIATION_TEMPLATE = (
+    "Generate a variation of the following instruction while keeping the semantic meaning.\n\n"
+    "Input: {instruction}\n\nOutput:"
+)
+HISTORY_TEMPLATE = (
+    "Your task is to write an instruction for a task. Below are previous instructions with their scores "
+    "from 0 to 100, from worst to best.\n\n{history}\n\nHere are examples of the task:\n\n{demos}\n\n"
+    "Write a new instruction that is different from the old ones and has a score as high as possible.\n\ntext:"
+)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    text: str
+    origin: str
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoredCandidate:
+    id: str
+    text: str
+    score: float
+
+
+@dataclass
+class ProposalContext:
+    """What a proposer may read: train examples and the dev-scored history (never test)."""
+
+    train: Sequence[Example]
+    history: Sequence[ScoredCandidate] = ()
+    parents: Sequence[ScoredCandidate] = ()
+    n: int = 4
+    subsamples: int = 4
+    k_demos: int = 5
+    temperature: float = 0.9
+    seed: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Proposer(ABC):
+    name: str = ""
+
+    @abstractmethod
+    def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
+        """Generation requests, each with the id of the parent candidate it varies (or None)."""
+
+    def propose(self, backend: LMBackend, ctx: ProposalContext) -> list[Proposal]:
+        reqs = self.requests(ctx)
+        if not reqs:
+            return []
+        completions = backend.generate([r for r, _ in reqs])
+        out: list[Proposal] = []
+        for (_, parent), completion in zip(reqs, completions):
+            for text in completion.texts:
+                cleaned = clean_instruction(text, capitalize=True)
+                if cleaned:
+                    out.append(Proposal(cleaned, self.name, parent))
+        return out
+
+    def _sample(self, ctx: ProposalContext, prompt: object, salt: int) -> GenerateRequest:
+        return GenerateRequest(
+            prompt,  # type: ignore[arg-type]
+            max_tokens=48,
+            temperature=ctx.temperature,
+            n=ctx.n,
+            stop=("\n\n", "\nInput:", "\ntext:", "\nscore:"),
+            seed=ctx.seed * 1000 + salt,
+        )
+
+
+def format_demos(examples: Sequence[Example]) -> str:
+    return "\n\n".join(f"Input: {ex.input}\nOutput: {ex.target}" for ex in examples)
+
+
+def demo_subsample(train: Sequence[Example], k: int, seed: int) -> list[Example]:
+    k = min(k, len(train))
+    return [train[i] for i in random.Random(seed).sample(range(len(train)), k)]
+
+
+class ForwardProposer(Proposer):
+    """APE forward mode: the model completes "The instruction was to" after demos."""
+
+    name = "forward"
+
+    def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
+        out = []
+        for s in range(ctx.subsamples):
+            demos = demo_subsample(ctx.train, ctx.k_demos, ctx.seed * 7919 + s)
+            prompt = FORWARD_TEMPLATE.format(k=len(demos), demos=format_demos(demos))
+            out.append((self._sample(ctx, prompt, s), None))
+        return out
+
+
+class ChatProposer(Proposer):
+    """A chat meta-prompt for instruct models."""
+
+    name = "chat"
+
+    def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
+        out = []
+        for s in range(ctx.subsamples):
+            demos = demo_subsample(ctx.train, ctx.k_demos, ctx.seed * 7919 + 100 + s)
+            msgs = (
+                ("system", "You write short, precise task instructions."),
+                ("user", CHAT_TEMPLATE.format(demos=format_demos(demos))),
+            )
+            out.append((self._sample(ctx, msgs, 100 + s), None))
+        return out
+
+
+class VariationProposer(Proposer):
+    """APE resampling: semantic variations of the best candidates."""
+
+    name = "variation"
+
+    def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
+        return [
+            (self._sample(ctx, VARIATION_TEMPLATE.format(instruction=p.text), 200 + i), p.id)
+            for i, p in enumerate(ctx.parents)
+        ]
+
+
+class HistoryProposer(Proposer):
+    """OPRO: new candidates conditioned on previous instructions and their dev scores."""
+
+    name = "history"
+
+    def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
+        if not ctx.history:
+            return []
+        ranked = sorted(ctx.history, key=lambda c: c.score)
+        shown = ranked[:2] + ranked[-6:] if len(ranked) > 8 else ranked  # worst and best
+        history = "\n\n".join(f"text:\n{c.text}\nscore:\n{round(100 * c.score)}" for c in shown)
+        out = []
+        for s in range(max(1, ctx.subsamples // 2)):
+            demos = demo_subsample(ctx.train, min(3, ctx.k_demos), ctx.seed * 7919 + 300 + s)
+            prompt = HISTORY_TEMPLATE.format(history=history, demos=format_demos(demos))
+            out.append((self._sample(ctx, prompt, 300 + s), None))
+        return out
+
+
+PROPOSERS: Registry[type[Proposer]] = Registry("proposer")
+PROPOSERS.add("forward", ForwardProposer)
+PROPOSERS.add("chat", ChatProposer)
+PROPOSERS.add("variation", VariationProposer)
+PROPOSERS.add("history", HistoryProposer)
+
+_PREFIX = re.compile(r"^(?:the\s+)?(?:new\s+)?(?:instruction|text|answer|output)\s*(?:was|is)?\s*[:\-]\s*", re.I)
+
+
+def clean_instruction(text: str, capitalize: bool = True) -> str | None:
+    """First non-empty line, without quotes or an "Instruction:" label; None when it is no instruction."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = _PREFIX.sub("", line).strip().strip("\"'`*").strip()
+    line = " ".join(line.split())
+    words = line.split()
+    if len(words) < 3 or len(words) > 60 or "Input:" in line or "Output:" in line:
+        return None
+    if capitalize:
+        line = line[0].upper() + line[1:]
+    if line[-1] not in ".!?":
+        line += "."
+    return line
+
+
+def dedupe_key(text: str) -> str:
+    return normalize(text)

@@ -1,0 +1,50 @@
+"""Synchronous successive halving as an Optuna pruner.
+
+Optuna's own SuccessiveHalvingPruner is asynchronous: the first trial to reach a rung is compared
+only with trials that reached it before. apeopt evaluates a whole batch of candidates at a rung
+before deciding, so this pruner compares a trial's value at its last step with every trial that
+reported the same step (earlier rounds included) and keeps the top ``1/eta``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+from optuna.pruners import BasePruner
+from optuna.trial import FrozenTrial, TrialState
+
+
+class SyncHalvingPruner(BasePruner):
+    def __init__(self, reduction_factor: int = 3, min_keep: int = 1) -> None:
+        if reduction_factor < 2:
+            raise ValueError(f"reduction_factor must be >= 2, got {reduction_factor}")
+        self.reduction_factor = reduction_factor
+        self.min_keep = min_keep
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        value = trial.intermediate_values[step]
+        if math.isnan(value):
+            return True
+        states = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+        competing = sorted(
+            (t.intermediate_values[step] for t in study.get_trials(deepcopy=False, states=states) if step in t.intermediate_values),
+            reverse=True,
+        )
+        keep = max(self.min_keep, math.ceil(len(competing) / self.reduction_factor))
+        threshold = competing[min(keep, len(competing)) - 1]
+        return value < threshold
+
+
+def rung_sizes(n: int, minibatch: int, eta: int) -> list[int]:
+    """Cumulative example counts at each rung: minibatch, minibatch*eta, ..., then all ``n``."""
+    sizes: list[int] = []
+    size = minibatch
+    while size < n:
+        sizes.append(size)
+        size *= eta
+    sizes.append(n)
+    return sizes

@@ -1,0 +1,117 @@
+"""A run folder: resolved config, Optuna study, candidates, evaluations log, leaderboard, summary, best prompt.
+
+Every file is written atomically (temp file + rename); ``evaluations.jsonl`` is append-only with one
+fsynced line per evaluated rung, so a crash loses at most the evaluation in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from apeopt.errors import UserError
+from apeopt.storage import atomic_write_json, atomic_write_text
+
+CONFIG = "config.json"
+SUMMARY = "summary.json"
+CANDIDATES = "candidates.jsonl"
+EVALUATIONS = "evaluations.jsonl"
+LEADERBOARD = "leaderboard.json"
+LEADERBOARD_MD = "leaderboard.md"
+BEST_PROMPT = "best_prompt.json"
+STUDY_DB = "study.db"
+
+
+def new_run_id(task: str, space: str, seed: int) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in Path(task).stem)
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}-{space}-s{seed}"
+
+
+class RunStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # ----- creation / opening --------------------------------------------------------
+    @classmethod
+    def create(cls, run_dir: Path | None, runs_root: Path, run_id: str) -> "RunStore":
+        root = Path(run_dir) if run_dir is not None else Path(runs_root) / run_id
+        if root.exists() and not root.is_dir():
+            raise UserError(f"run dir {str(root)!r} exists and is not a folder")
+        if root.is_dir() and any(root.iterdir()):
+            raise UserError(f"run dir {str(root)!r} is not empty; choose another --run-dir")
+        root.mkdir(parents=True, exist_ok=True)
+        return cls(root)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunStore":
+        root = Path(path)
+        if not (root / CONFIG).is_file():
+            raise UserError(f"{str(root)!r} is not an apeopt run (no {CONFIG})")
+        return cls(root)
+
+    # ----- files -----------------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def default_storage(self) -> str:
+        return f"sqlite:///{(self.root / STUDY_DB).resolve()}"
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        atomic_write_json(self.path(CONFIG), config)
+
+    def read_json(self, name: str) -> Any:
+        p = self.path(name)
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"run {str(self.root)!r} has no {name}") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{str(p)!r} is not valid JSON (line {exc.lineno})") from None
+
+    def config(self) -> dict[str, Any]:
+        return self.read_json(CONFIG)
+
+    def summary(self) -> dict[str, Any]:
+        return self.read_json(SUMMARY)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_json(self.path(SUMMARY), summary)
+
+    def append_evaluation(self, record: dict[str, Any]) -> None:
+        with open(self.path(EVALUATIONS), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def evaluations(self) -> list[dict[str, Any]]:
+        return list(_read_jsonl(self.path(EVALUATIONS)))
+
+    def write_candidates(self, rows: Iterable[dict[str, Any]]) -> None:
+        atomic_write_text(self.path(CANDIDATES), "".join(json.dumps(r) + "\n" for r in rows))
+
+    def candidates(self) -> list[dict[str, Any]]:
+        return list(_read_jsonl(self.path(CANDIDATES)))
+
+    def write_leaderboard(self, rows: list[dict[str, Any]]) -> None:
+        atomic_write_json(self.path(LEADERBOARD), rows)
+        lines = ["| rank | dev | n | trial | origin | round | format | instruction |", "|---|---|---|---|---|---|---|---|"]
+        for i, r in enumerate(rows, 1):
+            fmt = ", ".join(f"{k}={v!r}" for k, v in r["format"].items())
+            text = r["instruction"].replace("|", "\\|")
+            lines.append(f"| {i} | {r['score']:.3f} | {r['n']} | {r['trial']} | {r['origin']} | {r['round']} | {fmt} | {text} |")
+        atomic_write_text(self.path(LEADERBOARD_MD), "\n".join(lines) + "\n")
+
+
+def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            return  # a torn last line after a crash

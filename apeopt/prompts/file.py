@@ -1,0 +1,68 @@
+"""The canonical best-prompt file: a prompt configuration plus what is needed to reproduce its score."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from apeopt import __version__
+from apeopt.errors import UserError
+from apeopt.prompts.prompt import PromptConfig
+from apeopt.storage import atomic_write_text
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    prompt: PromptConfig
+    task: str
+    model: str
+    scoring: str = "generate"
+    split_seed: int = 0
+    data_fingerprint: str = ""
+    scores: Mapping[str, Any] = field(default_factory=dict)
+    apeopt_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "apeopt_prompt_version": FORMAT_VERSION,
+            "apeopt_version": self.apeopt_version,
+            "task": self.task,
+            "data_fingerprint": self.data_fingerprint,
+            "split_seed": self.split_seed,
+            "model": self.model,
+            "scoring": self.scoring,
+            "prompt": self.prompt.to_dict(),
+            "scores": dict(self.scores),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def load_prompt_file(path: str | Path) -> PromptFile:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"prompt file {str(p)!r} does not exist")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"prompt file {str(p)!r} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, Mapping) or "prompt" not in data:
+        raise UserError(f"prompt file {str(p)!r} is not an apeopt prompt file (no 'prompt' field)")
+    for key in ("task", "model"):
+        if not isinstance(data.get(key), str):
+            raise UserError(f"prompt file {str(p)!r}: missing or non-text field {key!r}")
+    return PromptFile(
+        prompt=PromptConfig.from_dict(data["prompt"], where=f"prompt file {str(p)!r}"),
+        task=data["task"],
+        model=data["model"],
+        scoring=str(data.get("scoring", "generate")),
+        split_seed=int(data.get("split_seed", 0)),
+        data_fingerprint=str(data.get("data_fingerprint", "")),
+        scores=data.get("scores", {}),
+        apeopt_version=str(data.get("apeopt_version", "")),
+    )
