@@ -7,6 +7,7 @@ split, so selection cannot read test. Final test scoring happens in ``apeopt.opt
 from __future__ import annotations
 
 import dataclasses
+import warnings
 import math
 import signal
 from typing import Any, Sequence
@@ -71,6 +72,7 @@ class Optimizer:
             else optuna.samplers.RandomSampler(seed=config.seed)
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         self.study = optuna.create_study(
             storage=storage or store.default_storage(),
             study_name=store.root.name,

@@ -1,0 +1,83 @@
+"""One optimize run end to end: search on train/dev, score the winner and baselines once on test, write files."""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any
+
+from apeopt import __version__
+from apeopt.errors import UserError
+from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.runstore import BEST_PROMPT, RunStore
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"apeopt": __version__, "python": platform.python_version()}
+    for pkg in ("torch", "transformers", "optuna", "peft", "dspy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def optimize(config: OptimizeConfig, task: Any, space: Any, backend: Any, proposer: Any, store: RunStore, view: Any) -> dict[str, Any]:
+    """Search on train/dev, then score winner and baselines once on test; write the run's files."""
+    from apeopt.optimizer.final import baselines, paired, score_final
+    from apeopt.optimizer.loop import Optimizer
+    from apeopt.prompts.file import PromptFile
+
+    started = time.monotonic()
+    store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions()})
+    opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage)
+    winner = opt.run()
+    if winner is None:
+        raise UserError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
+    interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
+    prompts = {"winner": winner.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
+    scores: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    if not interrupted:
+        view.update(phase="final scoring on dev and test (once)")
+        scores, raw = score_final(task, prompts, backend, dev=opt.dev)
+    summary = {
+        "task": task.name,
+        "task_source": config.task,
+        "model": config.model,
+        "proposer_model": config.proposer_spec,
+        "space": space.name,
+        "seed": config.seed,
+        "split_seed": config.split_seed,
+        "status": "interrupted" if interrupted else "complete",
+        "stop_reason": opt.stop_reason or "rounds finished",
+        "winner": {
+            "prompt": winner.prompt.to_dict(),
+            "candidate": winner.candidate.id,
+            "origin": winner.candidate.origin,
+            "trial": winner.trial.number,
+            "dev_selection": {"score": winner.value, "n": len(winner.scores), "metric": opt.scorer.name},
+            **scores.get("winner", {}),
+        },
+        "human": {"prompt": prompts["human"].to_dict(), **scores.get("human", {})},
+        "few_shot": {"k": config.few_shot_k, **scores.get("few_shot", {})} if "few_shot" in prompts else None,
+        "paired_test": {"winner_vs_human": paired(raw, "winner", "human"), "winner_vs_few_shot": paired(raw, "winner", "few_shot")},
+        "lm_calls": backend.usage.calls + (proposer.usage.calls if proposer is not backend else 0),
+        "tokens": backend.usage.tokens + (proposer.usage.tokens if proposer is not backend else 0),
+        "computed": backend.computed.as_dict() if hasattr(backend, "computed") else None,
+        "candidates": len(opt.pool),
+        "trials": len(opt.entries),
+        "wall_seconds": round(time.monotonic() - started, 2),
+        "data_fingerprint": task.fingerprint(),
+        "versions": versions(),
+        "run_dir": str(store.root),
+    }
+    if not interrupted:
+        PromptFile(
+            prompt=winner.prompt, task=task.name, model=config.model, scoring="generate", split_seed=config.split_seed,
+            data_fingerprint=task.fingerprint(), scores={k: v for k, v in scores["winner"].items()},
+        ).save(store.path(BEST_PROMPT))
+    store.write_summary(summary)
+    return summary

@@ -1,0 +1,40 @@
+"""Shared helpers for the data generators."""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Sequence, TypeVar
+
+Record = dict  # {"input": str, "target": str | list[str]}
+T = TypeVar("T")
+
+
+class NotEnoughData(ValueError):
+    """A generator cannot make as many distinct examples as asked for."""
+
+
+def pick(rng: random.Random, pool: Sequence[T], n: int | None) -> list[T]:
+    """``n`` distinct items of ``pool`` in a seeded random order (all of them if n is None)."""
+    if n is None:
+        items = list(pool)
+        rng.shuffle(items)
+        return items
+    if n > len(pool):
+        raise NotEnoughData(f"only {len(pool)} distinct examples available, asked for n={n}")
+    return rng.sample(list(pool), n)
+
+
+def unique(rng: random.Random, make: Callable[[random.Random], Record], n: int) -> list[Record]:
+    """Call ``make`` until ``n`` records with distinct inputs exist (seeded, deterministic)."""
+    seen: set[str] = set()
+    out: list[Record] = []
+    tries = 0
+    while len(out) < n:
+        tries += 1
+        if tries > 50 * n + 1000:
+            raise NotEnoughData(f"could only make {len(out)} distinct examples, asked for n={n}")
+        rec = make(rng)
+        if rec["input"] not in seen:
+            seen.add(rec["input"])
+            out.append(rec)
+    return out

@@ -1,0 +1,121 @@
+"""End-to-end optimize runs on a rule-based fake LM: selection, integrity, files, budgets, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from toy import garbage, toy_task
+
+from apeopt.optimizer.runstore import BEST_PROMPT, CANDIDATES, EVALUATIONS, LEADERBOARD, SUMMARY
+from apeopt.optimizer.view import View
+from apeopt.prompts.file import load_prompt_file
+
+
+def test_finds_instruction_that_beats_human(run):
+    summary, store, _ = run(space="fewshot")
+    assert "plural" in summary["winner"]["prompt"]["instruction"].lower()
+    assert summary["winner"]["test"]["score"] == 1.0
+    assert summary["human"]["test"]["score"] < 0.1
+    assert summary["winner"]["test"]["n"] == 100
+    lo, hi = summary["winner"]["test"]["ci"]
+    assert lo <= 1.0 <= hi + 1e-9
+    assert summary["paired_test"]["winner_vs_human"]["diff"] > 0.9
+
+
+def test_summary_and_files(run):
+    summary, store, _ = run(space="instruction", rounds=2)
+    for key in ("task", "model", "seed", "winner", "human", "few_shot", "lm_calls", "tokens", "wall_seconds", "versions"):
+        assert key in summary, key
+    for split in ("dev", "test", "test_shift"):
+        assert {"score", "n", "ci"} <= set(summary["winner"][split])
+    for name in (SUMMARY, CANDIDATES, EVALUATIONS, LEADERBOARD, BEST_PROMPT, "config.json", "study.db", "leaderboard.md"):
+        assert store.path(name).is_file(), name
+    cands = store.candidates()
+    assert cands[0]["origin"] == "human" and cands[0]["text"] == "Do the task."
+    assert any(c["origin"] == "variation" and c["parent"] for c in cands)
+    assert all(set(c) >= {"text", "parent", "round", "origin", "evaluations", "lm_calls", "tokens"} for c in cands)
+    pf = load_prompt_file(store.path(BEST_PROMPT))
+    assert pf.task == "toy" and pf.prompt.to_dict() == summary["winner"]["prompt"]
+    assert summary["winner"]["dev_selection"]["metric"] == "likelihood"
+
+
+def test_successive_halving_spends_most_on_survivors(run):
+    _, store, _ = run(space="instruction", rounds=1)
+    evals = store.evaluations()
+    per_trial: dict[int, int] = {}
+    for e in evals:
+        per_trial[e["trial"]] = per_trial.get(e["trial"], 0) + e["n_new"]
+    full = [t for t, n in per_trial.items() if n == 60]
+    assert 0 < len(full) < len(per_trial)  # some were pruned at a small minibatch
+    assert min(per_trial.values()) == 10
+
+
+class MarkFinal(View):
+    """Remembers how many prompts the fake LM had seen when the final (test) phase began."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backend = None
+        self.search_prompts: list[str] = []
+
+    def update(self, **fields):  # type: ignore[no-untyped-def]
+        super().update(**fields)
+        if str(fields.get("phase", "")).startswith("final") and self.backend is not None:
+            self.search_prompts = list(self.backend.seen_prompts)
+
+
+def test_selection_identical_when_test_is_garbage(run, monkeypatch):
+    import fakes
+
+    views = []
+    real_init = fakes.FakeBackend.__init__
+
+    def init(self, *a, **kw):  # type: ignore[no-untyped-def]
+        real_init(self, *a, **kw)
+        views[-1].backend = self
+
+    monkeypatch.setattr(fakes.FakeBackend, "__init__", init)
+    views.append(MarkFinal())
+    a, store_a, backend_a = run(space="full", rounds=2, view=views[-1])
+    views.append(MarkFinal())
+    b, store_b, backend_b = run(space="full", rounds=2, task=toy_task(test=garbage()), view=views[-1])
+    assert a["winner"]["prompt"] == b["winner"]["prompt"]
+    strip = lambda rows: [{k: v for k, v in r.items()} for r in rows]  # noqa: E731
+    assert strip(store_a.candidates()) == strip(store_b.candidates())
+    assert store_a.evaluations() == store_b.evaluations()
+    assert a["winner"]["dev"] == b["winner"]["dev"]
+    assert a["winner"]["test"] != b["winner"]["test"]
+    # and no search request ever contained a test input
+    assert views[0].search_prompts == views[1].search_prompts
+    assert views[1].search_prompts and len(views[1].search_prompts) < len(backend_b.inner.seen_prompts)
+    test_inputs = [ex.input for ex in garbage()]
+    assert not any(x in p for p in views[1].search_prompts for x in test_inputs)
+    assert any(test_inputs[0] in p for p in backend_b.inner.seen_prompts)  # read once, at the end
+
+
+def test_call_budget_stops_and_still_reports(run):
+    summary, store, backend = run(space="instruction", budget_calls=60)
+    assert "budget" in summary["stop_reason"]
+    assert summary["status"] == "complete"
+    assert json.loads(store.path(SUMMARY).read_text())["winner"]["prompt"]
+
+
+class InterruptingView(View):
+    def update(self, **fields):  # type: ignore[no-untyped-def]
+        super().update(**fields)
+        if fields.get("calls") and not getattr(self, "sent", False):
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_stops_after_current_evaluation(run):
+    summary, store, _ = run(space="instruction", view=InterruptingView())
+    assert summary["status"] == "interrupted"
+    assert "test" not in summary["winner"]  # test is not read for an interrupted run
+    evals = store.evaluations()  # the batched rung in flight was finished and recorded, nothing after it
+    assert evals and {e["step"] for e in evals} == {10}
+    assert len({e["trial"] for e in evals}) == len(evals)
+    assert not store.path(BEST_PROMPT).exists()
+    assert store.candidates()
