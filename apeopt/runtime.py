@@ -17,15 +17,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("APEOPT_CACHE_DIR") or Path.home() / ".cache" / "apeopt")
 
 
-def open_backend(spec: str, device: str = "auto", use_cache: bool = True, adapter: Path | None = None) -> LMBackend:
+def open_backend(spec: str, device: str = "auto", use_cache: bool = True) -> LMBackend:
     """Load a model spec; wrap it in the persistent LM cache unless disabled."""
     from apeopt.models import load_backend
 
     backend = load_backend(spec, device=device, cache_dir=cache_dir())
-    if adapter is not None:
-        from apeopt.models.adapter import attach_adapter
-
-        backend = attach_adapter(backend, adapter)
     if not use_cache:
         return backend
     from apeopt.models.cache import CachingBackend

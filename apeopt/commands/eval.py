@@ -30,7 +30,6 @@ def run_eval(
     use_cache: bool = True,
     show: int = 5,
     quiet: bool = False,
-    adapter: Path | None = None,
 ) -> dict[str, Any]:
     from apeopt.tasks import load_task
 
@@ -56,7 +55,7 @@ def run_eval(
     examples = the_task.split(split)[:limit] if limit else the_task.split(split)
     model_spec = model or (pf.model if pf else DEFAULT_MODEL)
     the_scorer = resolve_scorer(scorer or the_task.scorer)
-    backend = open_backend(model_spec, device=device, use_cache=use_cache, adapter=adapter)
+    backend = open_backend(model_spec, device=device, use_cache=use_cache)
     result = progress_evaluate(prompt, examples, backend, the_scorer, the_task.labels, quiet=quiet, label=f"{the_task.name}/{split}")
     out = {
         "score": result.aggregate.score,
