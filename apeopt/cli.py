@@ -128,7 +128,7 @@ def optimize_cmd(
 
 @app.command("export")
 def export_cmd(
-    run: Path = typer.Argument(..., help="A run folder (runs/<run_id>)."),
+    run: str = typer.Argument(..., help="A run folder (runs/<run_id>), or `latest`."),
     fmt: str = typer.Option("json", "--format", "-f", help="json | txt | openai | prompty | dspy"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
 ) -> None:
@@ -138,7 +138,7 @@ def export_cmd(
     from apeopt.prompts.file import load_prompt_file
     from apeopt.storage import atomic_write_text
 
-    store = RunStore.open(run)
+    store = RunStore.resolve(run)
     if not store.path(BEST_PROMPT).is_file():
         raise UserError(f"run {str(run)!r} has no {BEST_PROMPT} (did it finish?)")
     text = export_prompt(load_prompt_file(store.path(BEST_PROMPT)), fmt)
@@ -164,13 +164,21 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
+    except Exception as exc:
+        _usage_error(exc)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _usage_error(exc: Exception) -> None:
+    """Click/typer usage errors (bad option, bad value) as one line and exit 2; anything else is a bug."""
+    if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+        raise exc
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        typer.echo(ctx.get_help())
+        sys.exit(0)
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    typer.echo(f"error: {where}{' '.join(str(exc.format_message()).split())}", err=True)
+    sys.exit(2 if exc.exit_code else 0)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,16 @@ class RunStore:
             raise UserError(f"{str(root)!r} is not an apeopt run (no {CONFIG})")
         return cls(root)
 
+    @classmethod
+    def resolve(cls, path: str | Path, runs_root: Path = Path("runs")) -> "RunStore":
+        """Open a run folder; ``latest`` names the newest run under ``runs_root``."""
+        if str(path) == "latest":
+            runs = sorted((p for p in Path(runs_root).glob("*/") if (p / CONFIG).is_file()), key=lambda p: (p / CONFIG).stat().st_mtime)
+            if not runs:
+                raise UserError(f"no runs under {str(runs_root)!r} yet; run `apeopt optimize` first")
+            return cls(runs[-1])
+        return cls.open(path)
+
     # ----- files -----------------------------------------------------------------------
     def path(self, name: str) -> Path:
         return self.root / name

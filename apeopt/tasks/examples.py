@@ -51,7 +51,7 @@ def get_field(record: Mapping[str, Any], dotted: str) -> Any:
     return _MISSING if value is None else value
 
 
-def _scalar_text(value: Any) -> str | None:
+def scalar_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -85,7 +85,7 @@ def _input(record: Mapping[str, Any], fields: FieldSpec, where: str) -> str:
         value = get_field(record, fields.input_field)
         if value is _MISSING:
             raise UserError(f"{where}: missing field {fields.input_field!r} (input_field)")
-        text = _scalar_text(value)  # type: ignore[assignment]
+        text = scalar_text(value)  # type: ignore[assignment]
         if text is None:
             raise UserError(
                 f"{where}: field {fields.input_field!r} is a {type(value).__name__}, expected text"
@@ -109,7 +109,7 @@ def _targets(
         raise UserError(f"{where}: field {name!r} is an empty list of targets")
     targets: list[str] = []
     for v in values:
-        text = _scalar_text(v)
+        text = scalar_text(v)
         if text is None:
             raise UserError(f"{where}: field {name!r}: expected text or a list of texts, got {v!r}")
         if fields.target_map is not None:
