@@ -26,7 +26,7 @@ def open_backend(spec: str, device: str = "auto", use_cache: bool = True) -> LMB
         return backend
     from apeopt.models.cache import CachingBackend
 
-    return CachingBackend(backend, cache_dir() / "lm_cache.sqlite")
+    return CachingBackend(backend, cache_dir())
 
 
 def resolve_scorer(name: str) -> Scorer:

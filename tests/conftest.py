@@ -1,12 +1,10 @@
 """Shared fixtures: a tiny random Llama with a real in-process BPE tokenizer (no download).
 
-Tests marked ``e2e`` load the real embedded model; they run only when selected with
-``-m e2e`` (or with APEOPT_E2E=1).
+Tests marked ``e2e`` load the real embedded model; deselect them with ``-m "not e2e"``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,15 +23,6 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "e2e" in (config.getoption("markexpr", "") or "") or os.environ.get("APEOPT_E2E") == "1":
-        return
-    skip = pytest.mark.skip(reason="loads the real model: run with -m e2e")
-    for item in items:
-        if "e2e" in item.keywords:
-            item.add_marker(skip)
 
 
 def build_tiny_tokenizer() -> Any:

@@ -57,6 +57,7 @@ class LogprobRequest:
 @dataclass(frozen=True)
 class LogprobResult:
     token_logprobs: tuple[float, ...]
+    prompt_tokens: int = 0
 
     @property
     def total(self) -> float:

@@ -60,11 +60,21 @@ def _decode_completion(s: str) -> Completion:
 
 
 def _encode_logprob(r: LogprobResult) -> str:
-    return json.dumps({"token_logprobs": list(r.token_logprobs)})
+    return json.dumps({"token_logprobs": list(r.token_logprobs), "prompt_tokens": r.prompt_tokens})
 
 
 def _decode_logprob(s: str) -> LogprobResult:
-    return LogprobResult(tuple(float(x) for x in json.loads(s)["token_logprobs"]))
+    d = json.loads(s)
+    return LogprobResult(tuple(float(x) for x in d["token_logprobs"]), int(d.get("prompt_tokens", 0)))
+
+
+def _db_path(cache_dir: str | Path | None, path: str | Path | None) -> Path:
+    if path is not None:
+        return Path(path).expanduser()
+    where = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    if where.suffix in (".sqlite", ".db") or where.is_file():
+        return where
+    return where / CACHE_FILE
 
 
 class SqliteStore:
@@ -119,11 +129,12 @@ class CachingBackend(LMBackend):
 
     def __init__(self, inner: LMBackend, cache_dir: str | Path | None = None,
                  path: str | Path | None = None) -> None:
+        """``cache_dir`` holds ``lm_cache.sqlite``; a ``cache_dir`` ending in .sqlite/.db (or an
+        explicit ``path``) names the database file itself."""
         self.inner = inner
         self.spec = inner.spec
         self.usage = Usage()
-        db = Path(path) if path is not None else Path(cache_dir or default_cache_dir()) / CACHE_FILE
-        self.store = SqliteStore(db)
+        self.store = SqliteStore(_db_path(cache_dir, path))
 
     @property
     def identity(self) -> str:

@@ -170,7 +170,7 @@ class HFBackend(LMBackend):
         for chunk in _budget_chunks(order, [items[i][1] for i in range(len(items))], self.batch_size, vocab):
             scored = self._logprob_batch([items[i] for i in chunk])
             for i, lps in zip(chunk, scored):
-                results[i] = LogprobResult(tuple(lps))
+                results[i] = LogprobResult(tuple(lps), len(items[i][0]) - items[i][1])
         self.usage.add(calls=len(requests), prompt_tokens=sum(len(ids) - m for ids, m in items),
                        completion_tokens=sum(m for _, m in items))
         return [r for r in results if r is not None]
@@ -323,19 +323,21 @@ class _RowStopper(StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
         if not self.lengths:
             self.lengths = [None] * input_ids.shape[0]
-        new_len = input_ids.shape[1] - self.width
-        for row in range(input_ids.shape[0]):
-            if self.lengths[row] is None and self._row_done(input_ids[row, self.width:]):
-                self.lengths[row] = new_len
+        new_ids = input_ids[:, self.width:].tolist()  # one device sync per step
+        for row, new in enumerate(new_ids):
+            if self.lengths[row] is None and self._row_done(new):
+                self.lengths[row] = len(new)
         done = [length is not None for length in self.lengths]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
-    def _row_done(self, new: torch.Tensor) -> bool:
-        if int(new[-1]) in self.eos:
+    def _row_done(self, new: list[int]) -> bool:
+        if not new:
+            return False
+        if new[-1] in self.eos:
             return True
         if not self.stop:
             return False
-        text = self.tokenizer.decode(new.tolist(), skip_special_tokens=True)
+        text = self.tokenizer.decode(new, skip_special_tokens=True)
         return any(s in text for s in self.stop)
 
 

@@ -34,8 +34,11 @@ class MeteredBackend(LMBackend):
 
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         out = self.inner.logprob(requests)
-        tokens = sum(getattr(r, "prompt_tokens", 0) + len(r.token_logprobs) for r in out)
-        self.usage.add(calls=len(requests), prompt_tokens=tokens)
+        self.usage.add(
+            calls=len(requests),
+            prompt_tokens=sum(r.prompt_tokens for r in out),
+            completion_tokens=sum(len(r.token_logprobs) for r in out),
+        )
         return out
 
     def render_chat(self, messages: tuple[Message, ...]) -> str:

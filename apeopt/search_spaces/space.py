@@ -219,6 +219,6 @@ def load_space(name_or_path: str) -> SearchSpace:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{where}:{line} malformed YAML: {getattr(exc, 'problem', exc)}") from None
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{where}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     return parse_space(data, where)

@@ -181,6 +181,15 @@ def test_wal_mode_and_concurrent_writers(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_cache_location_forms(tmp_path: Path) -> None:
+    as_dir = CachingBackend(FakeBackend(), cache_dir=tmp_path / "d")
+    as_file = CachingBackend(FakeBackend(), tmp_path / "x" / "my.sqlite")
+    explicit = CachingBackend(FakeBackend(), path=tmp_path / "e.db")
+    assert as_dir.store.path == tmp_path / "d" / CACHE_FILE
+    assert as_file.store.path == tmp_path / "x" / "my.sqlite" and as_file.store.path.is_file()
+    assert explicit.store.path == tmp_path / "e.db"
+
+
 def test_default_cache_dir_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("APEOPT_CACHE_DIR", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c"

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from apeopt.errors import UserError
-from apeopt.models import load_backend
+from apeopt.models import load_backend, parse_spec
 from apeopt.models.base import GenerateRequest, LogprobRequest, Usage, cut_at_stop
-from apeopt.models.hf import HFBackend, _RowStopper
+from apeopt.models.hf import DONE_MARK, HFBackend, _load_pretrained, _RowStopper, _save_plain_copy
 
 PROMPTS = [
     "Input: cat\nOutput:",
@@ -226,6 +226,21 @@ def test_logprob_chat_prompt_and_usage(backend: HFBackend) -> None:
     assert backend.usage.prompt_tokens == total - scored
 
 
+# --------------------------------------------------------------------------- weight cache
+def test_plain_copy_keeps_tied_weights_and_outputs(backend: HFBackend, tmp_path: Any) -> None:
+    folder = tmp_path / "models" / "abc"
+    _save_plain_copy(backend.model, backend.tokenizer, folder)
+    _save_plain_copy(backend.model, backend.tokenizer, folder)  # a lost race is not an error
+    assert (folder / DONE_MARK).is_file()
+    assert [p.name for p in folder.parent.iterdir()] == ["abc"]  # no temp folders left
+    model, tokenizer = _load_pretrained(str(folder), torch.float32, False)
+    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    ids = torch.tensor([tokenizer("Input: cat\nOutput: cats")["input_ids"]])
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, backend.model(ids).logits)
+    assert tokenizer.chat_template == backend.tokenizer.chat_template
+
+
 # --------------------------------------------------------------------------- e2e
 PLURAL = (
     "Write the plural form of the word.\n\n"
@@ -262,3 +277,14 @@ def test_e2e_label_logprob_and_tied_embeddings(smollm: HFBackend) -> None:
     assert good.total > bad.total
     model = smollm.model
     assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+
+
+@pytest.mark.e2e
+def test_e2e_safetensors_cache_matches_gguf(smollm: HFBackend) -> None:
+    spec = parse_spec("smollm2-135m")
+    raw, raw_tok = _load_pretrained(spec.location, torch.float32, False, gguf_file=spec.gguf_file)
+    text = "Input: dog\nOutput: dogs"
+    ids = raw_tok(text, return_tensors="pt")["input_ids"]
+    assert ids.tolist() == smollm.tokenizer(text, return_tensors="pt")["input_ids"].tolist()
+    with torch.no_grad():
+        assert torch.equal(raw(ids).logits, smollm.model(ids.to(smollm.device)).logits.cpu())

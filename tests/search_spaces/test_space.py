@@ -33,7 +33,7 @@ def test_suggest_with_optuna():
         ("params: {template: {choices: [completion, html]}}\n", "params.template must be completion or chat, got 'html'"),
         ("params: {votes: {choices: []}}\n", "params.votes.choices must be a non-empty list"),
         ("scoring: accuracy\n", "'scoring' must be one of generate, likelihood, got 'accuracy'"),
-        ("params: [1, 2\n", "line 2.* malformed YAML"),
+        ("params: [1, 2\n", r"space.yaml:2: invalid YAML"),
         ("params: {demos: {low: 0, high: 3}}\nstart: {demos: 9}\n", "start.demos = 9 lies outside params.demos"),
     ],
 )

@@ -55,7 +55,8 @@ def resolve(name: str) -> Generator:
 
 @lru_cache(maxsize=128)
 def _generate_cached(name: str, n: int | None, shift: bool, seed: int) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    records = resolve(name)(random.Random(seed), n, shift)
+    # The name is part of the seed so that tasks sharing a word pool draw different words.
+    records = resolve(name)(random.Random(f"{name}:{int(shift)}:{seed}"), n, shift)
     out = []
     for rec in records:
         target = rec["target"]

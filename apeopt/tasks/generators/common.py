@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import sys
+import threading
+from functools import lru_cache
 from typing import Callable, Sequence, TypeVar
 
 Record = dict  # {"input": str, "target": str | list[str]}
@@ -38,3 +41,36 @@ def unique(rng: random.Random, make: Callable[[random.Random], Record], n: int) 
             seen.add(rec["input"])
             out.append(rec)
     return out
+
+
+_INFLECT_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def inflect_engine():
+    """A shared ``inflect.engine()``, imported fast.
+
+    inflect 7 decorates its methods with typeguard's ``@typechecked``, which recompiles them
+    at import (about 1.5 s). We import it with that decorator turned into a no-op, exactly
+    what ``python -O`` does; inflect's results are unchanged (only its argument type checks
+    are skipped). If inflect is already imported, that module is used as it is.
+    """
+    with _INFLECT_LOCK:
+        if "inflect" not in sys.modules:
+            try:
+                import typeguard
+            except ImportError:  # pragma: no cover - inflect without typeguard
+                typeguard = None
+            original = getattr(typeguard, "typechecked", None)
+            if typeguard is not None:
+                typeguard.typechecked = _no_typecheck  # type: ignore[assignment]
+            try:
+                import inflect  # noqa: F401
+            finally:
+                if typeguard is not None:
+                    typeguard.typechecked = original  # type: ignore[assignment]
+        return sys.modules["inflect"].engine()
+
+
+def _no_typecheck(target=None, **_kwargs):
+    return (lambda f: f) if target is None else target

@@ -16,61 +16,80 @@ COMMON_LETTERS = (0, 3000)  # common words for the letter tasks
 RARE = (5000, MAX_RANK)  # the shifted (rarer) words
 
 NOUNS = """
-    actor address adult agent airline airport alarm album alley analysis angel animal ankle
-    answer antenna apartment apex appendix apple apron arm army arrow article artist ashtray
-    athlete attic aunt author award axis baby bag baker balcony ball balloon banana band
-    bandage bank bar barn barrel basket bath battery battle beach bean bear beard beast bed
-    bee beetle belief bell belt bench berry bike bill bird biscuit bison blade blanket
-    blender block blossom boat body bomb bone bonus book boot border boss bottle bowl boy
-    bracelet brain branch breakfast brick bride bridge brochure broom brother brush bubble
-    bucket buddy budget buffalo buffet bug building bull bullet bunny burger bus bush
-    butterfly button cab cabin cabinet cable cactus cage cake calendar calf camel camera
-    camp canal candle candy cannon canvas cap captain car card carpet carrot cart cartoon
-    castle cat cave ceiling cell cemetery chain chair chamber champion channel chapel
-    chapter chart cheek chef cherry chest chicken chief child chimney chin chip church
-    circle citizen city class classroom clerk client cliff clock closet cloud clown club
-    coach coast coat coconut coin collar college comb comet computer contest cook cookie
-    cord corner corpus costume cottage couch counter country court cousin cover cow crab
-    crane crayon creature crisis criterion crowd crown crystal cube cup curriculum cushion
-    customer dance dancer daughter day deer dentist desk diagnosis diamond diary dictionary
-    dinner dinosaur dish doctor dog doll dollar dolphin domino donkey door dot dragon
-    dragonfly drawer dream dress drink driver drum duck duty dwarf eagle ear echo egg elbow
-    elephant elevator elf enemy engine envelope eraser escalator essay exam eye face factory
-    fairy family fan farm farmer father feather fence fern ferry fever field film finger
-    fire fireman fish flag flashlight flight floor flute fly folder foot forest fork formula
-    fountain fox frame freezer fridge friend frog fruit fungus galaxy gallery game garage
-    garden gate genus ghost giant gift giraffe girl glacier glass glove goal goat goose
-    grape guard guest guitar gun half hall halo hammer hamster hand handle harbor hat head
-    heart hedge helmet hen hero highway hill hip hobby hole holiday home hoof hook horn
-    horse hospital hotel hour house hunter hut hypothesis iceberg idea index insect invoice
-    island jacket jar jeep jewel job joke journal judge kangaroo kettle key kid king kitchen
-    kitten knee knife knight ladder lady lake lamb lamp lantern larva lawyer leaf leg lemon
-    leopard lesson letter library life light line lion lip list lizard loaf lobster lock
-    locker log lunch machine magazine man mango map market mask match matrix mattress mayor
-    meal medal meeting melon message microwave minute mirror mitten monkey monster month
-    moon moose mosquito moth mother motor mountain mouse mouth movie muscle museum nail name
-    napkin neck necklace needle nephew newspaper niece night noodle nose note novel nucleus
-    nun nurse nut oasis ocean octopus office officer onion orange oven owl owner ox page
-    painting pair palace palm pan panda panther paper parent park parrot party passenger
-    path pea peach peanut pear pebble pen pencil penguin pepper perfume person pet
-    phenomenon phone photo piano picture pie pig pigeon pillow pilot pipe pirate pitcher
-    pizza plane planet plant plate player plum pocket poem poet policeman pony pool portrait
-    poster pot potato prince princess prize problem pump pumpkin puppet puppy purse puzzle
-    pyramid queen question rabbit raccoon racket radio radius rainbow rat razor receipt
-    recipe reindeer ribbon riddle ring river road robot rock rocket roof room rope rose rug
+    academy accident activity actor actress address adult affair agency agent airline
+    airport alarm album alley ambassador analysis angel animal ankle anniversary answer
+    antenna apartment apex appendix apple application appointment apron area argument arm
+    army arrow article artist ashtray assistant association athlete attic attitude attorney
+    audience aunt author avenue award axis baby bag baker balcony ball balloon banana band
+    bandage bank bar barn barrel basket bath bathroom battery battle beach bean bear beard
+    beast bed bedroom bee beetle belief bell belt bench berry bike bill bird biscuit bishop
+    bison blade blanket blender block blossom boat body bomb bone bonus book boot border
+    boss bottle bowl boy boyfriend bracelet brain branch breakfast brick bride bridge
+    brochure broom brother brush bubble bucket buddy budget buffalo buffet bug building bull
+    bullet bunny burger bus bush butterfly button cab cabin cabinet cable cactus cage cake
+    calendar calf camel camera camp campus canal candle candy cannon canvas cap captain car
+    card carpet carrot cart cartoon castle cat category cave ceiling celebration celebrity
+    cell cemetery century ceremony chain chair chairman chamber champion championship
+    channel chapel chapter character charity chart cheek chef cherry chest chicken chief
+    child chimney chin chip church circle citizen city class classroom clerk client cliff
+    clock closet cloud clown club coach coalition coast coat coconut coin collar collection
+    college column comb combination comedy comet commander commissioner committee community
+    company comparison competition component computer concept concert conference connection
+    contest context convention conversation cook cookie cord corner corporation corpus
+    costume cottage couch counter country court cousin cover cow crab crane crayon creature
+    creek crisis criterion crowd crown crystal cube cup curriculum cushion customer dance
+    dancer daughter day decade decision deer definition degree delivery dentist department
+    deputy description desk destination device diagnosis diamond diary dictionary dinner
+    dinosaur director discovery discussion disease dish district division doctor dog doll
+    dollar dolphin domino donkey door dot dragon dragonfly drama drawer dream dress drink
+    driver drum duck duke duty dwarf eagle ear echo editor egg elbow election element
+    elephant elevator elf emergency emperor employee employer enemy engine entry envelope
+    episode era eraser error escalator essay event exam example exhibition explosion
+    expression eye face facility factory failure fairy family fan farm farmer father feather
+    fence fern ferry festival fever field fighter film finger fire fireman fish flag
+    flashlight flight floor flute fly folder foot forest fork formula fort foundation
+    fountain fox frame freezer fridge friend frog fruit funeral fungus galaxy gallery game
+    garage garden gate gene generation genus ghost giant gift giraffe girl girlfriend
+    glacier glass globe glove goal goat goose governor grape guard guardian guest guitar gun
+    habit half hall halo hammer hamster hand handle harbor hat head heart hedge helmet hen
+    hero highway hill hip hobby hole holiday home hoof hook horn horse hospital hotel hour
+    house hunter hut hypothesis iceberg idea index injury insect inspector institution
+    introduction investigation invoice island item jacket jar jeep jewel job joke journal
+    journalist judge kangaroo kettle key kid king kingdom kitchen kitten knee knife knight
+    laboratory ladder lady lake lamb lamp lane lantern laptop larva law lawyer leader leaf
+    leg legend lemon leopard lesson letter library lieutenant life light line lion lip list
+    lizard loaf lobster location lock locker log lunch machine magazine man mango map market
+    mask match matrix mattress mayor meal medal meeting melon member memory menu message
+    method microwave mile minute mirror mission mitten moment monkey monster month moon
+    moose mosquito moth mother motor mountain mouse mouth movie muscle museum mystery nail
+    name napkin neck necklace needle neighborhood nephew newspaper niece night noodle nose
+    note novel nucleus nun nurse nut oasis ocean octopus office officer onion operator
+    opinion opportunity orange organization oven owl owner ox page painting pair palace palm
+    pan panda panther paper parent park parrot party passenger path pea peach peanut pear
+    pebble pen penalty pencil penguin pepper perfume person pet phenomenon phone photo
+    photographer piano picture pie pig pigeon pillow pilot pipe pirate pitcher pizza plane
+    planet plant plate platform player plum pocket poem poet policeman pony pool portrait
+    possibility poster pot potato presentation priest prince princess prison prize problem
+    procedure producer professor proposal province pump pumpkin puppet puppy purse puzzle
+    pyramid queen question rabbit raccoon racket radio radius railway rainbow rat razor
+    reaction receipt recipe region regulation reindeer religion reporter republic residence
+    restaurant ribbon riddle ring river road robot rock rocket roof room rope rose rug
     saddle sailor salad salesman sandal sandwich saucer sausage scarf school scientist
-    scooter scout screen sea seat shadow shark sheep shelf shell shepherd ship shirt shoe
-    shop shoulder shovel shower shrimp sign singer sink sister skeleton skier skirt skull
-    sled sleeve slipper snail snake sock sofa soldier son song sparrow spear spider sponge
-    spoon sport squid squirrel stadium stamp stapler star station statue stick stimulus
-    stone stool store storm story stove strawberry street student submarine suitcase sun
-    surfer swan sweater swing sword syllabus synopsis syringe table tablet tail tank taxi
-    teacher team teapot telescope tent thesis thief thumb ticket tie tiger toaster toe
-    toilet tomato tongue tool tooth torch tornado torpedo towel tower town toy tractor trail
-    train tray tree trick trip trophy truck trumpet tulip tunnel turkey turtle typewriter
-    umbrella uncle valley vase vehicle victim video village violin visitor voice volcano
-    vortex waiter waitress wall wallet walnut wardrobe warrior wasp watch wave weapon week
-    whale wharf wheel whistle wife wig windmill window wing witch wizard wolf woman word
+    scooter scout screen sea seat secretary senator server session shadow shark sheep shelf
+    shell shepherd ship shirt shoe shop shoulder shovel shower shrimp sign signature singer
+    sink sister skeleton skier skirt skull sled sleeve slipper snail snake sock sofa soldier
+    solution son song sparrow spear spider sponge spoon sport squid squirrel stadium stamp
+    stapler star statement station statue stick stimulus stone stool store storm story stove
+    strategy strawberry street student studio submarine suitcase summit sun surfer swan
+    sweater swing sword syllabus symbol synopsis syringe system table tablet tail tale tank
+    taxi teacher team teapot technique telescope temple tent territory theater theme theory
+    therapy thesis thief thing threat throat thumb ticket tie tiger toaster toe toilet
+    tomato tongue tool tooth torch tornado torpedo tournament towel tower town toy tractor
+    tradition trail train tray treaty tree trick trip trophy truck trumpet tube tulip tunnel
+    turkey turtle typewriter umbrella uncle unit universe university user valley vase
+    vehicle venue vessel victim victory video village violin visitor voice volcano vortex
+    waiter waitress wall wallet walnut wardrobe warrior wasp watch wave weapon week whale
+    wharf wheel whistle wife wig windmill window wing winner witch wizard wolf woman word
     worker world worm wound wrist writer yacht yard year zebra zoo
 """.split()
 
@@ -132,7 +151,7 @@ IRREGULAR_PAST_TEXT = """
     bend:bent bind:bound bite:bit bleed:bled bless:blessed/blest blow:blew break:broke
     breed:bred bring:brought broadcast:broadcast/broadcasted build:built burn:burned/burnt
     burst:burst buy:bought cast:cast catch:caught choose:chose cling:clung come:came
-    cost:cost creep:crept cut:cut deal:dealt dig:dug dive:dove/dived do:did draw:drew
+    cost:cost/costed creep:crept cut:cut deal:dealt dig:dug dive:dove/dived do:did draw:drew
     dream:dreamed/dreamt drink:drank drive:drove dwell:dwelt/dwelled eat:ate fall:fell
     feed:fed feel:felt fight:fought find:found fit:fit/fitted flee:fled fling:flung fly:flew
     forbid:forbade/forbad forecast:forecast/forecasted foresee:foresaw forget:forgot

@@ -8,28 +8,21 @@ Shifted: longer numbers (4-5 digits for number words, 3-4 digits for arithmetic,
 from __future__ import annotations
 
 import random
-from functools import lru_cache
 
-from apeopt.tasks.generators.common import NotEnoughData, Record, unique
+from apeopt.tasks.generators.common import NotEnoughData, Record, inflect_engine, unique
 
 DEFAULT_N = 400
 DEFAULT_SHIFT_N = 100
 
 
-@lru_cache(maxsize=1)
-def _inflect():
-    import inflect
-
-    return inflect.engine()
-
 
 def number_words(n: int) -> list[str]:
     """Accepted English spellings of ``n``, canonical (American, no "and") first."""
-    p = _inflect()
+    p = inflect_engine()
     forms: list[str] = []
     for andword in ("", "and"):
-        for comma in ("", ","):
-            text = p.number_to_words(n, andword=andword, comma=comma)
+        with_commas = p.number_to_words(n, andword=andword)
+        for text in (with_commas.replace(",", ""), with_commas):
             for variant in (text, text.replace("-", " ")):
                 if variant not in forms:
                     forms.append(variant)

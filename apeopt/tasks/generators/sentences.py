@@ -11,9 +11,8 @@ three-sentence restaurant and hotel reviews with a neutral opening sentence.
 from __future__ import annotations
 
 import random
-from functools import lru_cache
 
-from apeopt.tasks.generators.common import Record, unique
+from apeopt.tasks.generators.common import Record, inflect_engine, unique
 
 DEFAULT_N = 400
 DEFAULT_SHIFT_N = 100
@@ -44,7 +43,7 @@ VERBS = (
     ("eat", "eats", "ate", "breakfast"), ("drink", "drinks", "drank", "coffee"),
     ("read", "reads", "read", "the newspaper"), ("watch", "watches", "watched", "television"),
     ("speak", "speaks", "spoke", "French"), ("live", "lives", "lived", "in the city"),
-    ("work", "works", "worked", "on weekends"), ("swim", "swims", "swam", "in the lake"),
+    ("work", "works", "worked", "at the bakery"), ("swim", "swims", "swam", "in the lake"),
     ("sing", "sings", "sang", "in the choir"), ("drive", "drives", "drove", "a red car"),
     ("own", "owns", "owned", "a bicycle"), ("know", "knows", "knew", "the answer"),
     ("want", "wants", "wanted", "a new phone"), ("need", "needs", "needed", "help"),
@@ -196,19 +195,13 @@ CLOSINGS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _inflect():
-    import inflect
-
-    return inflect.engine()
-
 
 def _short_review(rng: random.Random, label: str) -> str:
     adjs = POSITIVE_ADJ if label == "positive" else NEGATIVE_ADJ
     verbs = POSITIVE_VERBS if label == "positive" else NEGATIVE_VERBS
     adj, adj2 = rng.sample(adjs, 2)
     text = rng.choice(SHORT_TEMPLATES).format(
-        item=rng.choice(ITEMS), adj=adj, adj2=adj2, a_adj=_inflect().a(adj), verb=rng.choice(verbs)
+        item=rng.choice(ITEMS), adj=adj, adj2=adj2, a_adj=inflect_engine().a(adj), verb=rng.choice(verbs)
     )
     return text[0].upper() + text[1:]
 

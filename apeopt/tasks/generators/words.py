@@ -7,9 +7,8 @@ rarer words (wordfreq ranks 5000-30000), and longer ones where length matters.
 from __future__ import annotations
 
 import random
-from functools import lru_cache
 
-from apeopt.tasks.generators.common import Record, pick
+from apeopt.tasks.generators.common import Record, inflect_engine, pick
 from apeopt.tasks.generators.lexicon import (
     COMMON,
     COMMON_LETTERS,
@@ -23,16 +22,10 @@ from apeopt.tasks.generators.lexicon import (
 )
 
 
-@lru_cache(maxsize=1)
-def _inflect():
-    import inflect
-
-    return inflect.engine()
-
 
 def plural_forms(noun: str) -> tuple[str, ...]:
     """Accepted plural forms of ``noun``: a reviewed table first, else inflect's answer."""
-    return PLURAL_ALTERNATIVES.get(noun) or (_inflect().plural_noun(noun),)
+    return PLURAL_ALTERNATIVES.get(noun) or (inflect_engine().plural_noun(noun),)
 
 
 def _all_words() -> set[str]:
@@ -64,15 +57,15 @@ def second_letter(rng: random.Random, n: int | None, shift: bool) -> list[Record
 
 
 def spell_letters(rng: random.Random, n: int | None, shift: bool) -> list[Record]:
-    words = _letter_words(shift, shift_min_len=8)
+    words = _letter_words(shift, shift_min_len=7)
     return [
-        {"input": w, "target": [" ".join(w), "-".join(w), ", ".join(w), " ".join(w.upper())]}
+        {"input": w, "target": [" ".join(w), "-".join(w), ", ".join(w)]}
         for w in pick(rng, words, n)
     ]
 
 
 def reverse_word(rng: random.Random, n: int | None, shift: bool) -> list[Record]:
-    words = [w for w in _letter_words(shift, shift_min_len=8) if w != w[::-1]]
+    words = [w for w in _letter_words(shift, shift_min_len=7) if w != w[::-1]]
     return [{"input": w, "target": w[::-1]} for w in pick(rng, words, n)]
 
 
