@@ -62,6 +62,8 @@ def eval_cmd(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the LM cache."),
     show: int = typer.Option(5, "--show", min=0, help="Examples to print."),
     as_json: bool = typer.Option(False, "--json", help="Print {score, n, ci, split, task, model} as JSON."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write per-example outputs and scores (JSONL)."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="A tuned model folder from `apeopt compare` (runs/<id>/methods/<method>/adapter): scored with its own prompt."),
 ) -> None:
     """Score an instruction (or an exported prompt file) on a task split."""
     from apeopt.commands.eval import run_eval
@@ -69,7 +71,8 @@ def eval_cmd(
     result = run_eval(
         task=task, instruction=instruction, prompt_file=prompt_file, split=split, demos=demos,
         template=template, scorer=scorer, model=model, limit=limit, seed=seed, device=device,
-        use_cache=not no_cache, show=show, quiet=as_json,
+        use_cache=not no_cache, show=show, quiet=as_json, predictions=predictions,
+        adapter=adapter,
     )
     if as_json:
         _echo_json(result)
@@ -147,6 +150,63 @@ def export_cmd(
     else:
         atomic_write_text(output, text)
         typer.echo(f"wrote {output}", err=True)
+
+
+@app.command("serve")
+def serve_cmd(
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model spec to serve (smollm2-135m | hf:<dir> | gguf:<file>)."),
+    port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: loopback only)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model name clients send (default: the spec)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most requests merged into one model call."),
+    wait_ms: float = typer.Option(5.0, "--batch-wait-ms", min=0.0, help="How long to wait for more requests to batch."),
+    key_env: Optional[str] = typer.Option(None, "--key-env", help="Require the API key held in this environment variable."),
+) -> None:
+    """Serve a local model as an OpenAI-compatible endpoint (clients use openai:<name>@http://HOST:PORT/v1)."""
+    from apeopt.commands.serve import run_serve
+
+    run_serve(model, host=host, port=port, device=device, name=name, max_batch=max_batch, wait_ms=wait_ms,
+              key_env=key_env)
+
+
+@app.command("compare")
+def compare_cmd(
+    task: str = typer.Option(..., "--task", "-t", help="Built-in task name or path to a task YAML."),
+    methods: Optional[list[str]] = typer.Option(None, "--methods", help="Comma-separated methods (default: zero-shot, human, k-shot-1/5/8, apeopt, prompt-tuning, lora). Also: ia3, prefix-tuning, full-finetune; groups k-shot, prompts, tuning, all."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Base model spec, the same for every method."),
+    quick: bool = typer.Option(False, "--quick", help="Small settings (few steps, 30 test items, 1-min search): a smoke run in minutes."),
+    seed: int = typer.Option(0, "--seed"),
+    split_seed: int = typer.Option(0, "--split-seed"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Training steps per tuning method (default 80; quick 8)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch (default 8 on CPU, 32 on CUDA)."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=1, help="Dev checkpoint selection every N steps."),
+    select: str = typer.Option("score", "--select", help="Checkpoint selection on dev: score | loss."),
+    dev_limit: Optional[int] = typer.Option(None, "--dev-limit", min=1, help="Dev examples for selection (default 50; quick 16)."),
+    test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Score the first N test items (default all; quick 30)."),
+    apeopt_minutes: Optional[float] = typer.Option(None, "--apeopt-minutes", help="apeopt search budget (default 8; quick 1)."),
+    apeopt_space: str = typer.Option("fewshot", "--apeopt-space", help="apeopt search space."),
+    apeopt_prompt: Optional[Path] = typer.Option(None, "--apeopt-prompt", help="Use this best_prompt.json as the apeopt row instead of searching."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>)."),
+    device: str = typer.Option("auto", "--device"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison rows as JSON."),
+) -> None:
+    """Prompt engineering or tuning? Every route on the same model, train split, scorer and test items."""
+    from apeopt.baselines.compare import CompareConfig
+    from apeopt.commands.compare import print_comparison, run_compare
+
+    config = CompareConfig(
+        task=task, methods=tuple(methods) if methods else None, model=model, seed=seed, split_seed=split_seed,
+        quick=quick, steps=steps, batch_size=batch_size, eval_every=eval_every, select=select, dev_limit=dev_limit,
+        test_limit=test_limit, apeopt_minutes=apeopt_minutes, apeopt_space=apeopt_space,
+        apeopt_prompt=str(apeopt_prompt) if apeopt_prompt else None, device=device, use_cache=not no_cache,
+    )
+    result = run_compare(config, run_dir=run_dir, quiet=as_json)
+    if as_json:
+        _echo_json(result["rows"])
+    else:
+        print_comparison(result)
 
 
 def main() -> None:

@@ -8,3 +8,7 @@ class UserError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+class BackendError(UserError):
+    """A model backend failed for good (e.g. a remote endpoint after its retries). One line, exit 2."""

@@ -30,9 +30,11 @@ def garbage(n: int = 100) -> tuple[Example, ...]:
     return tuple(Example("".join(rng.choices("xyz#@!", k=7)), ("???",)) for _ in range(n))
 
 
-def run_toy(tmp: Path, space: str = "fewshot", task: Task | None = None, view: View | None = None, **cfg: object) -> tuple[dict, RunStore, MeteredBackend]:
+def run_toy(
+    tmp: Path, space: str = "fewshot", task: Task | None = None, view: View | None = None, resume: bool = False, **cfg: object
+) -> tuple[dict, RunStore, MeteredBackend]:
     backend = MeteredBackend(FakeBackend(lambda x: x + "s"))
     config = OptimizeConfig(task="toy", space=space, budget_minutes=None, **cfg)  # type: ignore[arg-type]
-    store = RunStore.create(tmp, tmp.parent, "x")
-    summary = optimize(config, task or toy_task(), load_space(space), backend, backend, store, view or View())
+    store = RunStore(tmp) if resume else RunStore.create(tmp, tmp.parent, "x")
+    summary = optimize(config, task or toy_task(), load_space(space), backend, backend, store, view or View(), resume=resume)
     return summary, store, backend

@@ -30,8 +30,19 @@ def run_eval(
     use_cache: bool = True,
     show: int = 5,
     quiet: bool = False,
+    predictions: Path | None = None,
+    adapter: Path | None = None,
 ) -> dict[str, Any]:
     from apeopt.tasks import load_task
+
+    meta = None
+    if adapter is not None:  # a tuned model from `apeopt compare`: its task, split seed and prompt by default
+        from apeopt.models.adapter import read_adapter_meta
+
+        meta = read_adapter_meta(adapter)
+        task, seed = task or meta.task, seed if seed is not None else meta.split_seed
+        if instruction is None and prompt_file is None:
+            instruction = str(meta.prompt.get("instruction", ""))
 
     if (instruction is None) == (prompt_file is None):
         raise UserError("give exactly one of --instruction TEXT or --prompt-file FILE")
@@ -39,11 +50,15 @@ def run_eval(
     if task is None and pf is None:
         raise UserError("--task is required with --instruction")
     split_seed = seed if seed is not None else (pf.split_seed if pf else 0)
-    the_task = load_task(task or pf.task, seed=split_seed)  # type: ignore[union-attr]
+    the_task = load_task(task or _task_of(pf), seed=split_seed)  # type: ignore[arg-type]
     if pf is not None:
         if pf.task != the_task.name:
             raise UserError(f"prompt file {str(prompt_file)!r} was made for task {pf.task!r}, not {the_task.name!r}")
         prompt = pf.prompt
+        if pf.data_fingerprint and pf.data_fingerprint != the_task.fingerprint():
+            import sys
+
+            print(f"warning: task {the_task.name!r} train/dev data differ from those the prompt was selected on", file=sys.stderr)
         scorer = scorer or (pf.scoring if pf.scoring == "likelihood" else None)
     else:
         prompt = PromptConfig(
@@ -52,10 +67,17 @@ def run_eval(
             demos=sample_demos(the_task.split("train"), demos, seed=split_seed),
             max_tokens=the_task.max_tokens,
         )
+    if meta is not None and instruction == meta.prompt.get("instruction") and not demos:
+        prompt = PromptConfig.from_dict(meta.prompt, where=f"adapter {str(adapter)!r}")
     examples = the_task.split(split)[:limit] if limit else the_task.split(split)
-    model_spec = model or (pf.model if pf else DEFAULT_MODEL)
+    model_spec = model or (pf.model if pf else (meta.base_model if meta else DEFAULT_MODEL))
     the_scorer = resolve_scorer(scorer or the_task.scorer)
-    backend = open_backend(model_spec, device=device, use_cache=use_cache)
+    if adapter is not None:
+        from apeopt.models.adapter import open_adapter
+
+        backend, _ = open_adapter(adapter, model_spec, device=device, use_cache=use_cache)
+    else:
+        backend = open_backend(model_spec, device=device, use_cache=use_cache)
     result = progress_evaluate(prompt, examples, backend, the_scorer, the_task.labels, quiet=quiet, label=f"{the_task.name}/{split}")
     out = {
         "score": result.aggregate.score,
@@ -67,9 +89,21 @@ def run_eval(
         "scorer": the_scorer.name,
         "usage": backend.usage.as_dict(),
     }
+    if predictions is not None:
+        import json
+
+        from apeopt.storage import atomic_write_text
+
+        atomic_write_text(predictions, "".join(json.dumps({"split": split, **row}) + "\n" for row in result.rows()))
     if not quiet:
         _print_result(out, result.rows(show))
     return out
+
+
+def _task_of(pf: Any) -> str:
+    """The task a prompt file names: its source path when that still exists, else its name."""
+    src = Path(pf.task_source)
+    return pf.task_source if src.suffix in (".yaml", ".yml") and src.is_file() else pf.task
 
 
 def _print_result(out: dict[str, Any], rows: list[dict[str, Any]]) -> None:

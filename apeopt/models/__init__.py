@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 BACKENDS: Registry = Registry("model backend")
 BACKENDS.add("hf", "apeopt.models.hf:HFBackend")
 BACKENDS.add("gguf", "apeopt.models.hf:HFBackend")
+BACKENDS.add("openai", "apeopt.models.openai_backend:OpenAIBackend")
 
 
 def load_backend(

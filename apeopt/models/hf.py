@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import os
@@ -9,17 +10,15 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Hashable, Iterator, Sequence
 
 import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     GenerationConfig,
-    LogitsProcessor,
     LogitsProcessorList,
     PreTrainedModel,
-    StoppingCriteria,
     StoppingCriteriaList,
 )
 
@@ -37,10 +36,15 @@ from apeopt.models.base import (
 )
 from apeopt.models.cache import default_cache_dir
 from apeopt.models.device import resolve_device
+from apeopt.models.hf_generate import _GumbelSampler, _row_seed, _RowStopper, generate_shared
+from apeopt.models.prefix_cache import logprob_shared, supports_prefix_reuse
 from apeopt.models.spec import ModelSpec
 
 CPU_BATCH = 16
 CUDA_BATCH = 64
+# Most rows x (prefix + suffix + new tokens) cells in one batch: bounds the KV cache and attention.
+CPU_CELLS = 1 << 14
+CUDA_CELLS = 1 << 18
 # Most logits elements (batch x kept positions x vocab) one scoring forward may produce.
 LOGITS_BUDGET = 1 << 27
 DONE_MARK = "apeopt-complete"
@@ -65,6 +69,9 @@ class HFBackend(LMBackend):
         self.pad_id: int = int(tokenizer.pad_token_id)
         self.eos_ids: tuple[int, ...] = _eos_ids(model, tokenizer)
         self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
+        # Shared-prefix KV reuse (prefix_cache.py); False falls back to left-padded model.generate.
+        self.prefix_reuse = supports_prefix_reuse(model)
+        self.max_cells = CUDA_CELLS if self.device.type == "cuda" else CPU_CELLS
         self.load_seconds = 0.0
 
     @classmethod
@@ -109,22 +116,28 @@ class HFBackend(LMBackend):
     # ----------------------------------------------------------------- generate
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
-        results: list[Completion | None] = [None] * len(requests)
+        unique, where = _dedupe(requests, _generate_key)
+        results: list[Completion | None] = [None] * len(unique)
         groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, req in enumerate(requests):
+        for i, req in enumerate(unique):
             groups.setdefault((req.max_tokens, req.temperature, req.n, req.stop), []).append(i)
         for idxs in groups.values():
-            encoded = {i: self.encode_prompt(requests[i].prompt) for i in idxs}
+            encoded = {i: self.encode_prompt(unique[i].prompt) for i in idxs}
+            if self.prefix_reuse:
+                outs = generate_shared(self, [encoded[i] for i in idxs], [unique[i] for i in idxs])
+                for i, out in zip(idxs, outs):
+                    results[i] = out
+                continue
             order = sorted(idxs, key=lambda i: len(encoded[i]))
-            per_batch = max(1, self.batch_size // requests[idxs[0]].n)
+            per_batch = max(1, self.batch_size // unique[idxs[0]].n)
             for chunk in _chunks(order, per_batch):
-                outs = self._generate_batch([encoded[i] for i in chunk], [requests[i] for i in chunk])
+                outs = self._generate_batch([encoded[i] for i in chunk], [unique[i] for i in chunk])
                 for i, out in zip(chunk, outs):
                     results[i] = out
         done = [r for r in results if r is not None]
-        self.usage.add(calls=len(requests), prompt_tokens=sum(c.prompt_tokens for c in done),
+        self.usage.add(calls=len(unique), prompt_tokens=sum(c.prompt_tokens for c in done),
                        completion_tokens=sum(c.completion_tokens for c in done))
-        return done
+        return [done[j] for j in where]
 
     def _generate_batch(self, prompts: list[list[int]], reqs: list[GenerateRequest]) -> list[Completion]:
         first = reqs[0]
@@ -163,17 +176,38 @@ class HFBackend(LMBackend):
     # ----------------------------------------------------------------- logprob
     @torch.inference_mode()
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
-        items = [self._score_item(r) for r in requests]
-        results: list[LogprobResult | None] = [None] * len(requests)
-        order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
+        unique, where = _dedupe(requests, lambda r: r)
+        items = [self._score_item(r) for r in unique]
         vocab = int(self.model.get_output_embeddings().weight.shape[0])
-        for chunk in _budget_chunks(order, [items[i][1] for i in range(len(items))], self.batch_size, vocab):
-            scored = self._logprob_batch([items[i] for i in chunk])
-            for i, lps in zip(chunk, scored):
-                results[i] = LogprobResult(tuple(lps), len(items[i][0]) - items[i][1])
-        self.usage.add(calls=len(requests), prompt_tokens=sum(len(ids) - m for ids, m in items),
+        if self.prefix_reuse:
+            scored = logprob_shared(self, items, vocab, LOGITS_BUDGET)
+        else:
+            scored = [[] for _ in items]
+            order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
+            for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
+                for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
+                    scored[i] = lps
+        results = [LogprobResult(tuple(lps), len(ids) - m) for lps, (ids, m) in zip(scored, items)]
+        self.usage.add(calls=len(unique), prompt_tokens=sum(len(ids) - m for ids, m in items),
                        completion_tokens=sum(m for _, m in items))
-        return [r for r in results if r is not None]
+        return [results[j] for j in where]
+
+    @torch.inference_mode()
+    def token_logprobs(self, texts: Sequence[str]) -> list[tuple[list[int], list[float]]]:
+        """Each text's token ids (as a completion prompt) and the log-prob of every token after the
+        first: OpenAI-style ``echo`` prompt scoring, served by ``apeopt serve``."""
+        items = [(ids, max(0, len(ids) - 1)) for ids in (self._encode(t, special=True) for t in texts)]
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        if self.prefix_reuse:  # echo requests of one prompt template share their prefix
+            out = logprob_shared(self, items, vocab, LOGITS_BUDGET)
+        else:
+            out = [[] for _ in items]
+            order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
+            for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
+                for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
+                    out[i] = lps
+        self.usage.add(calls=len(texts), prompt_tokens=sum(len(ids) for ids, _ in items))
+        return [(ids, lps) for (ids, _), lps in zip(items, out)]
 
     def _score_item(self, req: LogprobRequest) -> tuple[list[int], int]:
         """(full token ids, number of continuation tokens at their end)."""
@@ -309,60 +343,6 @@ def _file_fingerprint(paths: Sequence[Path]) -> str:
 
 
 # --------------------------------------------------------------------- helpers
-class _RowStopper(StoppingCriteria):
-    """Marks each row done at EOS or once its decoded new text contains a stop string;
-    records how many new tokens each row produced up to that point."""
-
-    def __init__(self, prompt_width: int, stop: Sequence[str], eos_ids: Sequence[int], tokenizer: Any) -> None:
-        self.width = prompt_width
-        self.stop = tuple(s for s in stop if s)
-        self.eos = set(eos_ids)
-        self.tokenizer = tokenizer
-        self.lengths: list[int | None] = []
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
-        if not self.lengths:
-            self.lengths = [None] * input_ids.shape[0]
-        new_ids = input_ids[:, self.width:].tolist()  # one device sync per step
-        for row, new in enumerate(new_ids):
-            if self.lengths[row] is None and self._row_done(new):
-                self.lengths[row] = len(new)
-        done = [length is not None for length in self.lengths]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-
-    def _row_done(self, new: list[int]) -> bool:
-        if not new:
-            return False
-        if new[-1] in self.eos:
-            return True
-        if not self.stop:
-            return False
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return any(s in text for s in self.stop)
-
-
-class _GumbelSampler(LogitsProcessor):
-    """Sampling at ``temperature`` via the Gumbel-max trick with one generator per row, so a
-    row's samples depend only on its seed, never on what else shares the batch."""
-
-    def __init__(self, temperature: float, seeds: list[int], device: torch.device) -> None:
-        self.temperature = temperature
-        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
-        vocab = scores.shape[-1]
-        noise = torch.stack([
-            torch.rand(vocab, generator=g, device=scores.device, dtype=torch.float32) for g in self.generators
-        ])
-        gumbel = -torch.log(-torch.log(noise.clamp(min=1e-20)))
-        return scores.float() / self.temperature + gumbel
-
-
-def _row_seed(seed: int, sample: int) -> int:
-    digest = hashlib.sha256(f"apeopt:{seed}:{sample}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-
-
 def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> tuple[int, ...]:
     ids: list[int] = []
     configured = getattr(model.generation_config, "eos_token_id", None)
@@ -383,6 +363,25 @@ def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple
             ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
             mask[i, width - len(r):] = 1
     return ids.to(device), mask.to(device)
+
+
+def _generate_key(req: GenerateRequest) -> GenerateRequest:
+    """Greedy output does not depend on the seed: such requests are the same computation."""
+    return req if req.temperature > 0 or req.seed == 0 else dataclasses.replace(req, seed=0)
+
+
+def _dedupe(requests: Sequence[Any], key: Callable[[Any], Hashable]) -> tuple[list[Any], list[int]]:
+    """Distinct requests (first occurrence order) and, per request, the index of its distinct one."""
+    index: dict[Hashable, int] = {}
+    unique: list[Any] = []
+    where: list[int] = []
+    for req in requests:
+        k = key(req)
+        if k not in index:
+            index[k] = len(unique)
+            unique.append(req)
+        where.append(index[k])
+    return unique, where
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

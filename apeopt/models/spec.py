@@ -1,4 +1,5 @@
-"""Parse a model spec string: an alias, ``hf:<dir or hub id>`` or ``gguf:<file.gguf>``.
+"""Parse a model spec string: an alias, ``hf:<dir or hub id>``, ``gguf:<file.gguf>`` or
+``openai:<model>@<base_url>`` (a remote OpenAI-compatible endpoint, see ``openai_spec``).
 
 Never imports torch, transformers or the package that ships an aliased model.
 """
@@ -58,7 +59,8 @@ class ModelSpec:
 
 def valid_forms() -> str:
     aliases = " | ".join(sorted(ALIASES))
-    return f"valid model specs: {aliases} | hf:<local dir or hub id> | gguf:<path to .gguf>"
+    return (f"valid model specs: {aliases} | hf:<local dir or hub id> | gguf:<path to .gguf>"
+            " | openai:<model>@<base_url>")
 
 
 def parse_spec(spec: str) -> ModelSpec:
@@ -68,6 +70,11 @@ def parse_spec(spec: str) -> ModelSpec:
         return _parse_hf(text[3:].strip(), spec)
     if text.startswith("gguf:"):
         return _parse_gguf(text[5:].strip(), spec)
+    if text.startswith("openai:"):
+        from apeopt.models.openai_spec import parse_openai_spec
+
+        remote = parse_openai_spec(text, valid_forms())
+        return ModelSpec("openai", remote.base_url, None, remote.spec)
     if text in ALIASES:
         return _resolve_alias(text)
     raise UserError(_unknown_message(text))

@@ -17,9 +17,20 @@ class Budget:
     minutes: float | None = None
     clock: Callable[[], float] = time.monotonic
     started: float = field(default=0.0)
+    frozen: float | None = None  # while replaying a resumed run: the elapsed time the log recorded
 
     def __post_init__(self) -> None:
         self.started = self.clock()
+
+    def replay_at(self, elapsed: float) -> None:
+        """Replaying persisted evaluations: the time budget sees the time recorded with them."""
+        self.frozen = elapsed
+
+    def go_live(self) -> None:
+        """The first fresh evaluation after a replay: the clock continues from the recorded time."""
+        if self.frozen is not None:
+            self.started = self.clock() - self.frozen
+            self.frozen = None
 
     def spent_calls(self) -> int:
         return sum(u.calls for u in self._unique())
@@ -28,7 +39,7 @@ class Budget:
         return sum(u.tokens for u in self._unique())
 
     def elapsed(self) -> float:
-        return self.clock() - self.started
+        return self.frozen if self.frozen is not None else self.clock() - self.started
 
     def _unique(self) -> list[Usage]:
         seen: dict[int, Usage] = {}

@@ -48,8 +48,9 @@ class Halving:
     labels: Sequence[str] | None
     sizes: Sequence[int]
     should_stop: Callable[[], str | None]
-    record: Callable[[Entry, int, Sequence[float], int, int], None]
+    record: Callable[[Entry, int, Sequence[float], int, int, bool], None]
     on_rung: Callable[[int, int], None] = lambda size, active: None
+    replay: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
 
     def run(self, entries: list[Entry]) -> str | None:
         """Evaluate ``entries`` rung by rung; returns why it stopped early, or None."""
@@ -80,16 +81,34 @@ class Halving:
         return None
 
     def _score(self, active: list[Entry], batch: Sequence[Example], step: int) -> None:
+        """Score the next slice; slices already in the run's log (a resumed run) are replayed, not recomputed."""
+        fresh = [e for e in active if (e.trial.number, step) not in self.replay]
+        for e in active:
+            rec = self.replay.get((e.trial.number, step))
+            if rec is not None:
+                self.backend.usage.add(calls=rec["lm_calls"], prompt_tokens=rec["tokens"])
+                self._take(e, rec["scores"], step, rec["lm_calls"], rec["tokens"], replayed=True)
+        if not fresh:
+            return
         calls0, tokens0 = self.backend.usage.calls, self.backend.usage.tokens
-        results = evaluate_many([(e.prompt, batch) for e in active], self.backend, self.scorer, self.labels)
-        calls = self.backend.usage.calls - calls0
-        tokens = self.backend.usage.tokens - tokens0
-        weights = [e.prompt.votes * (2 if e.prompt.cot else 1) * (1 + len(str(e.prompt.render("x")))) for e in active]
-        total_w = sum(weights) or 1
-        for e, r, w in zip(active, results, weights):
-            e.scores.extend(r.scores)
-            e.trial.report(e.value, step)
-            self.record(e, step, r.scores, round(calls * w / total_w), round(tokens * w / total_w))
+        results = evaluate_many([(e.prompt, batch) for e in fresh], self.backend, self.scorer, self.labels)
+        requests = [self._requests(e.prompt, batch) for e in fresh]
+        weights = [n * (1 + len(str(e.prompt.render("x")))) for n, e in zip(requests, fresh)]
+        calls = split_total(self.backend.usage.calls - calls0, requests)
+        tokens = split_total(self.backend.usage.tokens - tokens0, weights)
+        for e, r, c, t in zip(fresh, results, calls, tokens):
+            self._take(e, r.scores, step, c, t, replayed=False)
+
+    def _requests(self, prompt: PromptConfig, batch: Sequence[Example]) -> int:
+        """LM requests one prompt costs on ``batch`` (as evaluate_many sends them)."""
+        if self.scorer.needs_logprob:
+            return sum(len(ex.targets) for ex in batch)
+        return len(batch) * (1 + (prompt.votes if prompt.cot else 0))
+
+    def _take(self, e: Entry, scores: Sequence[float], step: int, calls: int, tokens: int, replayed: bool) -> None:
+        e.scores.extend(scores)
+        e.trial.report(e.value, step)
+        self.record(e, step, scores, calls, tokens, replayed)
 
     def _finish(self, e: Entry, state: TrialState, note: str = "") -> None:
         e.state = "complete" if state == TrialState.COMPLETE else "pruned"
@@ -99,3 +118,14 @@ class Halving:
             self.study.tell(e.trial, e.value)
         else:
             self.study.tell(e.trial, state=TrialState.PRUNED)
+
+
+def split_total(total: int, weights: Sequence[float]) -> list[int]:
+    """Apportion an integer total by weights so that the parts add up exactly (largest remainder)."""
+    w = sum(weights) or 1.0
+    raw = [total * x / w for x in weights]
+    parts = [int(r) for r in raw]
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - parts[i], reverse=True)
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts

@@ -37,6 +37,19 @@ def search_view(task: Task) -> Task:
     return dataclasses.replace(task, splits={k: v for k, v in task.splits.items() if k in SEARCH_SPLITS})
 
 
+def replay_log(store: RunStore) -> dict[tuple[int, int], dict[str, Any]]:
+    """The persisted evaluations of an earlier, interrupted attempt of this run, by (trial, step)."""
+    return {(r["trial"], r["step"]): r for r in store.repair_log()}
+
+
+def _drop_study(storage: str, name: str) -> None:
+    """A resumed run rebuilds its study by deterministic replay; the stale one is removed first."""
+    try:
+        optuna.delete_study(study_name=name, storage=storage)
+    except KeyError:
+        pass
+
+
 class Optimizer:
     def __init__(
         self,
@@ -48,6 +61,7 @@ class Optimizer:
         store: RunStore,
         view: View,
         storage: str | None = None,
+        resume: bool = False,
     ) -> None:
         self.config = config
         self.task = search_view(task)
@@ -71,6 +85,10 @@ class Optimizer:
             if space.sampler == "tpe"
             else optuna.samplers.RandomSampler(seed=config.seed)
         )
+        self.replay = replay_log(store) if resume else {}
+        if resume:
+            self.budget.replay_at(0.0)
+            _drop_study(storage or store.default_storage(), store.root.name)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         self.study = optuna.create_study(
@@ -82,7 +100,7 @@ class Optimizer:
         )
         self.halving = Halving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
-            should_stop=self._should_stop, record=self._record, on_rung=self._on_rung,
+            should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
         )
 
     # ----- the loop --------------------------------------------------------------------
@@ -219,12 +237,17 @@ class Optimizer:
             self.view.update(best=best.value, best_text=best.candidate.text)
 
     # ----- bookkeeping ----------------------------------------------------------------
-    def _record(self, e: Entry, step: int, scores: Sequence[float], calls: int, tokens: int) -> None:
-        rec = {
-            "trial": e.trial.number, "candidate": e.candidate.id, "phase": e.phase, "round": e.round,
-            "step": step, "n_new": len(scores), "scores": list(scores), "mean": e.value, "lm_calls": calls, "tokens": tokens,
-        }
-        self.store.append_evaluation(rec)
+    def _record(self, e: Entry, step: int, scores: Sequence[float], calls: int, tokens: int, replayed: bool) -> None:
+        if replayed:
+            self.budget.replay_at(self.replay[(e.trial.number, step)].get("elapsed", 0.0))
+        else:
+            self.budget.go_live()
+            rec = {
+                "trial": e.trial.number, "candidate": e.candidate.id, "instruction": e.candidate.text, "phase": e.phase,
+                "round": e.round, "step": step, "n_new": len(scores), "scores": list(scores), "mean": e.value,
+                "lm_calls": calls, "tokens": tokens, "elapsed": round(self.budget.elapsed(), 3),
+            }
+            self.store.append_evaluation(rec)
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls
         e.candidate.tokens += tokens

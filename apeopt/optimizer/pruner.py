@@ -2,8 +2,11 @@
 
 Optuna's own SuccessiveHalvingPruner is asynchronous: the first trial to reach a rung is compared
 only with trials that reached it before. apeopt evaluates a whole batch of candidates at a rung
-before deciding, so this pruner compares a trial's value at its last step with every trial that
-reported the same step (earlier rounds included) and keeps the top ``1/eta``.
+before deciding, so this pruner ranks a trial's value at its last step among every trial that
+reported the same step (earlier rounds included) and keeps the top ``ceil(n/eta)``. Ties are broken
+by trial number (earlier first), so a batch of equal scores is still halved: on small dev
+minibatches equal scores are indistinguishable, and keeping them all would spend the budget on
+noise.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ class SyncHalvingPruner(BasePruner):
         if math.isnan(value):
             return True
         states = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
-        competing = sorted(
-            (t.intermediate_values[step] for t in study.get_trials(deepcopy=False, states=states) if step in t.intermediate_values),
-            reverse=True,
-        )
+        competing = [
+            (t.intermediate_values[step], -t.number)
+            for t in study.get_trials(deepcopy=False, states=states)
+            if step in t.intermediate_values and not math.isnan(t.intermediate_values[step])
+        ]
         keep = max(self.min_keep, math.ceil(len(competing) / self.reduction_factor))
-        threshold = competing[min(keep, len(competing)) - 1]
-        return value < threshold
+        rank = sum(1 for c in competing if c > (value, -trial.number))
+        return rank >= keep
 
 
 def rung_sizes(n: int, minibatch: int, eta: int) -> list[int]:

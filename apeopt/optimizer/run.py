@@ -24,15 +24,22 @@ def versions() -> dict[str, str]:
     return out
 
 
-def optimize(config: OptimizeConfig, task: Any, space: Any, backend: Any, proposer: Any, store: RunStore, view: Any) -> dict[str, Any]:
-    """Search on train/dev, then score winner and baselines once on test; write the run's files."""
+def optimize(
+    config: OptimizeConfig, task: Any, space: Any, backend: Any, proposer: Any, store: RunStore, view: Any, resume: bool = False
+) -> dict[str, Any]:
+    """Search on train/dev, then score winner and baselines once on test; write the run's files.
+
+    ``resume=True`` continues an interrupted run in ``store``: evaluations already in its log are
+    replayed (not recomputed, not logged twice) and the search goes on from where it stopped.
+    """
     from apeopt.optimizer.final import baselines, paired, score_final
     from apeopt.optimizer.loop import Optimizer
     from apeopt.prompts.file import PromptFile
 
     started = time.monotonic()
-    store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions()})
-    opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage)
+    if not resume:
+        store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions()})
+    opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage, resume=resume)
     winner = opt.run()
     if winner is None:
         raise UserError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
@@ -43,6 +50,9 @@ def optimize(config: OptimizeConfig, task: Any, space: Any, backend: Any, propos
     if not interrupted:
         view.update(phase="final scoring on dev and test (once)")
         scores, raw = score_final(task, prompts, backend, dev=opt.dev)
+        store.write_predictions(
+            {"method": m, "split": sp, **row} for m, per_split in raw.items() for sp, r in per_split.items() for row in r.rows()
+        )
     summary = {
         "task": task.name,
         "task_source": config.task,
@@ -76,7 +86,7 @@ def optimize(config: OptimizeConfig, task: Any, space: Any, backend: Any, propos
     }
     if not interrupted:
         PromptFile(
-            prompt=winner.prompt, task=task.name, model=config.model, scoring="generate", split_seed=config.split_seed,
+            prompt=winner.prompt, task=task.name, task_source=config.task, model=config.model, scoring="generate", split_seed=config.split_seed,
             data_fingerprint=task.fingerprint(), scores={k: v for k, v in scores["winner"].items()},
         ).save(store.path(BEST_PROMPT))
     store.write_summary(summary)

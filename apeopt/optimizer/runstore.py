@@ -23,6 +23,7 @@ LEADERBOARD = "leaderboard.json"
 LEADERBOARD_MD = "leaderboard.md"
 BEST_PROMPT = "best_prompt.json"
 STUDY_DB = "study.db"
+PREDICTIONS = "predictions.jsonl"
 
 
 def new_run_id(task: str, space: str, seed: int) -> str:
@@ -99,8 +100,18 @@ class RunStore:
     def evaluations(self) -> list[dict[str, Any]]:
         return list(_read_jsonl(self.path(EVALUATIONS)))
 
+    def repair_log(self) -> list[dict[str, Any]]:
+        """Drop a torn last line left by a crash, so appends start on a fresh line; returns the records."""
+        records = self.evaluations()
+        if self.path(EVALUATIONS).is_file():
+            atomic_write_text(self.path(EVALUATIONS), "".join(json.dumps(r) + "\n" for r in records))
+        return records
+
     def write_candidates(self, rows: Iterable[dict[str, Any]]) -> None:
         atomic_write_text(self.path(CANDIDATES), "".join(json.dumps(r) + "\n" for r in rows))
+
+    def write_predictions(self, rows: Iterable[dict[str, Any]]) -> None:
+        atomic_write_text(self.path(PREDICTIONS), "".join(json.dumps(r) + "\n" for r in rows))
 
     def candidates(self) -> list[dict[str, Any]]:
         return list(_read_jsonl(self.path(CANDIDATES)))
@@ -124,4 +135,4 @@ def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
         try:
             yield json.loads(line)
         except json.JSONDecodeError:
-            return  # a torn last line after a crash
+            continue  # a torn line after a crash

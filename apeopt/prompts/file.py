@@ -20,6 +20,7 @@ class PromptFile:
     prompt: PromptConfig
     task: str
     model: str
+    task_source: str = ""
     scoring: str = "generate"
     split_seed: int = 0
     data_fingerprint: str = ""
@@ -31,6 +32,7 @@ class PromptFile:
             "apeopt_prompt_version": FORMAT_VERSION,
             "apeopt_version": self.apeopt_version,
             "task": self.task,
+            "task_source": self.task_source,
             "data_fingerprint": self.data_fingerprint,
             "split_seed": self.split_seed,
             "model": self.model,
@@ -59,6 +61,7 @@ def load_prompt_file(path: str | Path) -> PromptFile:
     return PromptFile(
         prompt=PromptConfig.from_dict(data["prompt"], where=f"prompt file {str(p)!r}"),
         task=data["task"],
+        task_source=str(data.get("task_source") or ""),
         model=data["model"],
         scoring=str(data.get("scoring", "generate")),
         split_seed=int(data.get("split_seed", 0)),

@@ -121,7 +121,7 @@ def test_load_backend_rejects_bad_spec_before_loading() -> None:
 
 
 def test_registry_entries_are_lazy() -> None:
-    assert BACKENDS.names() == ["gguf", "hf"]
+    assert BACKENDS.names() == ["gguf", "hf", "openai"]
     with pytest.raises(UserError, match="did you mean 'hf'"):
         BACKENDS.get("hff")
 

@@ -21,7 +21,7 @@ def test_keeps_top_third_of_a_batch():
     assert kept == [6, 7, 8]
 
 
-def test_ties_are_kept_and_history_counts():
+def test_history_counts():
     study = optuna.create_study(direction="maximize", pruner=SyncHalvingPruner(2))
     old = study.ask()
     old.report(0.9, 10)
@@ -30,6 +30,14 @@ def test_ties_are_kept_and_history_counts():
     for t, v in zip(new, [0.5, 0.5, 0.95]):
         t.report(v, 10)
     assert [t.should_prune() for t in new] == [True, True, False]
+
+
+def test_ties_are_halved_by_trial_order():
+    study = optuna.create_study(direction="maximize", pruner=SyncHalvingPruner(3))
+    trials = [study.ask() for _ in range(6)]
+    for t in trials:
+        t.report(1.0, 10)
+    assert [t.should_prune() for t in trials] == [False, False, True, True, True, True]
 
 
 def test_bad_factor():

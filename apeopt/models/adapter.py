@@ -1,0 +1,287 @@
+"""Tuned models (PEFT adapters, soft prompts, fully fine-tuned weights) as ordinary HFBackends.
+
+A tuned model is scored by the same HFBackend code as the base model, through a module that
+HFBackend can drive unchanged (``forward(..., position_ids, logits_to_keep)`` and ``generate``):
+
+- LoRA / IA3 (and other PEFT tuners that inject layers): the base model with its layers replaced.
+- Prompt tuning: :class:`SoftPromptModel`. PEFT prepends the virtual tokens before the left
+  padding and ignores position ids, so a row's output depends on how much padding its batch
+  needs, and a plain ``HFBackend(peft_model)`` would score log-probs *without* the soft prompt
+  (its forward has no ``logits_to_keep``, so HFBackend calls the bare decoder). Here the virtual
+  tokens are spliced in after each row's padding and positions follow the attention mask: the
+  same row gives the same logits in any batch, in training and at inference.
+- Prefix tuning: :class:`PrefixModel`, PEFT's own forward/generate (past key values; PEFT shifts
+  the given position ids by the prefix length) behind a signature HFBackend recognises.
+
+Each tuned backend has its own ``identity`` (base identity + method + a hash of the tuned
+weights), so the LM cache never mixes tuned and base answers. A tuned model saved in a folder
+(PEFT ``save_pretrained``, or a full ``save_pretrained`` for full fine-tuning) carries
+``apeopt_adapter.json``, which says how to score it: method, base model, task and prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from apeopt.errors import UserError
+from apeopt.storage import atomic_write_json
+
+ADAPTER_META = "apeopt_adapter.json"
+META_VERSION = 1
+
+
+# --------------------------------------------------------------------------- modules
+class SoftPromptModel(torch.nn.Module):
+    """A PEFT prompt-tuning model whose virtual tokens sit after each row's left padding."""
+
+    def __init__(self, peft_model: Any) -> None:
+        super().__init__()
+        self.peft = peft_model
+        cfg = peft_model.active_peft_config
+        self.virtual_tokens = int(cfg.num_virtual_tokens * cfg.num_transformer_submodules)
+
+    @property
+    def base(self) -> Any:
+        return self.peft.get_base_model()
+
+    @property
+    def generation_config(self) -> Any:
+        return self.base.generation_config
+
+    @property
+    def config(self) -> Any:
+        return self.base.config
+
+    def get_input_embeddings(self) -> Any:
+        return self.base.get_input_embeddings()
+
+    def get_output_embeddings(self) -> Any:
+        return self.base.get_output_embeddings()
+
+    def splice(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings and mask with the virtual tokens inserted right after each row's left padding."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        emb = self.get_input_embeddings()(input_ids)
+        prompt = self.peft.get_prompt(batch_size=input_ids.shape[0]).to(emb.dtype)
+        ones = attention_mask.new_ones(self.virtual_tokens)
+        rows, masks = [], []
+        for i, pad in enumerate((attention_mask == 0).sum(dim=1).tolist()):
+            rows.append(torch.cat([emb[i, :pad], prompt[i], emb[i, pad:]]))
+            masks.append(torch.cat([attention_mask[i, :pad], ones, attention_mask[i, pad:]]))
+        return torch.stack(rows), torch.stack(masks)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, use_cache: bool = False,
+                logits_to_keep: int = 0, **kwargs: Any) -> Any:
+        """``position_ids`` are recomputed from the spliced mask (virtual tokens take 0..n-1)."""
+        embeds, mask = self.splice(input_ids, attention_mask)
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        return self.base(inputs_embeds=embeds, attention_mask=mask, position_ids=positions,
+                         use_cache=use_cache, logits_to_keep=logits_to_keep, **kwargs)
+
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                 stopping_criteria: StoppingCriteriaList | None = None, **kwargs: Any) -> torch.Tensor:
+        """Like ``generate`` on the base model: returns the prompt ids followed by the new ids."""
+        embeds, mask = self.splice(input_ids, attention_mask)
+        n = self.virtual_tokens
+        # Placeholder ids stand for the virtual tokens; only ``inputs_embeds`` is read in the first
+        # step, and the placeholders are cut off again before anyone (stoppers, caller) sees them.
+        placeholder = input_ids.new_zeros((input_ids.shape[0], n))
+        shifted = StoppingCriteriaList([_Shifted(c, n) for c in (stopping_criteria or [])])
+        out = self.base.generate(input_ids=torch.cat([placeholder, input_ids], dim=1), inputs_embeds=embeds,
+                                 attention_mask=mask, stopping_criteria=shifted, **kwargs)
+        return out[:, n:]
+
+
+class _Shifted(StoppingCriteria):
+    def __init__(self, inner: Any, offset: int) -> None:
+        self.inner = inner
+        self.offset = offset
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> Any:
+        return self.inner(input_ids[:, self.offset:], scores, **kwargs)
+
+
+class PrefixModel(torch.nn.Module):
+    """A PEFT prefix-tuning model behind the signature HFBackend drives (``logits_to_keep``)."""
+
+    def __init__(self, peft_model: Any) -> None:
+        super().__init__()
+        self.peft = peft_model
+        self.virtual_tokens = int(peft_model.active_peft_config.num_virtual_tokens)
+
+    @property
+    def generation_config(self) -> Any:
+        return self.peft.get_base_model().generation_config
+
+    @property
+    def config(self) -> Any:
+        return self.peft.get_base_model().config
+
+    def get_input_embeddings(self) -> Any:
+        return self.peft.get_base_model().get_input_embeddings()
+
+    def get_output_embeddings(self) -> Any:
+        return self.peft.get_base_model().get_output_embeddings()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, use_cache: bool = False,
+                logits_to_keep: int = 0, **kwargs: Any) -> Any:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if position_ids is None:  # PEFT adds the prefix length to these
+            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        return self.peft(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         use_cache=use_cache, logits_to_keep=logits_to_keep, **kwargs)
+
+    def generate(self, **kwargs: Any) -> torch.Tensor:
+        return self.peft.generate(**kwargs)
+
+
+def inference_module(model: Any) -> Any:
+    """The module an HFBackend should drive for a tuned ``model`` (a PeftModel or a plain model)."""
+    try:
+        from peft import PeftModel
+    except ImportError:  # pragma: no cover - peft is a dependency
+        return model
+    if not isinstance(model, PeftModel):
+        return model
+    kind = str(getattr(model.active_peft_config.peft_type, "value", model.active_peft_config.peft_type))
+    if kind == "PROMPT_TUNING":
+        return SoftPromptModel(model)
+    if kind == "PREFIX_TUNING":
+        return PrefixModel(model)
+    if model.active_peft_config.is_prompt_learning:
+        raise UserError(f"PEFT method {kind} is not supported for scoring; use lora, ia3, prompt or prefix tuning")
+    return model.get_base_model()
+
+
+def virtual_tokens(model: Any) -> int:
+    """Extra positions a tuned model puts in front of every prompt (0 for weight-space methods)."""
+    module = inference_module(model)
+    return int(getattr(module, "virtual_tokens", 0))
+
+
+# --------------------------------------------------------------------------- identity
+def tuned_state(model: Any) -> dict[str, torch.Tensor]:
+    """The tuned tensors: the adapter's state dict, or the whole model's for full fine-tuning."""
+    try:
+        from peft import PeftModel, get_peft_model_state_dict
+    except ImportError:  # pragma: no cover
+        return dict(model.state_dict())
+    if isinstance(model, PeftModel):
+        return dict(get_peft_model_state_dict(model))
+    return dict(model.state_dict())
+
+
+def weights_digest(model: Any) -> str:
+    """A short hash of the tuned tensors' names, shapes, dtypes and values."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(tuned_state(model).items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}|{tuple(t.shape)}|{t.dtype}\n".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def tuned_backend(model: Any, base: Any, method: str, digest: str | None = None) -> Any:
+    """An HFBackend over a tuned model, sharing the base backend's tokenizer and batch size.
+
+    ``digest`` defaults to the hash of the tuned weights (pass ``"training"`` for throwaway
+    backends used while the weights change)."""
+    from apeopt.models.hf import HFBackend
+
+    digest = digest or weights_digest(model)
+    identity = f"{base.identity}+{method}:{digest}"
+    return HFBackend(inference_module(model), base.tokenizer, base.spec, identity, base.batch_size)
+
+
+# --------------------------------------------------------------------------- files
+@dataclass(frozen=True)
+class AdapterMeta:
+    """What ``apeopt_adapter.json`` records next to the saved weights."""
+
+    method: str
+    kind: str  # "peft" (PEFT save_pretrained) or "full" (a whole transformers model)
+    task: str
+    base_model: str
+    prompt: Mapping[str, Any]
+    split_seed: int = 0
+    base_identity: str = ""
+    weights_digest: str = ""
+    virtual_tokens: int = 0
+    trainable_params: int = 0
+    data_fingerprint: str = ""
+    train: Mapping[str, Any] = field(default_factory=dict)
+    dev_selection: Mapping[str, Any] = field(default_factory=dict)
+
+    def save(self, folder: Path) -> Path:
+        return atomic_write_json(Path(folder) / ADAPTER_META, {"apeopt_adapter_version": META_VERSION, **asdict(self)})
+
+
+def read_adapter_meta(folder: str | Path) -> AdapterMeta:
+    root = Path(folder)
+    if not root.is_dir():
+        raise UserError(f"adapter folder {str(root)!r} does not exist")
+    path = root / ADAPTER_META
+    if not path.is_file():
+        raise UserError(f"{str(root)!r} is not an apeopt adapter folder (no {ADAPTER_META}); "
+                        "adapters are written by `apeopt compare` under runs/<id>/methods/<method>/adapter")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{str(path)!r} is not valid JSON (line {exc.lineno})") from None
+    known = set(AdapterMeta.__dataclass_fields__)
+    missing = [k for k in ("method", "kind", "task", "base_model", "prompt") if k not in data]
+    if missing:
+        raise UserError(f"{str(path)!r}: missing field {missing[0]!r}")
+    return AdapterMeta(**{k: v for k, v in data.items() if k in known})
+
+
+def load_tuned(folder: str | Path, base: Any, meta: AdapterMeta | None = None) -> Any:
+    """The tuned model in ``folder`` on top of ``base`` (an HFBackend), as an HFBackend."""
+    meta = meta or read_adapter_meta(folder)
+    root = Path(folder)
+    try:
+        if meta.kind == "full":
+            from transformers import AutoModelForCausalLM
+
+            dtype = next(base.model.parameters()).dtype
+            model = AutoModelForCausalLM.from_pretrained(str(root), dtype=dtype).to(base.device)
+        else:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(base.model, str(root))  # inference mode: no re-init
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot load the {meta.method} adapter in {str(root)!r} on model {base.spec!r}: {first}") from None
+    model.eval()
+    return tuned_backend(model, base, meta.method)
+
+
+def open_adapter(folder: str | Path, model: str | None = None, device: str = "auto",
+                 use_cache: bool = True) -> tuple[Any, AdapterMeta]:
+    """Load the base model named by the adapter (or ``model``) and the adapter on top of it."""
+    from apeopt.models import load_backend
+    from apeopt.models.hf import HFBackend
+
+    meta = read_adapter_meta(folder)
+    from apeopt.runtime import cache_dir
+
+    base = load_backend(model or meta.base_model, device=device, cache_dir=cache_dir())
+    if not isinstance(base, HFBackend):
+        raise UserError(f"--adapter needs a transformers model (hf:/gguf:), not {base.spec!r}")
+    backend = load_tuned(folder, base, meta)
+    if not use_cache:
+        return backend, meta
+    from apeopt.models.cache import CachingBackend
+
+    return CachingBackend(backend, cache_dir()), meta

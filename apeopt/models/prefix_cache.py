@@ -1,0 +1,267 @@
+"""Shared-prefix KV reuse: the token prefix that many rows share (a candidate's instruction and
+demos) goes through the model once, at batch 1; its keys/values are then copied across the rows
+of a batch and only each row's own suffix (the example) is computed.
+
+Layout of one batch, per row: ``[left pad][group prefix][middle pad][suffix]``. Prefixes of
+different groups are left-padded to the longest one and suffixes are right-aligned, so every row
+ends at the same column (decoding appends there, and "the last k positions" hold every row's
+targets). Pads are masked out of attention; positions (RoPE) count real tokens only, so each row
+sees exactly the tokens and positions of its unpadded sequence. Only ``full_attention`` decoder
+caches (DynamicCache layers) qualify; anything else uses the plain left-padded path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import torch
+from transformers import DynamicCache
+
+# Rows sharing fewer tokens than this are not worth a separate prefix forward.
+MIN_SHARED = 4
+KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: (keys, values), each [1, heads, P, head_dim]
+
+
+def supports_prefix_reuse(model: Any) -> bool:
+    """A plain transformers causal LM whose decoder layers all use full attention (wrappers
+    such as soft-prompt or prefix-tuning modules inject their own tokens: not eligible)."""
+    from transformers import PreTrainedModel
+
+    if not isinstance(model, PreTrainedModel) or not hasattr(model, "get_decoder"):
+        return False
+    config = getattr(model, "config", None)
+    if config is None or getattr(config, "is_encoder_decoder", False):
+        return False
+    text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
+    types = getattr(text, "layer_types", None)
+    if types is not None and any(t != "full_attention" for t in types):
+        return False
+    return getattr(text, "sliding_window", None) is None or getattr(text, "use_sliding_window", True) is False
+
+
+def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
+                    min_shared: int = MIN_SHARED) -> list[tuple[int, list[int]]]:
+    """Partition row indices into groups that share a token prefix: ``[(shared, rows), ...]``.
+
+    A row's prefix may not exceed its ``cap`` (the suffix must hold every position whose output is
+    needed). Rows are visited in lexicographic order; a row joins the current group when that saves
+    tokens: shrinking the shared prefix from ``shared`` to ``l`` costs ``(|G| - 1) * (shared - l)``
+    recomputed tokens and saves ``l``.
+    """
+    order = sorted(range(len(seqs)), key=lambda i: seqs[i])
+    groups: list[tuple[int, list[int]]] = []
+    cur: list[int] = []
+    shared = 0
+    for i in order:
+        if cur:
+            l = min(shared, _lcp(seqs[cur[-1]], seqs[i]), caps[i])
+            if l >= min_shared and (len(cur) - 1) * (shared - l) < l:
+                cur.append(i)
+                shared = l
+                continue
+            groups.append((shared, cur))
+        cur, shared = [i], max(0, caps[i])
+    if cur:
+        groups.append((shared, cur))
+    return groups
+
+
+@dataclass
+class Planned:
+    """One batch: its rows (indices into the caller's rows) and the group of each row."""
+
+    rows: list[int]
+    groups: list[int]
+
+
+def plan_batches(groups: list[tuple[int, list[int]]], lengths: Sequence[int], extra: int,
+                 max_rows: int, max_cells: int, weight: Sequence[int] | None = None) -> Iterator[Planned]:
+    """Consecutive batches over the groups (shortest prefix first), rows of a group together,
+    each with at most ``max_rows`` rows and ``rows * (longest prefix + longest suffix + extra)``
+    at most ``max_cells`` (a bound on the KV cache and attention). ``weight[i]`` counts row ``i``
+    as that many rows (samples per prompt)."""
+    w = weight or [1] * len(lengths)
+    rows: list[int] = []
+    gids: list[int] = []
+    n = p_max = s_max = 0
+    for g in sorted(range(len(groups)), key=lambda g: groups[g][0]):
+        shared, members = groups[g]
+        for i in sorted(members, key=lambda i: lengths[i]):
+            p, s = max(p_max, shared), max(s_max, lengths[i] - shared)
+            if rows and (n + w[i] > max_rows or (n + w[i]) * (p + s + extra) > max_cells):
+                yield Planned(rows, gids)
+                rows, gids, n, p, s = [], [], 0, shared, lengths[i] - shared
+            rows.append(i)
+            gids.append(g)
+            n += w[i]
+            p_max, s_max = p, s
+    if rows:
+        yield Planned(rows, gids)
+
+
+class PrefixStore:
+    """Computes each group's prefix KV once (batch 1) and frees it after its last batch."""
+
+    def __init__(self, model: Any, device: torch.device, groups: list[tuple[int, list[int]]],
+                 seqs: Sequence[Sequence[int]]) -> None:
+        self.decoder = model.get_decoder()
+        self.config = model.config
+        self.device = device
+        self.groups = groups
+        self.seqs = seqs
+        self.left = [len(members) for _, members in groups]
+        self.kv: dict[int, KV] = {}
+
+    def get(self, g: int) -> KV | None:
+        shared, members = self.groups[g]
+        if shared == 0:
+            return None
+        if g not in self.kv:
+            ids = torch.tensor([list(self.seqs[members[0]][:shared])], dtype=torch.long, device=self.device)
+            out = self.decoder(input_ids=ids, use_cache=True, past_key_values=DynamicCache(config=self.config))
+            self.kv[g] = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        return self.kv[g]
+
+    def done(self, gids: Sequence[int]) -> None:
+        for g in gids:
+            self.left[g] -= 1
+            if self.left[g] == 0:
+                self.kv.pop(g, None)
+
+
+@dataclass
+class Prepared:
+    """Model inputs for the first forward of a batch (suffixes over the shared-prefix cache)."""
+
+    input_ids: torch.Tensor  # [B, S] right-aligned suffixes
+    attention_mask: torch.Tensor  # [B, P + S]
+    position_ids: torch.Tensor  # [B, S]
+    cache: DynamicCache | None
+    next_position: torch.Tensor  # [B] position of the token after each row
+
+
+def prepare(store: PrefixStore, row_seqs: Sequence[Sequence[int]], row_groups: Sequence[int],
+            pad_id: int, repeats: int = 1) -> Prepared:
+    """Build the cache and inputs for rows (each repeated ``repeats`` times, adjacent)."""
+    device = store.device
+    shared = [store.groups[g][0] for g in row_groups]
+    p_max = max(shared)
+    suffixes = [list(seq[p:]) for seq, p in zip(row_seqs, shared)]
+    s_max = max(len(s) for s in suffixes)
+    b = len(row_seqs)
+    ids = torch.full((b, s_max), pad_id, dtype=torch.long)
+    mask = torch.zeros((b, p_max + s_max), dtype=torch.long)
+    pos = torch.zeros((b, s_max), dtype=torch.long)
+    for r, (suf, p) in enumerate(zip(suffixes, shared)):
+        k = len(suf)
+        ids[r, s_max - k:] = torch.tensor(suf, dtype=torch.long)
+        mask[r, p_max - p:p_max] = 1
+        mask[r, p_max + s_max - k:] = 1
+        pos[r] = p
+        pos[r, s_max - k:] = torch.arange(p, p + k)
+    nxt = torch.tensor([p + len(s) for p, s in zip(shared, suffixes)], dtype=torch.long)
+    cache = _batch_cache(store, row_groups, shared, p_max, repeats) if p_max > 0 else None
+    if repeats > 1:
+        ids, mask, pos, nxt = (t.repeat_interleave(repeats, dim=0) for t in (ids, mask, pos, nxt))
+    return Prepared(ids.to(device), mask.to(device), pos.to(device), cache, nxt.to(device))
+
+
+def _batch_cache(store: PrefixStore, row_groups: Sequence[int], shared: Sequence[int], p_max: int,
+                 repeats: int) -> DynamicCache:
+    """Per layer, each row's group prefix left-padded (zeros, masked) to ``p_max``."""
+    distinct = list(dict.fromkeys(row_groups))
+    kvs = {g: store.get(g) for g in distinct}
+    b = len(row_groups) * repeats
+    layers: KV = []
+    ref = next(kv for kv in kvs.values() if kv is not None)
+    if len(distinct) == 1:  # one prefix: a broadcast view, materialized by the first update
+        return _cache([(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in ref], store.config)
+    slot = {g: j for j, g in enumerate(distinct)}
+    index = torch.tensor([slot[g] for g in row_groups for _ in range(repeats)], device=store.device)
+    for layer, (k0, v0) in enumerate(ref):
+        keys = k0.new_zeros((len(distinct), k0.shape[1], p_max, k0.shape[3]))
+        values = v0.new_zeros((len(distinct), v0.shape[1], p_max, v0.shape[3]))
+        for g, j in slot.items():
+            kv = kvs[g]
+            if kv is not None:
+                k, v = kv[layer]
+                keys[j, :, p_max - k.shape[2]:] = k[0]
+                values[j, :, p_max - v.shape[2]:] = v[0]
+        layers.append((keys.index_select(0, index), values.index_select(0, index)))
+    return _cache(layers, store.config)
+
+
+def _cache(layers: KV, config: Any) -> DynamicCache:
+    """A DynamicCache holding these tensors as they are (the constructor would copy them)."""
+    cache = DynamicCache(config=config)
+    for layer, (k, v) in zip(cache.layers, layers):
+        layer.lazy_initialization(k, v)
+        layer.keys, layer.values = k, v
+    return cache
+
+
+def forward(model: Any, prep: Prepared, keep: int, keep_arg: bool) -> tuple[torch.Tensor, DynamicCache]:
+    """Run the suffixes over the prefix cache; logits of the last ``keep`` positions only."""
+    cache = prep.cache if prep.cache is not None else DynamicCache(config=model.config)
+    kwargs = dict(input_ids=prep.input_ids, attention_mask=prep.attention_mask,
+                  position_ids=prep.position_ids, past_key_values=cache, use_cache=True)
+    if keep_arg:
+        out = model(**kwargs, logits_to_keep=keep)
+        return out.logits[:, -keep:], out.past_key_values
+    out = model.get_decoder()(**kwargs)
+    return model.get_output_embeddings()(out.last_hidden_state[:, -keep:]), out.past_key_values
+
+
+def logprob_shared(backend: Any, items: Sequence[tuple[list[int], int]], vocab: int,
+                   logits_budget: int) -> list[list[float]]:
+    """Per-token log-probs of each item's last ``m`` tokens (``items``: (full ids, m)), with
+    shared-prefix caches; logits only at the scored positions."""
+    out: list[list[float]] = [[] for _ in items]
+    todo = [i for i, (_, m) in enumerate(items) if m > 0]
+    if not todo:
+        return out
+    seqs = [items[i][0][:-1] for i in todo]  # position t predicts token t + 1
+    scored = [items[i][1] for i in todo]
+    caps = [len(s) - m for s, m in zip(seqs, scored)]  # the predictor of the first target is in the suffix
+    groups = group_by_prefix(seqs, caps)
+    store = PrefixStore(backend.model, backend.device, groups, seqs)
+    for plan in _logprob_batches(groups, seqs, scored, backend.batch_size, backend.max_cells, vocab, logits_budget):
+        prep = prepare(store, [seqs[i] for i in plan.rows], plan.groups, backend.pad_id)
+        keep = max(scored[i] for i in plan.rows)
+        logits, _ = forward(backend.model, prep, keep, backend._keep_arg)
+        store.done(plan.groups)
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        for r, i in enumerate(plan.rows):
+            ids, m = items[todo[i]]
+            target = torch.tensor(ids[-m:], device=logp.device)
+            out[todo[i]] = logp[r, keep - m:].gather(-1, target[:, None])[:, 0].tolist()
+    return out
+
+
+def _logprob_batches(groups: list[tuple[int, list[int]]], seqs: Sequence[Sequence[int]], scored: Sequence[int],
+                     max_rows: int, max_cells: int, vocab: int, logits_budget: int) -> Iterator[Planned]:
+    """``plan_batches``, further split so that rows x kept positions x vocab stays in budget."""
+    for plan in plan_batches(groups, [len(s) for s in seqs], 0, max_rows, max_cells):
+        rows: list[int] = []
+        gids: list[int] = []
+        keep = 0
+        for i, g in zip(plan.rows, plan.groups):
+            k = max(keep, scored[i])
+            if rows and (len(rows) + 1) * k * vocab > logits_budget:
+                yield Planned(rows, gids)
+                rows, gids, k = [], [], scored[i]
+            rows.append(i)
+            gids.append(g)
+            keep = k
+        if rows:
+            yield Planned(rows, gids)
