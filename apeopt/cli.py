@@ -80,7 +80,7 @@ def eval_cmd(
 
 @app.command("optimize")
 def optimize_cmd(
-    task: str = typer.Option(..., "--task", "-t", help="Built-in task name or path to a task YAML."),
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Built-in task name or path to a task YAML."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Scored (task) model spec."),
     proposer_model: Optional[str] = typer.Option(None, "--proposer-model", help="Proposer model spec (default: --model)."),
     space: str = typer.Option("fewshot", "--space", "-s", help="Search space: instruction | fewshot | full | path to YAML."),
@@ -102,9 +102,20 @@ def optimize_cmd(
     no_cache: bool = typer.Option(False, "--no-cache"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned LM calls and tokens, spend none."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json instead of the report."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder from its log."),
 ) -> None:
     """Find a better prompt than the human one: propose, halve on dev, resample; score once on test."""
+    from apeopt.commands.report import print_summary
     from apeopt.optimizer.config import OptimizeConfig
+
+    if resume is not None:
+        from apeopt.commands.optimize import resume_optimize
+
+        summary = resume_optimize(resume, quiet=as_json)
+        _echo_json(summary) if as_json else print_summary(summary)
+        return
+    if task is None:
+        raise UserError("--task is required (or --resume RUN_DIR)")
 
     config = OptimizeConfig(
         task=task, model=model, proposer_model=proposer_model, space=space, seed=seed, split_seed=split_seed,
@@ -120,7 +131,6 @@ def optimize_cmd(
         _echo_json(estimate(config, load_task(task, seed=split_seed), load_space(space)))
         return
     from apeopt.commands.optimize import run_optimize
-    from apeopt.commands.report import print_summary
 
     summary = run_optimize(config, run_dir=run_dir, quiet=as_json)
     if as_json:
@@ -207,6 +217,37 @@ def compare_cmd(
         _echo_json(result["rows"])
     else:
         print_comparison(result)
+
+
+@app.command("batch")
+def batch_cmd(
+    target: str = typer.Argument(..., help="PLAN.yaml to run, or `status`."),
+    plan: Optional[Path] = typer.Argument(None, help="With `status`: the plan file."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes on this machine."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL shared by all workers (default SQLite)."),
+    heartbeat: int = typer.Option(30, "--heartbeat", min=1, help="Seconds between worker heartbeats."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan's estimated cost, run nothing."),
+    worker_only: bool = typer.Option(False, "--worker-only", hidden=True),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run a plan of optimize/compare jobs with N workers (resumable), or show its status."""
+    from apeopt.commands import batch as b
+
+    if target == "status":
+        if plan is None:
+            raise UserError("usage: apeopt batch status PLAN.yaml [--storage URL]")
+        states = b.batch_status(plan, storage)
+    elif dry_run:
+        _echo_json(b.estimate_plan(Path(target)))
+        return
+    else:
+        states = b.run_batch(Path(target), workers=workers, storage=storage, heartbeat=heartbeat, worker_only=worker_only)
+        if worker_only:
+            return
+    if as_json:
+        _echo_json([{"job": s.job.key, "kind": s.job.kind, "state": s.state, "attempts": s.attempts, "value": s.value, **s.attrs} for s in states])
+    else:
+        b.print_states(states)
 
 
 def main() -> None:

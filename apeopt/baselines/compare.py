@@ -221,7 +221,7 @@ def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, 
         method=method.name, kind=trainer.kind, task=task.name, base_model=config.model, prompt=prompt.to_dict(),
         split_seed=config.split_seed, base_identity=inner.identity, weights_digest=info["weights_digest"],
         virtual_tokens=info["virtual_tokens"], trainable_params=info["trainable_params"],
-        data_fingerprint=task.fingerprint(), train={**config.train_config().to_dict(), "lr": info["lr"],
+        data_fingerprint=task.fingerprint(), task_source=config.task, train={**config.train_config().to_dict(), "lr": info["lr"],
                                                     "batch_size": info["batch_size"], "options": trainer.options.to_dict()},
         dev_selection=info["dev_selection"],
     ).save(adapter_dir)

@@ -103,9 +103,10 @@ def _highlights(rows: list[dict[str, Any]]) -> list[str]:
     bp, bt = _best(rows, "prompt"), _best(rows, "tuning")
     if bp and bt:
         pairs.append((bp["method"], bt["method"]))
-    ape = next((r for r in rows if r["method"] == "apeopt"), None)
-    if ape:
-        pairs += [("apeopt", r["method"]) for r in rows if r["method"] != "apeopt"]
+    if any(r["method"] == "apeopt" for r in rows):
+        shots = [r for r in rows if r["method"].startswith("k-shot")]
+        others = ["human"] + ([max(shots, key=lambda r: r["test"]["score"])["method"]] if shots else [])
+        pairs += [("apeopt", m) for m in others] + [("apeopt", r["method"]) for r in rows if r["family"] == "tuning"]
     seen = set()
     for a, b in pairs:
         if (a, b) in seen:

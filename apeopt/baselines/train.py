@@ -193,7 +193,7 @@ def train(method: str, trainer: BaselineTrainer, base: Any, task: Task, prompt: 
         took = time.perf_counter() - t0
         step_seconds += took
         train_tokens += sum(len(ids) for ids, _ in chosen)
-        curves.log(kind="train", step=step, loss=round(float(loss), 5), lr=optimizer.param_groups[0]["lr"],
+        curves.log(kind="train", step=step, loss=round(loss.item(), 5), lr=optimizer.param_groups[0]["lr"],
                    seconds=round(took, 3))
         if step % config.eval_every == 0 or step == config.steps:
             select(step)

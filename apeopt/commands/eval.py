@@ -40,7 +40,7 @@ def run_eval(
         from apeopt.models.adapter import read_adapter_meta
 
         meta = read_adapter_meta(adapter)
-        task, seed = task or meta.task, seed if seed is not None else meta.split_seed
+        task, seed = task or meta.task_ref, seed if seed is not None else meta.split_seed
         if instruction is None and prompt_file is None:
             instruction = str(meta.prompt.get("instruction", ""))
 

@@ -222,6 +222,13 @@ class AdapterMeta:
     data_fingerprint: str = ""
     train: Mapping[str, Any] = field(default_factory=dict)
     dev_selection: Mapping[str, Any] = field(default_factory=dict)
+    task_source: str = ""  # the --task given to compare (a built-in name or a YAML path)
+
+    @property
+    def task_ref(self) -> str:
+        """What to load the task from: the YAML path it came from while that exists, else its name."""
+        src = Path(self.task_source) if self.task_source else None
+        return self.task_source if src is not None and src.suffix in (".yaml", ".yml") and src.is_file() else self.task
 
     def save(self, folder: Path) -> Path:
         return atomic_write_json(Path(folder) / ADAPTER_META, {"apeopt_adapter_version": META_VERSION, **asdict(self)})

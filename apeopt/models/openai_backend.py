@@ -44,7 +44,8 @@ _BEARER = re.compile(r"Bearer\s+[^\s'\",}]+", re.IGNORECASE)
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_FAILURES_KEPT = 10_000
 MAX_STOPS = 4  # OpenAI accepts at most four stop strings; the rest are applied here
-ECHO_HOW = "it needs /v1/completions with echo=true, logprobs=1, max_tokens=0, as vLLM and `apeopt serve` offer"
+ECHO_HOW = ("it needs /v1/completions with echo=true and logprobs to return the prompt's token log-probs, "
+            "as vLLM and `apeopt serve` do")
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class OpenAIBackend(LMBackend):
                                     limits=httpx.Limits(max_connections=self.concurrency + 2))
         self._pool: ThreadPoolExecutor | None = None
         self._chat_cache: dict[tuple[Message, ...], str] = {}
+        self._echo_max_tokens = 0
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto",
@@ -158,10 +160,10 @@ class OpenAIBackend(LMBackend):
             if req.stop:
                 body["stop"] = list(req.stop[:MAX_STOPS])
             chat = not isinstance(req.prompt, str)
-            if chat:
-                body["messages"] = [{"role": r, "content": c} for r, c in req.prompt]
-            else:
+            if isinstance(req.prompt, str):
                 body["prompt"] = req.prompt
+            else:
+                body["messages"] = [{"role": r, "content": c} for r, c in req.prompt]
             got, pt, ct = self._post("/chat/completions" if chat else "/completions", body, cancel,
                                      lambda d: _parse_choices(d, chat))
             texts += [cut_at_stop(t, req.stop) for t in got]
@@ -180,11 +182,15 @@ class OpenAIBackend(LMBackend):
         if not req.continuation:
             return LogprobResult((), 0)
         text = prompt + req.continuation
-        body = {"model": self.model_name, "prompt": text, "max_tokens": 0, "echo": True, "logprobs": 1,
+        new_tokens = self._echo_max_tokens
+        body = {"model": self.model_name, "prompt": text, "max_tokens": new_tokens, "echo": True, "logprobs": 1,
                 "temperature": 0.0}
         try:
             result = self._post("/completions", body, cancel, lambda d: _parse_echo(d, text, len(prompt)))
         except _Refused as exc:
+            if new_tokens == 0 and exc.status in (400, 422) and "max_tokens" in str(exc):
+                self._echo_max_tokens = 1  # vLLM wants max_tokens >= 1: the one new token is ignored
+                return self._logprob_one(req, cancel)
             if exc.status in (400, 404, 405, 422, 501):
                 raise BackendError(f"endpoint {self.base_url} cannot score log-probabilities ({ECHO_HOW}): "
                                    f"{exc}; use a generation-based scorer with this model") from None
@@ -293,8 +299,9 @@ class OpenAIBackend(LMBackend):
             self.failure_count += 1
             if len(self.failures) < MAX_FAILURES_KEPT:
                 self.failures.append(failure)
-        log.warning("%s attempt %d failed: %s%s", failure.endpoint, failure.attempt, failure.error,
-                    "; retrying" if failure.retrying else "")
+        # Retries are warnings; the last failure is also raised as BackendError, so log it quietly.
+        log.log(logging.WARNING if failure.retrying else logging.INFO, "%s attempt %d failed: %s%s",
+                failure.endpoint, failure.attempt, failure.error, "; retrying" if failure.retrying else "")
 
 
 # ---------------------------------------------------------------------- parsing
@@ -349,20 +356,23 @@ def _parse_choices(data: Any, chat: bool) -> tuple[list[str], int, int]:
 
 
 def _parse_echo(data: Any, text: str, prompt_chars: int) -> LogprobResult:
-    """The continuation's token log-probs: tokens that end after the prompt's last character."""
+    """The continuation's token log-probs: echoed tokens of ``text`` that end after the prompt's
+    last character (tokens generated after ``text`` are ignored)."""
     lp = _choices(data)[0].get("logprobs")
     if not isinstance(lp, dict) or not isinstance(lp.get("token_logprobs"), list):
         raise _Unsupported(f"the endpoint returned no prompt log-probabilities ({ECHO_HOW})")
-    tokens, values, offsets = lp.get("tokens"), lp["token_logprobs"], lp.get("text_offset")
-    if not isinstance(offsets, list) or not isinstance(tokens, list) or not len(tokens) == len(values) == len(offsets):
-        raise _Malformed("logprobs lack matching tokens/token_logprobs/text_offset")
-    if not values or offsets[0] != 0:
+    values, offsets = lp["token_logprobs"], lp.get("text_offset")
+    if not isinstance(offsets, list) or len(offsets) != len(values) or not values or offsets[0] != 0:
         raise _Unsupported(f"the endpoint did not echo the prompt's log-probabilities ({ECHO_HOW})")
-    ends = [int(o) for o in offsets[1:]] + [len(text)]
-    picked = [v for v, end in zip(values, ends) if end > prompt_chars]
-    if any(v is None for v in picked):
-        raise _Unsupported("the endpoint gives no log-probability for the first token; score a non-empty prompt")
-    return LogprobResult(tuple(float(v) for v in picked), len(values) - len(picked))
+    try:
+        starts = [int(o) for o in offsets]
+        ends = starts[1:] + [max(len(text), starts[-1] + 1)]
+        picked = [v for v, a, b in zip(values, starts, ends) if a < len(text) and b > prompt_chars]
+        if any(v is None for v in picked):
+            raise _Unsupported("the endpoint gives no log-probability for the first token; score a non-empty prompt")
+        return LogprobResult(tuple(float(v) for v in picked), sum(1 for a in starts if a < len(text)) - len(picked))
+    except (TypeError, ValueError):
+        raise _Malformed("logprobs hold values that are not numbers") from None
 
 
 def _parse_template(data: Any) -> str:

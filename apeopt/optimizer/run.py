@@ -82,7 +82,7 @@ def optimize(
         "wall_seconds": round(time.monotonic() - started, 2),
         "data_fingerprint": task.fingerprint(),
         "versions": versions(),
-        "run_dir": str(store.root),
+        "run_dir": str(store.root.resolve()),
     }
     if not interrupted:
         PromptFile(

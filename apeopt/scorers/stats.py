@@ -17,7 +17,7 @@ class Aggregate:
     method: str = "wilson"
 
     def as_dict(self) -> dict[str, object]:
-        return {"score": self.score, "n": self.n, "ci": [self.ci[0], self.ci[1]], "ci_method": self.method}
+        return {"score": self.score, "n": self.n, "ci": [round(self.ci[0], 6), round(self.ci[1], 6)], "ci_method": self.method}
 
     def __str__(self) -> str:
         return f"{self.score:.3f} (n={self.n}, 95% CI [{self.ci[0]:.3f}, {self.ci[1]:.3f}])"

@@ -44,8 +44,8 @@ def test_models_and_health(server: ModelServer, tiny_backend: LMBackend) -> None
 
 
 def test_completions_list_n_and_usage(server: ModelServer, tiny_backend: LMBackend) -> None:
-    body = {"model": "tiny", "prompt": ["hello", "Numbers 0 1 2"], "max_tokens": 5, "temperature": 0.8,
-            "n": 2, "seed": 3, "stop": None}
+    body: dict[str, Any] = {"model": "tiny", "prompt": ["hello", "Numbers 0 1 2"], "max_tokens": 5,
+                            "temperature": 0.8, "n": 2, "seed": 3, "stop": None}
     data = post(server, "/v1/completions", body).json()
     assert data["object"] == "text_completion" and [c["index"] for c in data["choices"]] == [0, 1, 2, 3]
     want = tiny_backend.generate([GenerateRequest(p, max_tokens=5, temperature=0.8, n=2, seed=3, stop=())
@@ -102,7 +102,7 @@ class _Counting(LMBackend):
     spec = "fake"
 
     def __init__(self) -> None:
-        self.usage, self.sizes = Usage(), []
+        self.usage, self.sizes = Usage(), list[int]()
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
         self.sizes.append(len(requests))
@@ -160,27 +160,42 @@ def test_cli_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest
         assert code == 2 and len(lines) == 1 and fragment in lines[0] and "Traceback" not in err
 
 
-def _start_cli_server(tiny_model_dir: Path, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    cmd = [sys.executable, "-m", "apeopt.cli", "serve", "--model", f"hf:{tiny_model_dir}", "--port", "0",
-           "--name", "tiny", "--device", "cpu", "--key-env", "APEOPT_SERVE_KEY"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        found = re.search(r"on (http://127\.0\.0\.1:\d+/v1)", log.read_text(errors="replace"))
-        if found:
-            return proc, found.group(1)
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError(f"apeopt serve did not start: {log.read_text(errors='replace')}")
+class CliServer:
+    """`apeopt serve` in a subprocess, started when this module starts so that its ~3 s of imports
+    overlap the other tests."""
+
+    def __init__(self, tiny_model_dir: Path, folder: Path) -> None:
+        self.log = folder / "serve.log"
+        env = {**os.environ, "APEOPT_SERVE_KEY": SECRET, "APEOPT_CACHE_DIR": str(folder / "cache")}
+        cmd = [sys.executable, "-m", "apeopt.cli", "serve", "--model", f"hf:{tiny_model_dir}", "--port", "0",
+               "--name", "tiny", "--device", "cpu", "--key-env", "APEOPT_SERVE_KEY"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log.open("wb"))
+
+    def url(self) -> str:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            found = re.search(r"on (http://127\.0\.0\.1:\d+/v1)", self.log.read_text(errors="replace"))
+            if found:
+                return found.group(1)
+            time.sleep(0.05)
+        raise AssertionError(f"apeopt serve did not start: {self.log.read_text(errors='replace')}")
 
 
-def test_cli_server_killed_with_sigkill_then_back(tiny_model_dir: Path, tiny_backend: LMBackend, tmp_path: Path,
+@pytest.fixture(scope="module", autouse=True)
+def cli_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliServer]:
+    srv = CliServer(tiny_model_dir, tmp_path_factory.mktemp("cli-serve"))
+    yield srv
+    if srv.proc.poll() is None:
+        srv.proc.kill()
+        srv.proc.wait()
+
+
+def test_cli_server_killed_with_sigkill_then_back(cli_server: CliServer, tiny_backend: LMBackend,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """`apeopt serve` in a subprocess, kill -9 mid-run; the client waits, retries, and completes
     once a server is back on the same port (restarted in-process to keep the test short)."""
     monkeypatch.setenv("APEOPT_SERVE_KEY", SECRET)
-    env = {**os.environ, "APEOPT_CACHE_DIR": str(tmp_path / "cache")}
-    proc, url = _start_cli_server(tiny_model_dir, tmp_path / "serve.log", env)
+    proc, url = cli_server.proc, cli_server.url()
     reqs = [GenerateRequest(f"Numbers {i}", max_tokens=4, stop=()) for i in range(12)]
     want = tiny_backend.generate(reqs)
     remote = OpenAIBackend("tiny", url, key_env="APEOPT_SERVE_KEY", concurrency=1, retries=20, backoff=0.05,

@@ -99,7 +99,7 @@ def one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
 
 # ---------------------------------------------------------------- against apeopt serve
 def test_greedy_generate_equals_local(server: ModelServer, local: LMBackend) -> None:
-    reqs = [GenerateRequest(p, max_tokens=10, stop=stop) for p in PROMPTS for stop in [(), ("\n", " ")]]
+    reqs = [GenerateRequest(p, max_tokens=6, stop=((), ("\n", " "))[i % 2]) for i, p in enumerate(PROMPTS)]
     want = local.generate(reqs)
     remote = fast(server.url, concurrency=4)
     assert remote.generate(reqs) == want
@@ -238,14 +238,40 @@ def test_client_errors_are_not_retried(stub: Callable[..., Stub]) -> None:
     assert len(refuse.seen) <= 2 and not remote.failures[0].retrying
 
 
-def test_endpoint_without_logprobs_says_so(stub: Callable[..., Stub]) -> None:
+@pytest.mark.parametrize("logprobs, fragment", [
+    (None, "no prompt log-probabilities"),  # logprobs ignored
+    ({"tokens": ["!"], "token_logprobs": [-0.5], "text_offset": [23]}, "did not echo"),  # generated token only
+])
+def test_endpoint_without_prompt_logprobs_says_so(stub: Callable[..., Stub], logprobs: Any, fragment: str) -> None:
     plain = stub(lambda path, body, headers: (200, json.dumps(
-        {"choices": [{"index": 0, "text": body.get("prompt", ""), "logprobs": None}]})))
+        {"choices": [{"index": 0, "text": "!", "logprobs": logprobs}]})))
     with pytest.raises(BackendError) as info:
         fast(plain.url).logprob([LogprobRequest("Input: cat\nOutput:", " cats")])
     text = one_line(info)
-    assert plain.url in text and "no prompt log-probabilities" in text and "echo=true" in text
+    assert plain.url in text and fragment in text and "echo=true" in text
     assert len(plain.seen) == 1  # not retried
+
+
+def vllm_like(path: str, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+    """Rejects max_tokens=0; echoes one token per character (log-prob -index) plus one new token."""
+    if body["max_tokens"] < 1:
+        return 400, '{"error": {"message": "max_tokens must be at least 1, got 0."}}'
+    text = body["prompt"]
+    lp = {"tokens": list(text) + ["Z"], "token_logprobs": [None] + [-float(i) for i in range(1, len(text) + 1)],
+          "text_offset": list(range(len(text) + 1))}
+    return 200, json.dumps({"choices": [{"index": 0, "text": text + "Z", "logprobs": lp}],
+                            "usage": {"prompt_tokens": len(text), "completion_tokens": 1}})
+
+
+def test_vllm_style_echo_needs_one_new_token(stub: Callable[..., Stub]) -> None:
+    vllm = stub(vllm_like)
+    remote = fast(vllm.url)
+    got = remote.logprob([LogprobRequest("abc", "de"), LogprobRequest("x", "yz")])
+    assert [r.token_logprobs for r in got] == [(-3.0, -4.0), (-1.0, -2.0)]  # the new token "Z" is ignored
+    assert [r.prompt_tokens for r in got] == [3, 1]
+    vllm.seen.clear()
+    assert remote.logprob([LogprobRequest("abc", "d")])[0].token_logprobs == (-3.0,)
+    assert [b["max_tokens"] for _, b, _ in vllm.seen] == [1]  # learnt once, then max_tokens=1
 
 
 def test_endpoint_rejecting_echo_and_chat_template(stub: Callable[..., Stub]) -> None:

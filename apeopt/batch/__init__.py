@@ -1,0 +1,1 @@
+"""Overnight batches: a plan of optimize/compare jobs shared by workers through one Optuna storage."""

@@ -1,0 +1,146 @@
+"""Plan files: a matrix and/or an explicit list of jobs, with defaults.
+
+    defaults: {model: smollm2-135m, space: instruction, budget_minutes: 10}
+    matrix: {task: [plural, sentiment], seed: [0, 1, 2]}   # expands to optimize jobs
+    jobs:                                                  # explicit jobs, same keys as the CLI options
+      - {kind: compare, task: plural, budget_minutes: 30}
+      - {kind: optimize, task: ./my_task.yaml, model: "gguf:/models/x.gguf"}
+    budget: {hours: 8, calls: 200000, tokens: 50000000}   # optional, for the whole plan
+    retries: 2                                             # optional, per job
+
+Keys of a job are the ``apeopt optimize`` option names with underscores (``budget_minutes``,
+``proposer_model``, ...); task paths are relative to the plan file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from apeopt.errors import UserError
+from apeopt.optimizer.config import OptimizeConfig
+
+KINDS = ("optimize", "compare")
+TOP_KEYS = ("defaults", "matrix", "jobs", "budget", "retries", "name")
+BUDGET_KEYS = ("hours", "calls", "tokens")
+OPTIMIZE_KEYS = tuple(f.name for f in fields(OptimizeConfig))
+COMPARE_KEYS = ("task", "model", "methods", "seed", "split_seed", "quick", "device", "budget_minutes", "space")
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str
+    params: Mapping[str, Any]
+
+    @property
+    def key(self) -> str:
+        """A stable id: the same job in a re-read plan gets the same key (so it is never run twice)."""
+        blob = json.dumps({"kind": self.kind, **self.params}, sort_keys=True, default=str)
+        task = Path(str(self.params.get("task", "job"))).stem
+        return f"{self.kind}-{task}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+    def label(self) -> str:
+        shown = {k: v for k, v in self.params.items() if k in ("task", "model", "space", "seed", "methods")}
+        return f"{self.kind} " + " ".join(f"{k}={v}" for k, v in shown.items())
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    path: Path
+    jobs: tuple[Job, ...]
+    budget: Mapping[str, float] = field(default_factory=dict)
+    retries: int = 2
+
+
+def _check_keys(where: str, data: Mapping[str, Any], valid: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserError(f"{where}: unknown key {key!r}{hint}")
+
+
+def _job(where: str, kind: str, params: dict[str, Any], base: Path) -> Job:
+    if kind not in KINDS:
+        close = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UserError(f"{where}: unknown job kind {kind!r}{hint}; valid: {', '.join(KINDS)}")
+    valid = OPTIMIZE_KEYS if kind == "optimize" else COMPARE_KEYS
+    _check_keys(where, params, valid)
+    if "task" not in params:
+        raise UserError(f"{where}: a job needs a 'task'")
+    task = str(params["task"])
+    if task.endswith((".yaml", ".yml")) and not Path(task).is_absolute():
+        params["task"] = str((base / task).resolve())
+    if kind == "optimize":
+        try:
+            OptimizeConfig.from_dict(params, where=where)
+        except TypeError as exc:
+            raise UserError(f"{where}: {exc}") from None
+    return Job(kind, params)
+
+
+def load_plan(path: str | Path) -> Plan:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"plan file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{p}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, Mapping):
+        raise UserError(f"{p}: a plan must be a mapping with defaults/matrix/jobs")
+    _check_keys(str(p), data, TOP_KEYS)
+    defaults = data.get("defaults") or {}
+    matrix = data.get("matrix") or {}
+    explicit = data.get("jobs") or []
+    if not isinstance(defaults, Mapping) or not isinstance(matrix, Mapping) or not isinstance(explicit, list):
+        raise UserError(f"{p}: 'defaults' and 'matrix' must be mappings and 'jobs' a list")
+    jobs: list[Job] = []
+    if matrix:
+        for key, values in matrix.items():
+            if not isinstance(values, list) or not values:
+                raise UserError(f"{p}: matrix.{key} must be a non-empty list, got {values!r}")
+        keys = list(matrix)
+        for combo in itertools.product(*(matrix[k] for k in keys)):
+            params = {**defaults, **dict(zip(keys, combo))}
+            kind = str(params.pop("kind", "optimize"))
+            jobs.append(_job(f"{p}: matrix {dict(zip(keys, combo))}", kind, params, p.parent))
+    for i, spec in enumerate(explicit):
+        if not isinstance(spec, Mapping):
+            raise UserError(f"{p}: jobs[{i}] must be a mapping, got {spec!r}")
+        params = {**{k: v for k, v in defaults.items() if k in (OPTIMIZE_KEYS if spec.get('kind', 'optimize') == 'optimize' else COMPARE_KEYS)}, **spec}
+        kind = str(params.pop("kind", "optimize"))
+        jobs.append(_job(f"{p}: jobs[{i}]", kind, params, p.parent))
+    if not jobs:
+        raise UserError(f"{p}: the plan has no jobs (give a 'matrix' or 'jobs')")
+    keys = [j.key for j in jobs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise UserError(f"{p}: the plan lists the same job twice ({dup})")
+    budget = data.get("budget") or {}
+    if not isinstance(budget, Mapping):
+        raise UserError(f"{p}: 'budget' must be a mapping with hours/calls/tokens")
+    _check_keys(f"{p}: budget", budget, BUDGET_KEYS)
+    retries = data.get("retries", 2)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise UserError(f"{p}: 'retries' must be an integer >= 0, got {retries!r}")
+    return Plan(str(data.get("name") or p.stem), p.resolve(), tuple(jobs), dict(budget), retries)
+
+
+def validate_tasks(plan: Plan) -> None:
+    """Every task a job names must load (before any worker starts)."""
+    from apeopt.tasks import load_task
+
+    for task in sorted({str(j.params["task"]) for j in plan.jobs}):
+        load_task(task)

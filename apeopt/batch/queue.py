@@ -1,0 +1,144 @@
+"""The job queue: one Optuna study per plan, one enqueued trial per job attempt.
+
+Workers claim jobs by popping WAITING trials (atomic in Optuna's RDB storage), keep a heartbeat
+while a job runs, and tell COMPLETE or FAIL. A worker that dies (kill -9, reboot) stops beating;
+the next worker to look fails its stale trial, and ``RetryHeartbeatStaleTrialCallback`` re-enqueues it. A
+job that raises is re-enqueued by the worker up to the plan's retry limit, keeping its error text.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from apeopt.batch.plan import Job, Plan
+from apeopt.errors import UserError
+
+JOB = "job_key"
+ATTEMPT = "attempt"
+
+
+def open_storage(url: str, heartbeat: int = 30, grace: int | None = None, retries: int = 2) -> RDBStorage:
+    """An RDB storage with heartbeats; an unreachable or malformed URL is a one-line UserError."""
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    try:
+        engine: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            engine["connect_args"] = {"timeout": 60}  # several worker processes share one file
+        return RDBStorage(
+            url,
+            engine_kwargs=engine,
+            heartbeat_interval=heartbeat,
+            grace_period=grace or 2 * heartbeat,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=retries),
+        )
+    except Exception as exc:  # sqlalchemy errors: bad scheme, refused connection, missing driver
+        msg = " ".join(str(exc).split())[:200]
+        raise UserError(f"cannot open storage {url!r}: {msg}") from None
+
+
+@dataclass
+class JobState:
+    job: Job
+    state: str  # pending | running | done | failed
+    attempts: int
+    value: float | None
+    attrs: dict[str, Any]
+
+
+class JobQueue:
+    def __init__(self, plan: Plan, storage: RDBStorage) -> None:
+        self.plan = plan
+        self.storage = storage
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.study = optuna.create_study(
+            storage=storage, study_name=f"apeopt-batch-{plan.name}", direction="maximize", load_if_exists=True
+        )
+        self.by_key = {j.key: j for j in plan.jobs}
+
+    def enqueue_missing(self) -> int:
+        """Enqueue every job of the plan that has no trial yet (idempotent across restarts)."""
+        known = {t.user_attrs.get(JOB) for t in self.study.get_trials(deepcopy=False)}
+        added = 0
+        for job in self.plan.jobs:
+            if job.key not in known:
+                self.study.enqueue_trial({}, user_attrs={JOB: job.key, ATTEMPT: 1, "label": job.label()})
+                added += 1
+        return added
+
+    def reap_stale(self) -> None:
+        """Fail trials whose worker stopped beating; the retry callback re-enqueues them."""
+        optuna.storages.fail_stale_trials(self.study)
+
+    def claim(self) -> tuple[optuna.Trial, Job] | None:
+        """Pop one waiting job, or None when none is waiting."""
+        self.reap_stale()
+        while self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            trial = self.study.ask()
+            key = trial.user_attrs.get(JOB)  # retried copies inherit the user attrs
+            if key in self.by_key:
+                return trial, self.by_key[key]
+            # raced another worker for the last waiting job and got a fresh trial: discard it
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.storage.set_trial_user_attr(trial._trial_id, "spurious", True)
+        return None
+
+    def heartbeat(self, trial: optuna.Trial) -> Any:
+        from optuna.storages._heartbeat import get_heartbeat_thread
+
+        return get_heartbeat_thread(trial._trial_id, self.storage)
+
+    def done(self, trial: optuna.Trial, value: float, attrs: dict[str, Any]) -> None:
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        self.study.tell(trial, value)
+
+    def failed(self, trial: optuna.Trial, job: Job, error: str) -> None:
+        trial.set_user_attr("error", error[:2000])
+        attempt = int(trial.user_attrs.get(ATTEMPT, 1))
+        self.study.tell(trial, state=TrialState.FAIL)
+        if attempt <= self.plan.retries:
+            self.study.enqueue_trial({}, user_attrs={JOB: job.key, ATTEMPT: attempt + 1, "label": job.label(), "previous_error": error[:500]})
+
+    def states(self) -> list[JobState]:
+        """The latest attempt of every job in the plan."""
+        latest: dict[str, FrozenTrial] = {}
+        count: dict[str, int] = {}
+        for t in self.study.get_trials(deepcopy=False):
+            key = t.user_attrs.get(JOB)
+            if key is None or t.user_attrs.get("spurious"):
+                continue
+            count[key] = count.get(key, 0) + (t.state != TrialState.WAITING)
+            if key not in latest or t.number > latest[key].number:
+                latest[key] = t
+        out = []
+        for job in self.plan.jobs:
+            t = latest.get(job.key)
+            state = "pending"
+            if t is not None and t.state == TrialState.RUNNING:
+                state = "running"
+            elif t is not None and t.state == TrialState.COMPLETE:
+                state = "done"
+            elif t is not None and t.state == TrialState.FAIL:
+                state = "failed"
+            out.append(JobState(job, state, count.get(job.key, 0), t.value if t is not None and t.state == TrialState.COMPLETE else None, dict(t.user_attrs) if t else {}))
+        return out
+
+    def spent(self) -> dict[str, float]:
+        """LM calls and tokens of the jobs done so far (for the plan's budget)."""
+        done = [s.attrs for s in self.states() if s.state == "done"]
+        return {"calls": sum(a.get("lm_calls") or 0 for a in done), "tokens": sum(a.get("tokens") or 0 for a in done)}
+
+    def started_at(self) -> float:
+        """When the plan first started (kept in the study, so a restart keeps the plan's wall budget)."""
+        attrs = self.study.user_attrs
+        if "started_at" not in attrs:
+            self.study.set_user_attr("started_at", time.time())
+            return time.time()
+        return float(attrs["started_at"])
