@@ -194,7 +194,8 @@ def compare_cmd(
     select: str = typer.Option("score", "--select", help="Checkpoint selection on dev: score | loss."),
     dev_limit: Optional[int] = typer.Option(None, "--dev-limit", min=1, help="Dev examples for selection (default 50; quick 16)."),
     test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Score the first N test items (default all; quick 30)."),
-    apeopt_minutes: Optional[float] = typer.Option(None, "--apeopt-minutes", help="apeopt search budget (default 8; quick 1)."),
+    apeopt_minutes: Optional[float] = typer.Option(None, "--apeopt-minutes", help="apeopt search budget in minutes (default 8)."),
+    apeopt_calls: Optional[int] = typer.Option(None, "--apeopt-calls", min=1, help="apeopt search budget in LM calls (quick: 150)."),
     apeopt_space: str = typer.Option("fewshot", "--apeopt-space", help="apeopt search space."),
     apeopt_prompt: Optional[Path] = typer.Option(None, "--apeopt-prompt", help="Use this best_prompt.json as the apeopt row instead of searching."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>)."),
@@ -209,7 +210,7 @@ def compare_cmd(
     config = CompareConfig(
         task=task, methods=tuple(methods) if methods else None, model=model, seed=seed, split_seed=split_seed,
         quick=quick, steps=steps, batch_size=batch_size, eval_every=eval_every, select=select, dev_limit=dev_limit,
-        test_limit=test_limit, apeopt_minutes=apeopt_minutes, apeopt_space=apeopt_space,
+        test_limit=test_limit, apeopt_minutes=apeopt_minutes, apeopt_calls=apeopt_calls, apeopt_space=apeopt_space,
         apeopt_prompt=str(apeopt_prompt) if apeopt_prompt else None, device=device, use_cache=not no_cache,
     )
     result = run_compare(config, run_dir=run_dir, quiet=as_json)

@@ -42,7 +42,8 @@ class CompareConfig:
     select: str = "score"
     dev_limit: int | None = None  # dev examples for checkpoint selection and apeopt's search (50; quick 16)
     test_limit: int | None = None  # first N test (and test_shift) items (all; quick 30)
-    apeopt_minutes: float | None = None  # apeopt search budget (8; quick 1)
+    apeopt_minutes: float | None = None  # apeopt search budget in minutes (8; quick: none, see apeopt_calls)
+    apeopt_calls: int | None = None  # apeopt search budget in LM calls (none; quick 150: the same work at any load)
     apeopt_space: str = "fewshot"
     apeopt_prompt: str | None = None  # a best_prompt.json to use instead of searching
     device: str = "auto"
@@ -58,6 +59,8 @@ class CompareConfig:
                 raise UserError(f"compare setting {name!r} must be >= 1, got {v!r}")
         if self.apeopt_minutes is not None and not self.apeopt_minutes > 0:
             raise UserError(f"compare setting 'apeopt_minutes' must be > 0, got {self.apeopt_minutes!r}")
+        if self.apeopt_calls is not None and self.apeopt_calls < 1:
+            raise UserError(f"compare setting 'apeopt_calls' must be >= 1, got {self.apeopt_calls!r}")
         if self.select not in SELECT_METRICS:
             raise UserError(f"compare setting 'select' must be one of {', '.join(SELECT_METRICS)}, got {self.select!r}")
         for name in self.method_options:
@@ -71,9 +74,13 @@ class CompareConfig:
     def value(self, name: str) -> Any:
         """A setting with its mode default filled in."""
         defaults = {"steps": (80, 8), "eval_every": (20, 4), "dev_limit": (50, 16), "test_limit": (None, 30),
-                    "apeopt_minutes": (8.0, 1.0)}
+                    "apeopt_minutes": (8.0, None), "apeopt_calls": (None, 150)}
         v = getattr(self, name)
-        return v if v is not None else defaults[name][int(self.quick)]
+        if v is not None:
+            return v
+        if name in ("apeopt_minutes", "apeopt_calls") and (self.apeopt_minutes or self.apeopt_calls):
+            return None  # a budget the user gave replaces the mode's default budget
+        return defaults[name][int(self.quick)]
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(steps=self.value("steps"), batch_size=self.batch_size, eval_every=self.value("eval_every"),
@@ -85,13 +92,15 @@ class CompareConfig:
         small = dict(rounds=1, subsamples=2, per_subsample=2, minibatch=8) if self.quick else dict(rounds=2)
         return OptimizeConfig(task=self.task, model=self.model, space=self.apeopt_space, seed=self.seed,
                               split_seed=self.split_seed, dev_limit=self.value("dev_limit"), few_shot_k=0,
-                              budget_minutes=self.value("apeopt_minutes"), device=self.device, use_cache=self.use_cache,
+                              budget_minutes=self.value("apeopt_minutes"), budget_calls=self.value("apeopt_calls"),
+                              device=self.device, use_cache=self.use_cache,
                               **small)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["methods"] = list(self.methods or ())
-        d["effective"] = {k: self.value(k) for k in ("steps", "eval_every", "dev_limit", "test_limit", "apeopt_minutes")}
+        d["effective"] = {k: self.value(k) for k in ("steps", "eval_every", "dev_limit", "test_limit", "apeopt_minutes",
+                                                      "apeopt_calls")}
         return d
 
 

@@ -54,11 +54,12 @@ def search_apeopt(config: Any, task: Task, backend: Any, folder: Path,
     store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name,
                         "versions": versions(), "part_of": "compare"})
     metered = MeteredBackend(backend)
-    progress(f"apeopt: searching ({config.space} space, budget {config.budget_minutes} min)")
+    budget = ", ".join(f"{v} {unit}" for v, unit in ((config.budget_minutes, "min"), (config.budget_calls, "LM calls")) if v)
+    progress(f"apeopt: searching ({config.space} space, budget {budget or 'none'})")
     opt = Optimizer(config, task, space, metered, metered, store, View(), storage=config.storage)
     winner = opt.run()
     if winner is None:
-        raise UserError("apeopt: no candidate was scored before the budget ran out; raise --apeopt-minutes")
+        raise UserError("apeopt: no candidate was scored before the budget ran out; raise --apeopt-minutes or --apeopt-calls")
     selection = {"metric": opt.scorer.name, "score": winner.value, "n": len(winner.scores)}
     PromptFile(prompt=winner.prompt, task=task.name, model=config.model, split_seed=config.split_seed,
                data_fingerprint=task.fingerprint(), scores={"dev_selection": selection}).save(store.path(BEST_PROMPT))

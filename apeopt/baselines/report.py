@@ -121,9 +121,11 @@ def _highlights(rows: list[dict[str, Any]]) -> list[str]:
 
 def _notes(rows: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
     cfg = meta["config"]["effective"]
+    budget = " + ".join(text for value, text in ((cfg.get("apeopt_minutes"), f"{cfg.get('apeopt_minutes')} min"),
+                                                 (cfg.get("apeopt_calls"), f"{cfg.get('apeopt_calls')} LM calls")) if value)
     return [
         f"Settings: {cfg['steps']} training steps per tuning method (checkpoint chosen on {cfg['dev_limit']} dev "
-        f"examples every {cfg['eval_every']} steps), apeopt search budget {cfg['apeopt_minutes']} min"
+        f"examples every {cfg['eval_every']} steps), apeopt search budget {budget or 'none'}"
         f"{', quick mode' if meta['config']['quick'] else ''}. Total wall time {_seconds(meta['wall_seconds'])}.",
         "Train ex.: train examples the method consumed (k-shot: its demos; apeopt: the train split it may draw "
         "demos and proposals from; tuning: the train split, several epochs). LM calls / tokens: requests made "

@@ -85,8 +85,8 @@ class JobQueue:
             if key in self.by_key:
                 return trial, self.by_key[key]
             # raced another worker for the last waiting job and got a fresh trial: discard it
+            trial.set_user_attr("spurious", True)
             self.study.tell(trial, state=TrialState.FAIL)
-            self.storage.set_trial_user_attr(trial._trial_id, "spurious", True)
         return None
 
     def heartbeat(self, trial: optuna.Trial) -> Any:

@@ -46,7 +46,9 @@ def run_batch(plan_path: Path, workers: int = 1, storage: str | None = None, hea
     else:
         cmd = [sys.executable, "-m", "apeopt.cli", "batch", str(plan_path), "--storage", storage,
                "--heartbeat", str(heartbeat), "--worker-only"]
-        procs = [subprocess.Popen(cmd) for _ in range(workers)]
+        threads = str(max(1, (os.cpu_count() or 1) // workers))  # no oversubscription of the cores
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        procs = [subprocess.Popen(cmd, env=env) for _ in range(workers)]
         codes = [p.wait() for p in procs]
         if any(codes):
             print(f"workers exited with codes {codes}", file=sys.stderr)

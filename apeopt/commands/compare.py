@@ -20,6 +20,9 @@ def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: P
     from apeopt.runtime import cache_dir
     from apeopt.tasks import load_task
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # compare reports its own progress; errors stay one line
     task = load_task(config.task, seed=config.split_seed)
     started = time.monotonic()
 

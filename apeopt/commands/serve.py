@@ -4,8 +4,8 @@ Endpoints: GET /v1/models, GET /health, POST /v1/completions (prompt str or list
 temperature, n, stop, seed, echo; ``logprobs`` with ``echo=true, max_tokens=0`` scores the prompt),
 POST /v1/chat/completions (messages) and POST /apply-template (llama.cpp-style chat rendering).
 
-One batcher thread owns the model: HTTP threads queue their requests, the batcher takes everything
-waiting (after a short window) and runs it as one batched ``generate``/``logprob`` call.
+One batcher thread owns the model (``apeopt.models.batcher``): HTTP threads queue their requests,
+the batcher takes everything waiting and runs it as one batched ``generate``/log-prob call.
 """
 
 from __future__ import annotations
@@ -14,19 +14,17 @@ import hmac
 import json
 import logging
 import os
-import queue
 import socket
 import sys
 import threading
 import time
 import uuid
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from apeopt.errors import UserError
 from apeopt.models.base import Completion, GenerateRequest, LMBackend
+from apeopt.models.batcher import MicroBatcher
 
 log = logging.getLogger("apeopt.serve")
 
@@ -35,99 +33,6 @@ class HTTPError(Exception):
     def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
         super().__init__(message)
         self.status, self.kind = status, kind
-
-
-@dataclass
-class _Job:
-    kind: str  # "generate" | "echo"
-    items: list[Any]
-    future: Future[list[Any]] = field(default_factory=Future)
-
-
-class MicroBatcher:
-    """Serializes model access on one thread and merges concurrent requests into batched calls."""
-
-    def __init__(self, backend: LMBackend, max_batch: int = 64, wait_s: float = 0.005) -> None:
-        self.backend, self.max_batch, self.wait_s = backend, max_batch, wait_s
-        self.batches = self.requests = 0
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="apeopt-serve-batcher", daemon=True)
-        self._thread.start()
-
-    def submit(self, kind: str, items: list[Any]) -> list[Any]:
-        job = _Job(kind, items)
-        self._queue.put(job)
-        return job.future.result()
-
-    def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while (job := self._queue.get()) is not None:
-            jobs, size, stop = [job], len(job.items), False
-            deadline = time.monotonic() + self.wait_s
-            while size < self.max_batch:
-                try:
-                    nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                jobs.append(nxt)
-                size += len(nxt.items)
-            for kind in dict.fromkeys(j.kind for j in jobs):
-                self._run([j for j in jobs if j.kind == kind])
-            self.batches += 1
-            self.requests += size
-            if stop:
-                return
-
-    def _run(self, jobs: list[_Job]) -> None:
-        compute = self._compute(jobs[0].kind)
-        try:
-            results = compute([item for j in jobs for item in j.items])
-        except Exception as exc:  # one bad request must not fail its batch-mates: retry alone
-            if len(jobs) == 1:
-                jobs[0].future.set_exception(exc)
-                return
-            for j in jobs:
-                self._run([j])
-            return
-        start = 0
-        for j in jobs:
-            j.future.set_result(results[start:start + len(j.items)])
-            start += len(j.items)
-
-    def _compute(self, kind: str) -> Callable[[list[Any]], list[Any]]:
-        if kind == "generate":
-            return self.backend.generate
-        return lambda texts: echo_logprobs(self.backend, texts)
-
-
-def echo_logprobs(backend: Any, texts: Sequence[str]) -> list[dict[str, Any]]:
-    """OpenAI ``logprobs`` objects (tokens, token_logprobs, text_offset) for each whole text."""
-    scored = backend.token_logprobs(list(texts))
-    tok = backend.tokenizer
-    out = []
-    for text, (ids, lps) in zip(texts, scored):
-        offsets = _offsets(tok, text, ids)
-        pieces = [text[a:b] for a, b in zip(offsets, offsets[1:] + [len(text)])]
-        values: list[float | None] = [None] + [float(v) for v in lps] if ids else []
-        out.append({"tokens": pieces, "token_logprobs": values, "text_offset": offsets,
-                    "top_logprobs": [None if v is None else {p: v} for p, v in zip(pieces, values)]})
-    return out
-
-
-def _offsets(tok: Any, text: str, ids: list[int]) -> list[int]:
-    """Start offset of each token in ``text``: decoded-prefix lengths where decoding round-trips
-    (exact for byte-level BPE), else the tokenizer's offset mapping."""
-    kw = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
-    if tok.decode(ids, **kw) == text:
-        return [len(s) for s in tok.batch_decode([ids[:i] for i in range(len(ids))], **kw)]
-    mapping = tok(text, add_special_tokens=True, return_offsets_mapping=True)["offset_mapping"]
-    return [int(a) for a, _ in mapping]
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -164,7 +69,9 @@ class ModelServer:
         self.key = os.environ.get(key_env, "") if key_env else ""
         if key_env and not self.key:
             raise UserError(f"--key-env {key_env}: the environment variable {key_env} is not set")
-        self.batcher = MicroBatcher(backend, max_batch, wait_ms / 1000.0)
+        self.active = 0  # POST requests being handled
+        self.active_lock = threading.Lock()
+        self.batcher = MicroBatcher(backend, max_batch, wait_ms / 1000.0, lambda: self.active)
         try:
             self.httpd = _HTTPServer((host, port), _Handler)
         except OSError as exc:
@@ -313,6 +220,7 @@ def _finish(c: Completion, max_tokens: int) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -330,6 +238,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         ms = self.server.model_server
+        with ms.active_lock:
+            ms.active += 1
+        try:
+            self._post(ms)
+        finally:
+            with ms.active_lock:
+                ms.active -= 1
+
+    def _post(self, ms: ModelServer) -> None:
         routes: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "/v1/completions": ms.completions, "/v1/chat/completions": ms.chat,
             "/apply-template": ms.apply_template, "/v1/apply-template": ms.apply_template,

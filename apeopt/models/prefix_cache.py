@@ -20,6 +20,8 @@ from transformers import DynamicCache
 
 # Rows sharing fewer tokens than this are not worth a separate prefix forward.
 MIN_SHARED = 4
+# Rows of this many batches are sorted together by suffix length (less padding).
+WINDOW_BATCHES = 4
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: (keys, values), each [1, heads, P, head_dim]
 
 
@@ -86,25 +88,46 @@ class Planned:
 
 def plan_batches(groups: list[tuple[int, list[int]]], lengths: Sequence[int], extra: int,
                  max_rows: int, max_cells: int, weight: Sequence[int] | None = None) -> Iterator[Planned]:
-    """Consecutive batches over the groups (shortest prefix first), rows of a group together,
-    each with at most ``max_rows`` rows and ``rows * (longest prefix + longest suffix + extra)``
-    at most ``max_cells`` (a bound on the KV cache and attention). ``weight[i]`` counts row ``i``
-    as that many rows (samples per prompt)."""
+    """Batches over the rows of ``groups``, each with at most ``max_rows`` rows and
+    ``rows * (longest prefix + longest suffix + extra)`` at most ``max_cells`` (bounds the KV cache
+    and attention). ``weight[i]`` counts row ``i`` as that many rows (samples per prompt).
+
+    Compute goes to suffix tokens (prefix slots only cost attention), so rows are batched by suffix
+    length, across groups: groups are taken in windows (shortest prefix first; a window holds a few
+    batches' rows and a bounded number of prefix tokens, whose KV stays alive meanwhile), and each
+    window's rows are sorted by suffix length before being cut into batches.
+    """
     w = weight or [1] * len(lengths)
+    order = sorted(range(len(groups)), key=lambda g: groups[g][0])
+    window: list[tuple[int, int]] = []  # (row, group)
+    n_rows = n_prefix = 0
+    for pos, g in enumerate(order):
+        shared, members = groups[g]
+        window += [(i, g) for i in members]
+        n_rows += sum(w[i] for i in members)
+        n_prefix += shared
+        last = pos == len(order) - 1
+        if last or n_rows >= WINDOW_BATCHES * max_rows or n_prefix >= max_cells // 4:
+            window.sort(key=lambda rg: (lengths[rg[0]] - groups[rg[1]][0], rg[1]))
+            yield from _cut(window, groups, lengths, extra, max_rows, max_cells, w)
+            window, n_rows, n_prefix = [], 0, 0
+
+
+def _cut(window: list[tuple[int, int]], groups: list[tuple[int, list[int]]], lengths: Sequence[int], extra: int,
+         max_rows: int, max_cells: int, w: Sequence[int]) -> Iterator[Planned]:
     rows: list[int] = []
     gids: list[int] = []
     n = p_max = s_max = 0
-    for g in sorted(range(len(groups)), key=lambda g: groups[g][0]):
-        shared, members = groups[g]
-        for i in sorted(members, key=lambda i: lengths[i]):
-            p, s = max(p_max, shared), max(s_max, lengths[i] - shared)
-            if rows and (n + w[i] > max_rows or (n + w[i]) * (p + s + extra) > max_cells):
-                yield Planned(rows, gids)
-                rows, gids, n, p, s = [], [], 0, shared, lengths[i] - shared
-            rows.append(i)
-            gids.append(g)
-            n += w[i]
-            p_max, s_max = p, s
+    for i, g in window:
+        shared = groups[g][0]
+        p, s = max(p_max, shared), max(s_max, lengths[i] - shared)
+        if rows and (n + w[i] > max_rows or (n + w[i]) * (p + s + extra) > max_cells):
+            yield Planned(rows, gids)
+            rows, gids, n, p, s = [], [], 0, shared, lengths[i] - shared
+        rows.append(i)
+        gids.append(g)
+        n += w[i]
+        p_max, s_max = p, s
     if rows:
         yield Planned(rows, gids)
 

@@ -116,3 +116,22 @@ def test_sigkill_every_worker_then_resume(tmp_path, tiny_model_dir):
         assert summary["status"] == "complete" and summary["trials"] == len({e["trial"] for e in evals})
     status = cli("batch", "status", "plan.yaml", cwd=tmp_path)
     assert status.returncode == 0 and "4 done" in status.stdout
+
+
+STORAGES = ["sqlite"] + (["postgresql"] if os.environ.get("APEOPT_TEST_POSTGRES_URL") else [])
+
+
+@pytest.mark.parametrize("backend", STORAGES)
+def test_two_workers_share_one_storage(tmp_path, tiny_model_dir, backend):
+    """Two worker processes claim jobs from one storage; each job runs exactly once."""
+    plan = write_plan(tmp_path, tiny_model_dir)
+    plan.write_text(plan.read_text().replace("rounds: 2", "rounds: 1") + f"name: two-{tmp_path.name}\n")
+    storage = os.environ["APEOPT_TEST_POSTGRES_URL"] if backend == "postgresql" else f"sqlite:///{tmp_path}/b.db"
+    r = cli("batch", "plan.yaml", "--workers", "2", "--heartbeat", "2", "--storage", storage, "--json", cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    states = json.loads(r.stdout)
+    assert [s["state"] for s in states] == ["done"] * 4 and all(s["attempts"] == 1 for s in states), (states, r.stderr)
+    workers = {line.split("]")[0] for line in r.stderr.splitlines() if line.startswith("[worker") and "running" in line}
+    assert len(workers) == 2  # both workers took jobs
+    again = cli("batch", "plan.yaml", "--storage", storage, "--json", cwd=tmp_path, timeout=120)  # nothing left to do
+    assert again.returncode == 0 and [s["attempts"] for s in json.loads(again.stdout)] == [1] * 4

@@ -60,7 +60,7 @@ def compared(tiny_model_dir, tmp_path_factory):
     mp.setenv("APEOPT_CACHE_DIR", str(root / "cache"))
     mp.setattr(sys, "argv", ["apeopt", "compare", "--task", str(write_task(root)), "--model", f"hf:{tiny_model_dir}",
                              "--methods", METHODS, "--quick", "--steps", "3", "--eval-every", "3",
-                             "--apeopt-minutes", "3", "--run-dir", str(root / "run"), "--json"])
+                             "--apeopt-calls", "60", "--run-dir", str(root / "run"), "--json"])
     try:
         main()
     finally:
@@ -143,6 +143,7 @@ def test_method_that_does_not_apply_to_the_model(monkeypatch, capsys, tmp_path):
                          eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id, bos_token_id=None)
     MambaForCausalLM(config).save_pretrained(tmp_path / "mamba")
     tok.save_pretrained(tmp_path / "mamba")
+    capsys.readouterr()
     result = run_cli(monkeypatch, capsys, "compare", "--task", str(write_task(tmp_path)), "--model",
                      f"hf:{tmp_path / 'mamba'}", "--methods", "human,prefix-tuning", "--run-dir", str(tmp_path / "run"))
     assert_user_error(result, "prefix-tuning", "mamba", "does not apply")

@@ -229,6 +229,14 @@ def test_wrong_shape_and_5xx_are_retried_until_good(stub: Callable[..., Stub]) -
     assert "loading" in remote.failures[0].error and "no choices" in remote.failures[1].error
 
 
+def test_odd_json_shapes_are_malformed_not_crashes(stub: Callable[..., Stub]) -> None:
+    odd = stub(lambda path, body, headers: (200, '{"choices": [{"index": 0, "message": "not an object"}]}'))
+    with pytest.raises(BackendError, match="malformed response: unexpected JSON shape") as info:
+        fast(odd.url, retries=1).generate([GenerateRequest(CHAT, max_tokens=2)])
+    one_line(info)
+    assert len(odd.seen) == 2 and odd.seen[0][0] == "/v1/chat/completions"
+
+
 def test_client_errors_are_not_retried(stub: Callable[..., Stub]) -> None:
     refuse = stub(lambda path, body, headers: (404, '{"error": {"message": "model \'tiny\' not found"}}'))
     remote = fast(refuse.url)

@@ -64,8 +64,9 @@ def test_plan_batches_respects_rows_and_cells() -> None:
     groups = [(10, [0, 1, 2]), (4, [3, 4])]
     lengths = [12, 11, 15, 6, 5]
     plans = list(plan_batches(groups, lengths, extra=2, max_rows=2, max_cells=1000))
-    assert [p.rows for p in plans] == [[4, 3], [1, 0], [2]]  # shortest prefix first, short rows first
-    assert [p.groups for p in plans] == [[1, 1], [0, 0], [0]]
+    # rows sorted by suffix length (1, 1, 2, 2, 5) across groups
+    assert [p.rows for p in plans] == [[1, 4], [0, 3], [2]]
+    assert [p.groups for p in plans] == [[0, 1], [0, 1], [0]]
     plans = list(plan_batches(groups, lengths, extra=2, max_rows=64, max_cells=40))
     assert all(len(p.rows) * 19 <= 40 or len(p.rows) == 1 for p in plans)
     assert sorted(i for p in plans for i in p.rows) == [0, 1, 2, 3, 4]

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Start a throwaway PostgreSQL server on loopback for the batch tests; prints the URL to use.
+set -euo pipefail
+PORT=${APEOPT_PG_PORT:-54329}
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >&2
+fi
+BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+DATA=$(mktemp -d /tmp/apeopt-pg.XXXXXX)
+id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+chown postgres "$DATA"
+run() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi; }
+run "$BIN/initdb -D $DATA -A trust -U postgres" >/dev/null
+run "$BIN/pg_ctl -D $DATA -l $DATA/log -w -o '-p $PORT -k $DATA -c listen_addresses=127.0.0.1' start" >/dev/null
+run "$BIN/createdb -h 127.0.0.1 -p $PORT -U postgres apeopt"
+echo "postgresql://postgres@127.0.0.1:$PORT/apeopt"
