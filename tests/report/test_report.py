@@ -1,0 +1,165 @@
+"""`apeopt report`: collecting runs and batches, the HTML (tables, embedded images, escaping), one-line errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from apeopt.cli import main
+from apeopt.errors import UserError
+from apeopt.report import build_report, collect
+
+
+class Page(HTMLParser):
+    """Tags and attributes of a page, to assert on its structure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def all(self, tag: str) -> list[dict[str, str]]:
+        return [a for t, a in self.tags if t == tag]
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    return page
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["apeopt", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(result: tuple[int, str, str], *fragments: str) -> None:
+    code, _, err = result
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+
+
+# ----- collect ---------------------------------------------------------------------------
+def test_collect_batch_from_storage_and_job_folders(report_fixture):
+    col = collect([report_fixture.batch])
+    (batch,) = col.batches
+    assert batch.name == "nightly" and "batch.db" in batch.source
+    jobs = {j.key: j for j in batch.jobs}
+    assert len(jobs) == 4
+    keys = report_fixture.keys
+    assert {state: jobs[key].state for state, key in keys.items()} == {s: s for s in keys}
+    done, failed = jobs[keys["done"]], jobs[keys["failed"]]
+    assert done.tries == 1 and done.seconds == 3.5 and done.run is not None and done.run.status == "complete"
+    assert failed.tries == 1 and "model server went away" in failed.error and failed.run is None
+    assert jobs[keys["pending"]].tries == 0 and jobs[keys["running"]].run.status == "incomplete"
+    run = done.run
+    assert [m.method for m in run.methods] == ["human", "few_shot", "winner"]
+    winner = run.method("winner")
+    assert winner.test.score == 1.0 and winner.test.lo < 1.0 and winner.test_shift is not None and winner.test.n == 100
+    assert run.evaluations and run.leaderboard and run.leaderboard[0].rank == 1 and run.lm_calls and run.tokens
+    assert run.study and run.study.startswith("sqlite:///") and " — optimize " in run.label and "task=toy.yaml seed=0" in run.label
+    half = jobs[keys["running"]].run
+    assert half.evaluations and half.lm_calls == sum(e.lm_calls for e in half.evaluations)  # cost so far from the log
+    assert len(col.runs) == 2
+
+
+def test_collect_batch_from_files_alone(report_fixture, tmp_path):
+    copy = tmp_path / "batch-copy"
+    shutil.copytree(report_fixture.batch, copy)
+    (copy / "batch.db").unlink()
+    (batch,) = collect([copy]).batches
+    assert batch.source == "job folders"
+    assert sorted(j.state for j in batch.jobs) == ["complete", "incomplete"]
+    (copy / "batch.db").write_text("not a database")
+    (batch,) = collect([copy]).batches
+    assert "unreadable" in batch.source and len(batch.jobs) == 2
+
+
+def test_collect_compare_run(report_fixture):
+    (run,) = collect([report_fixture.compare]).runs
+    assert run.kind == "compare" and run.task == "plural" and run.metric == "exact_match"
+    assert [m.method for m in run.methods] == ["human", "k-shot-5", "apeopt", "lora"]
+    assert run.headline().method == "lora" and run.lm_calls == 600 and run.wall_seconds == 46.0
+
+
+def test_latest_and_bad_paths(report_fixture, tmp_path, monkeypatch):
+    monkeypatch.chdir(report_fixture.root)
+    assert len(collect(["latest"]).runs) == 1
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    for bad, fragment in ((tmp_path / "nope", "does not exist"), (tmp_path / "empty", "neither"), (tmp_path / "file.txt", "neither")):
+        with pytest.raises(UserError, match=fragment):
+            collect([bad])
+
+
+# ----- HTML ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def page_html(report_fixture) -> str:
+    html, _ = build_report([report_fixture.batch, report_fixture.run, report_fixture.compare], top=50)
+    return html
+
+
+def test_html_has_tables_and_embedded_images(page_html):
+    page = parse(page_html)
+    classes = [a.get("class", "") for a in page.all("table")]
+    for cls in ("batch", "compare", "leaderboard", "cost"):
+        assert cls in classes, classes
+    images = page.all("img")
+    assert len(images) == 3  # comparisons for tasks toy and plural, score-by-round for toy (plural: compare only)
+    for img in images:
+        src = img["src"]
+        assert src.startswith("data:image/png;base64,"), src[:40]
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    for t, attrs in page.tags:  # nothing loaded from anywhere: no external URL in any attribute
+        for k, v in attrs.items():
+            assert not v.startswith(("http:", "https:", "//")), (t, k, v)
+    assert "<link" not in page_html and "@import" not in page_html
+    for text in ("nightly", "model server went away", "running", "pending", "failed", "k-shot-5", "lora",
+                 "optuna-dashboard sqlite:///", "batch.db", "Score by round"):
+        assert text in page_html, text
+
+
+def test_html_escapes_model_written_text(page_html, report_fixture):
+    assert report_fixture.evil not in page_html and "<b>more</b>" not in page_html
+    assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt; Do the task &amp; &lt;b&gt;more&lt;/b&gt;." in page_html
+    assert "&lt;oops&gt;" in page_html
+    assert len([t for t, _ in parse(page_html).tags if t == "script"]) == 1  # only the report's own image check
+
+
+def test_cli_writes_report(report_fixture, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "report.html"
+    code, _, err = run_cli(monkeypatch, capsys, "report", str(report_fixture.batch), str(report_fixture.compare), "-o", str(out))
+    assert code == 0, err
+    assert "wrote" in err and out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_cli_bad_inputs_are_one_line_errors(report_fixture, tmp_path, monkeypatch, capsys):
+    out = str(tmp_path / "r.html")
+    assert_user_error(run_cli(monkeypatch, capsys, "report", str(tmp_path / "nope"), "-o", out), "nope", "does not exist")
+    (tmp_path / "plain").mkdir()
+    assert_user_error(run_cli(monkeypatch, capsys, "report", str(tmp_path / "plain"), "-o", out), "plain", "neither an apeopt run")
+    assert_user_error(run_cli(monkeypatch, capsys, "report", str(report_fixture.run), "-o", str(tmp_path)), "is a folder")
+    broken = tmp_path / "broken"
+    shutil.copytree(report_fixture.run, broken)
+    (broken / "summary.json").write_text('{"task": ')
+    assert_user_error(run_cli(monkeypatch, capsys, "report", str(broken), "-o", out), "summary.json", "not valid JSON")
+    code, _, err = run_cli(monkeypatch, capsys, "report", "-o", out)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert not Path(out).exists()
+    json.loads((report_fixture.run / "summary.json").read_text())  # the fixture is untouched
