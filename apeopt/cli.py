@@ -164,7 +164,7 @@ def export_cmd(
 
 @app.command("report")
 def report_cmd(
-    paths: list[str] = typer.Argument(..., help="Run folders (runs/<id>, or `latest`) and batch folders (runs/batch-<plan>)."),
+    paths: list[str] = typer.Argument(..., metavar="RUN_OR_BATCH", help="Run folders (runs/<id>, or `latest`) and batch folders (runs/batch-<plan>)."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="HTML file to write."),
     top: int = typer.Option(10, "--top", min=1, help="Top candidates shown per run."),
 ) -> None:

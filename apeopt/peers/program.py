@@ -197,3 +197,22 @@ def run_peer(
                                    "by_signature": failures, "parses_by_signature": parses},
         "truncated_responses": truncated,
     }
+
+
+def run_human_dspy(task: Task, backend: LMBackend, dev: Sequence[Example], test: Sequence[Example], num_threads: int = 8,
+                   batch: bool = True) -> dict[str, Any]:
+    """The human instruction as a plain ``dspy.Predict`` (ChatAdapter format), no search."""
+    from apeopt.peers.dspy_lm import DSPyBridge
+
+    with DSPyBridge(backend, task_max_tokens=task.max_tokens + 24, batch=batch) as br, br.context():
+        before, started = usage_snapshot(backend), time.monotonic()
+        dev_result = evaluate_program(TaskProgram(task.instruction), task, dev, num_threads=num_threads)
+        result = evaluate_program(TaskProgram(task.instruction), task, test, num_threads=num_threads)
+        evaluation = diff(usage_snapshot(backend), before)
+    return {
+        "method": "human_dspy", "baseline": True, "settings": {"template": "dspy.ChatAdapter"},
+        "prompt": {"instruction": task.instruction, "demos": 0},
+        "evaluation": {**evaluation, "wall_s": round(time.monotonic() - started, 2)},
+        "dev": dev_result.aggregate["score"], "test": result.aggregate, "test_scores": list(result.scores),
+        "test_format_failures": result.format_failures, "test_salvaged": result.salvaged,
+    }

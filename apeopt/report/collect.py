@@ -259,7 +259,8 @@ def _db_jobs(db: Path) -> dict[str, Job] | str:
         from apeopt.batch.queue import JOB
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", skip_table_creation=True)
+        storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", engine_kwargs={"connect_args": {"timeout": 30}},
+                                               skip_table_creation=True)  # read only: workers may be writing
         jobs: dict[str, Job] = {}
         for study in storage.get_all_studies():
             if not study.study_name.startswith("apeopt-batch-"):

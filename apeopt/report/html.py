@@ -72,7 +72,7 @@ details>summary{cursor:pointer;font-weight:600;margin:6px 0}
 {% for r in c.rows %}<tr><td>{{ r.method }}</td><td>{{ r.family }}</td><td class="num">{{ r.test }}</td><td class="num">{{ r.shift }}</td><td class="num">{{ r.diff }}</td><td class="num">{{ r.params }}</td><td class="num">{{ r.train }}</td><td class="num">{{ r.calls }}</td><td class="num">{{ r.tok }}</td></tr>{% endfor %}
 </tbody></table>
 {% endfor %}
-{% endfor %}
+{% else %}<p class="muted">No finished runs yet.</p>{% endfor %}
 
 <h2 id="curves">Score by round</h2>
 <p class="muted small">The incumbent's dev score (the best trial among those scored on the most dev examples) after each halving rung, against cumulative scoring LM calls and evaluations.</p>

@@ -143,3 +143,28 @@ def test_resume_replays_the_log_and_finishes_identically(run, tmp_path):
     assert [key(r) for r in after] == [key(r) for r in evals]  # nothing lost, nothing twice
     assert [r["scores"] for r in after] == [r["scores"] for r in evals]
     assert resumed["lm_calls"] == full["lm_calls"]
+
+
+def test_rerun_with_cache_is_free_and_identical(tmp_path):
+    from fakes import FakeBackend
+    from toy import toy_task
+
+    from apeopt.models.cache import CachingBackend
+    from apeopt.models.metered import MeteredBackend
+    from apeopt.optimizer.config import OptimizeConfig
+    from apeopt.optimizer.run import optimize
+    from apeopt.optimizer.runstore import RunStore
+    from apeopt.search_spaces import load_space
+
+    def once(name: str):  # type: ignore[no-untyped-def]
+        inner = FakeBackend(lambda x: x + "s")
+        backend = MeteredBackend(CachingBackend(inner, tmp_path / "cache.sqlite"))
+        store = RunStore.create(tmp_path / name, tmp_path, name)
+        config = OptimizeConfig(task="toy", space="full", rounds=2, budget_minutes=None)
+        return optimize(config, toy_task(), load_space("full"), backend, backend, store, View()), inner
+
+    first, inner1 = once("a")
+    second, inner2 = once("b")
+    assert inner1.usage.calls > 0 and inner2.usage.calls == 0  # every request of the rerun was a cache hit
+    assert second["winner"] == first["winner"] and second["lm_calls"] == first["lm_calls"]
+    assert second["computed"]["cache_hits"] > 0
