@@ -3,14 +3,19 @@
 MIPROv2 bootstraps demo sets on train (sequential program calls until enough pass the metric),
 proposes instructions with a grounded proposer (dataset summary, program summary, tips), then runs
 Optuna TPE trials, each scoring a (instruction, demo set) combination on the val set (here dev, no
-minibatches). Its first two steps have no fixed cost, so :class:`BudgetedMIPROv2` sets the number of
-trials when step 3 starts, from the calls left: ``(budget - spent) // len(dev) - 1`` (at least 1).
+minibatches). Its first two steps have no fixed cost, so :class:`BudgetedMIPROv2` (1) caps bootstrapping at
+``bootstrap_share`` of the budget: each demo set that calls the LM may try at most
+``budget * share / sets`` train examples (a seeded sample of train; BootstrapFewShot stops earlier
+once it has its demos, but a model that never passes the metric would otherwise scan all of train
+for every set), and (2) sets the number of trials when step 3 starts, from the calls left:
+``(budget - spent) // len(dev) - 1`` (at least 1).
 The number of candidates follows DSPy's ``auto`` rule of thumb (instructions N, demo sets N, or N/2
 instructions with demos) with N chosen so that ~1.5 N trials fit the budget.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any, Sequence
 
 from dspy.teleprompt import MIPROv2
@@ -23,13 +28,24 @@ from apeopt.tasks.task import Example, Task
 class BudgetedMIPROv2(MIPROv2):
     """MIPROv2 whose trial count is set from an LM-call budget when the trials start."""
 
-    def __init__(self, *args: Any, budget_calls: int, usage: Any, num_fewshot_candidates: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, budget_calls: int, usage: Any, num_fewshot_candidates: int | None = None,
+                 bootstrap_share: float = 1 / 3, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.budget_calls, self.usage = budget_calls, usage
+        self.budget_calls, self.usage, self.bootstrap_share = budget_calls, usage, bootstrap_share
+        self.bootstrap_pool: int | None = None
         if num_fewshot_candidates is not None:
             self.num_fewshot_candidates = num_fewshot_candidates
         self.planned_trials: int | None = None
         self.calls_before_trials: int | None = None
+
+    def _bootstrap_fewshot_examples(self, program: Any, trainset: list, seed: int, teacher: Any, **kwargs: Any) -> Any:
+        sets = kwargs["num_fewshot_candidates"]
+        lm_sets = max(1, sets - (2 if kwargs["max_labeled_demos"] > 0 else 1))  # the zero-shot (and labeled) sets call no LM
+        pool = max(kwargs["max_bootstrapped_demos"] + 1, int(self.budget_calls * self.bootstrap_share / lm_sets))
+        if pool < len(trainset):
+            trainset = random.Random(seed).sample(list(trainset), pool)
+        self.bootstrap_pool = min(pool, len(trainset))
+        return super()._bootstrap_fewshot_examples(program, trainset, seed, teacher, **kwargs)
 
     def _optimize_prompt_parameters(self, program: Any, instruction_candidates: Any, demo_candidates: Any, evaluate: Any,
                                     valset: list, num_trials: int, *args: Any) -> Any:
@@ -66,7 +82,7 @@ def run_mipro(
         )
         best = opt.compile(TaskProgram(task.instruction), trainset=to_dspy(train), valset=to_dspy(dev),
                            num_trials=1, minibatch=False)
-        info.update(trials=opt.planned_trials, calls_before_trials=opt.calls_before_trials)
+        info.update(trials=opt.planned_trials, calls_before_trials=opt.calls_before_trials, bootstrap_pool=opt.bootstrap_pool)
         return best
 
     method = "mipro_demos" if demos else "mipro_0shot"

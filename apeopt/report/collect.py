@@ -112,6 +112,7 @@ class Job:
     error: str = ""
     seconds: float | None = None
     run: Run | None = None
+    recorded: dict[str, Any] = field(default_factory=dict)  # test, human_test, lm_calls as the worker told them
 
 
 @dataclass
@@ -278,8 +279,9 @@ def _db_jobs(db: Path) -> dict[str, Job] | str:
             for key, t in latest.items():
                 a = t.user_attrs
                 error = str(a.get("error") or (a.get("previous_error") if t.state == TrialState.WAITING else "") or "")
+                recorded = {"test": _score(a.get("test")), "human": _score(a.get("human_test")), "lm_calls": _int(a.get("lm_calls"))}
                 jobs[key] = Job(key, short_label(str(a.get("label") or key)), states.get(t.state, "pending"), tries.get(key, 0), error,
-                                _num(a.get("job_seconds")))
+                                _num(a.get("job_seconds")), None, recorded)
         return jobs
     except Exception as exc:  # an old schema, a locked or damaged file: the files alone still make a report
         return " ".join(f"{type(exc).__name__}: {exc}".split())[:200]

@@ -149,8 +149,10 @@ def _job_row(job: Any) -> dict[str, Any]:
         note = f"{note} ({run.stop_reason})".strip()
     return {
         "key": job.key, "label": job.label, "state": job.state, "css": job.state if job.state in STATES else "other",
-        "tries": "–" if job.tries is None else job.tries, "test": test, "human": fmt_score(human.test if human else None),
-        "calls": fmt_int(run.lm_calls if run else None), "time": fmt_seconds(job.seconds), "error": job.error[:1500], "note": note,
+        "tries": "–" if job.tries is None else job.tries,
+        "test": test if run else fmt_score(job.recorded.get("test")),  # a done job whose folder is gone: what batch.db says
+        "human": fmt_score(human.test if human else job.recorded.get("human")),
+        "calls": fmt_int(run.lm_calls if run else job.recorded.get("lm_calls")), "time": fmt_seconds(job.seconds), "error": job.error[:1500], "note": note,
     }
 
 

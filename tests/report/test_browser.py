@@ -15,7 +15,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-component-update", "--disable-sync", "--window-size=1280,2000"]
 
 
+@pytest.fixture(scope="session")
 def chromium() -> str:
+    """The browser's path; requested before the (slower) report fixture so that a skip costs nothing."""
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
@@ -37,8 +39,8 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.mark.timeout(600)
-def test_report_renders_in_headless_chromium(report_fixture, tmp_path):
-    browser = chromium()
+def test_report_renders_in_headless_chromium(chromium, report_fixture, tmp_path):
+    browser = chromium
     page = run_report([report_fixture.batch, report_fixture.run, report_fixture.compare], tmp_path / "report.html")
 
     dom = browse(browser, page, tmp_path, "--dump-dom")

@@ -163,3 +163,15 @@ def test_cli_bad_inputs_are_one_line_errors(report_fixture, tmp_path, monkeypatc
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert not Path(out).exists()
     json.loads((report_fixture.run / "summary.json").read_text())  # the fixture is untouched
+
+
+def test_a_done_job_whose_folder_is_gone_shows_what_batch_db_recorded(report_fixture, tmp_path):
+    copy = tmp_path / "batch-copy"
+    shutil.copytree(report_fixture.batch, copy)
+    done = report_fixture.keys["done"]
+    shutil.rmtree(copy / done)
+    (batch,) = collect([copy]).batches
+    job = next(j for j in batch.jobs if j.key == done)
+    assert job.state == "done" and job.run is None and job.recorded["test"].score == 1.0 and job.recorded["lm_calls"] > 0
+    html, _ = build_report([copy])
+    assert "1.000 [0.96, 1.00] n=100" in html

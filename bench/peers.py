@@ -1,0 +1,240 @@
+"""apeopt against DSPy COPRO and MIPROv2 on the same model, items, scorer and LM-call budget.
+
+    python bench/peers.py --tasks plural sentiment --budget-calls 1500 --dev 30 --test 100
+    python bench/peers.py --tasks plural --budget-calls 200 --dev 10 --test 20 --methods copro  # quick
+
+One process loads the model once; every method gets a fresh call counter (MeteredBackend) over the
+same LM cache (a fresh SQLite cache under --cache-dir unless --reuse-cache) and the same items:
+train (demos, MIPROv2 bootstrapping), the first --dev dev items (selection), the first --test test
+items (final scoring, once, not budgeted). DSPy runs through apeopt.peers.dspy_lm (a DSPy custom
+engine on apeopt's backend, a ChatAdapter that counts format failures instead of raising).
+Results are written after every method: --out-dir/peers.json and peers.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from apeopt.models.metered import MeteredBackend
+from apeopt.optimizer.run import versions
+from apeopt.scorers import aggregate, paired_bootstrap
+from apeopt.tasks import load_task
+
+METHODS = ("apeopt_instruction", "apeopt_fewshot", "apeopt_full", "copro", "mipro_0shot", "mipro_demos", "human_dspy")
+LABELS = {
+    "apeopt_instruction": "apeopt (instruction space)", "apeopt_fewshot": "apeopt (fewshot space)",
+    "apeopt_full": "apeopt (full space)", "copro": "DSPy COPRO", "mipro_0shot": "DSPy MIPROv2 0-shot",
+    "mipro_demos": "DSPy MIPROv2 + demos", "human_dspy": "human instruction, dspy.Predict",
+    "human_apeopt": "human instruction, apeopt template", "human_fewshot_apeopt": "human + 5 demos, apeopt template",
+}
+
+
+def load_now() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", nargs="+", default=["plural", "sentiment"])
+    p.add_argument("--budget-calls", type=int, default=1500)
+    p.add_argument("--dev", type=int, default=30)
+    p.add_argument("--test", type=int, default=100)
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=8, help="DSPy num_threads (concurrent calls are batched)")
+    p.add_argument("--out-dir", type=Path, default=Path("bench/results"))
+    p.add_argument("--name", default="peers", help="result file stem")
+    p.add_argument("--runs-dir", type=Path, default=None, help="apeopt run folders (default: a temp dir)")
+    p.add_argument("--cache-dir", type=Path, default=None, help="LM cache folder (default: a fresh temp dir)")
+    p.add_argument("--reuse-cache", action="store_true", help="use apeopt's usual LM cache (faster reruns, wall times not comparable)")
+    return p.parse_args(argv)
+
+
+def open_shared_backend(args: argparse.Namespace) -> Any:
+    from apeopt.models.cache import CachingBackend
+    from apeopt.runtime import open_backend
+
+    if args.reuse_cache:
+        return open_backend(args.model)
+    folder = args.cache_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-cache-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    inner = open_backend(args.model, use_cache=False)
+    return CachingBackend(inner, folder)
+
+
+def runner(method: str, task: Any, shared: Any, items: dict[str, Any], args: argparse.Namespace, runs: Path) -> Callable[[], list[dict[str, Any]]]:
+    train, dev, test = items["train"], items["dev"], items["test"]
+    backend = MeteredBackend(shared)
+    b, seed, threads = args.budget_calls, args.seed, args.threads
+    if method.startswith("apeopt_"):
+        from apeopt.peers.apeopt_run import run_apeopt
+
+        space = method.removeprefix("apeopt_")
+        return lambda: run_apeopt(task, backend, b, space, train, dev, test, runs / f"{task.name}-{space}", model=args.model, seed=seed)
+    if method == "copro":
+        from apeopt.peers.copro import run_copro
+
+        return lambda: [run_copro(task, backend, b, dev, test, seed=seed, num_threads=threads)]
+    if method.startswith("mipro"):
+        from apeopt.peers.mipro import run_mipro
+
+        return lambda: [run_mipro(task, backend, b, train, dev, test, demos=method == "mipro_demos", seed=seed, num_threads=threads)]
+    from apeopt.peers.program import run_human_dspy
+
+    return lambda: [run_human_dspy(task, backend, dev, test, num_threads=threads)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.getLogger("dspy").setLevel(logging.WARNING)
+    runs = args.runs_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-runs-"))
+    started = time.time()
+    report: dict[str, Any] = {
+        "command": "python bench/peers.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_start": load_now(), "versions": versions(),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": "cpu"},
+        "settings": {"model": args.model, "proposer_model": args.model, "budget_calls": args.budget_calls, "dev": args.dev,
+                     "test": args.test, "seed": args.seed, "dspy_threads": args.threads, "reuse_cache": args.reuse_cache},
+        "tasks": {}, "errors": [],
+    }
+    shared = open_shared_backend(args)
+    for name in args.tasks:
+        task = load_task(name, seed=args.seed)
+        items = {"train": task.split("train"), "dev": task.split("dev")[: args.dev], "test": task.split("test")[: args.test]}
+        entry = report["tasks"].setdefault(name, {"scorer": task.scorer, "sizes": {k: len(v) for k, v in items.items()}, "rows": []})
+        for method in args.methods:
+            load_before, t0 = load_now(), time.monotonic()
+            print(f"[{time.strftime('%H:%M:%S')}] {name} / {method} (load {load_before})", file=sys.stderr, flush=True)
+            try:
+                rows = runner(method, task, shared, items, args, runs)()
+            except Exception as exc:  # a crashing peer is a result too; keep going
+                report["errors"].append({"task": name, "method": method, "error": f"{type(exc).__name__}: {exc}"[:500]})
+                print(f"  failed: {exc!r}", file=sys.stderr)
+                continue
+            for i, row in enumerate(rows):
+                row.update(load_before=load_before, load_after=load_now())
+                if i == 0:
+                    row["wall_s"] = round(time.monotonic() - t0, 2)
+                entry["rows"] = [r for r in entry["rows"] if r["method"] != row["method"]] + [row]
+            write(report, args, started)
+    report["load_end"] = load_now()
+    write(report, args, started)
+    return 0
+
+
+def write(report: dict[str, Any], args: argparse.Namespace, started: float) -> None:
+    report["elapsed_s"] = round(time.time() - started, 1)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / f"{args.name}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    (args.out_dir / f"{args.name}.md").write_text(markdown(report), encoding="utf-8")
+
+
+def _score(agg: dict[str, Any] | None) -> str:
+    if not agg:
+        return "-"
+    lo, hi = agg["ci"]
+    return f"{agg['score']:.3f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _num(v: Any, fmt: str = "{:,}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["| method | test (95% CI) | test format failures | dev | search calls | search tokens | search wall s | calls to 95% of final dev | load (1-min) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r.get("search") or {}
+        n = (r.get("test") or {}).get("n", 0)
+        salv = r.get("test_salvaged")
+        ff = f"{r.get('test_format_failures', 0)}/{n}" + (f" (lenient {salv['score']:.3f})" if salv and r.get("test_format_failures") else "")
+        out.append(
+            f"| {LABELS.get(r['method'], r['method'])} | {_score(r.get('test'))} | {ff} | {_num(r.get('dev'), '{:.3f}')} | "
+            f"{_num(s.get('calls'))} | {_num(s.get('tokens'))} | {_num(s.get('wall_s'), '{:,.0f}')} | {_num(r.get('calls_to_95'))} | "
+            f"{_num((r.get('load_before') or [None])[0])} |"
+        )
+    return out
+
+
+def mean_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per method over the tasks that have it: pooled test items (equal sizes: the mean of task means)."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for entry in report["tasks"].values():
+        for r in entry["rows"]:
+            by.setdefault(r["method"], []).append(r)
+    out = []
+    for method, rows in by.items():
+        scores = [s for r in rows for s in r.get("test_scores", [])]
+        calls = [r["search"]["calls"] for r in rows if r.get("search")]
+        tokens = [r["search"]["tokens"] for r in rows if r.get("search")]
+        walls = [r["search"]["wall_s"] for r in rows if r.get("search")]
+        c95 = [r["calls_to_95"] for r in rows if r.get("calls_to_95") is not None]
+        devs = [r["dev"] for r in rows if r.get("dev") is not None]
+        mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
+        out.append({
+            "method": method, "tasks": len(rows), "test": aggregate(scores).as_dict() if scores else None,
+            "test_format_failures": sum(r.get("test_format_failures", 0) for r in rows), "dev": mean(devs),
+            "search": {"calls": round(mean(calls)), "tokens": round(mean(tokens)), "wall_s": mean(walls)} if calls else None,
+            "calls_to_95": round(mean(c95)) if c95 else None, "load_before": [mean([r["load_before"][0] for r in rows])],
+        })
+    return out
+
+
+def paired_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, entry in report["tasks"].items():
+        rows = {r["method"]: r for r in entry["rows"]}
+        ours = [m for m in rows if m.startswith("apeopt_")]
+        if not ours:
+            continue
+        best = max(ours, key=lambda m: rows[m].get("dev") or 0.0)
+        for peer in ("copro", "mipro_0shot", "mipro_demos", "human_dspy", "human_apeopt"):
+            if peer in rows and len(rows[peer]["test_scores"]) == len(rows[best]["test_scores"]):
+                d = paired_bootstrap(rows[best]["test_scores"], rows[peer]["test_scores"])
+                lines.append(f"| {name} | {LABELS[best]} | {LABELS[peer]} | {d['diff']:+.3f} [{d['ci_lo']:+.2f}, {d['ci_hi']:+.2f}] | {d['p']:.3f} |")
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    md = [
+        "# apeopt vs DSPy COPRO / MIPROv2 (same model, items, scorer, LM-call budget)", "",
+        f"- command: `{report['command']}`",
+        f"- date: {report['date']}; elapsed {report.get('elapsed_s', 0) / 60:.1f} min; load average at start {report['load_start']}, "
+        f"at end {report.get('load_end', '(still running)')}; machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs",
+        f"- model (task and proposer): `{s['model']}`; budget {s['budget_calls']} LM calls per method (search only; final "
+        f"test scoring is separate and not budgeted); dev {s['dev']} items, test {s['test']} items; seed {s['seed']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), "",
+        "Columns: test = task scorer on the same test items (95% CI: Wilson); format failures = DSPy answers "
+        "without the `[[ ## output ## ]]` field, scored as wrong (lenient = their salvaged text scored anyway); "
+        "dev = the selected program's dev score; calls to 95% = LM calls spent when the best full-dev score first "
+        "reached 95% of its final value (apeopt `instruction`: exp(mean gold log-prob), the metric it selects by); "
+        "load = 1-minute load average when the method started (2 shared cores).", "",
+    ]
+    for name, entry in report["tasks"].items():
+        md += [f"## {name} ({entry['scorer']}; train {entry['sizes']['train']}, dev {entry['sizes']['dev']}, test {entry['sizes']['test']})", ""]
+        md += table(entry["rows"]) + [""]
+    if len(report["tasks"]) > 1:
+        md += ["## Mean over tasks (pooled test items)", ""] + table(mean_rows(report)) + [""]
+    pl = paired_lines(report)
+    if pl:
+        md += ["## Paired test differences (apeopt row with the best dev score minus peer; paired bootstrap)", "",
+               "| task | apeopt | peer | diff [95% CI] | p |", "|---|---|---|---|---|"] + pl + [""]
+    if report["errors"]:
+        md += ["## Methods that crashed", ""] + [f"- {e['task']} / {e['method']}: `{e['error']}`" for e in report["errors"]] + [""]
+    return "\n".join(md)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
