@@ -7,29 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_user_error, run_cli
 
-from apeopt.cli import main
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["apeopt", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(result: tuple[int, str, str], *fragments: str) -> None:
-    code, _, err = result
-    assert code == 2, err
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
 
 
 def write_task(tmp_path: Path, body: str, data: str | None = None) -> Path:
@@ -47,7 +26,6 @@ GOOD_TASK = "name: mine\ninstruction: Pluralize.\nsource: {type: jsonl, path: da
 def test_help_is_fast_and_lists_commands(monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, "--help")
     assert code == 0 and "optimize" in out and "eval" in out and "export" in out
-    assert "torch" not in sys.modules or True  # imported by other tests; the subprocess check is below
 
 
 def test_help_does_not_import_torch():

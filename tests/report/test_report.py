@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from apeopt.cli import main
+from cli_helpers import assert_user_error, run_cli
 from apeopt.errors import UserError
 from apeopt.report import build_report, collect
 
@@ -33,26 +33,6 @@ def parse(html: str) -> Page:
     page = Page()
     page.feed(html)
     return page
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["apeopt", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(result: tuple[int, str, str], *fragments: str) -> None:
-    code, _, err = result
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
 
 
 # ----- collect ---------------------------------------------------------------------------
