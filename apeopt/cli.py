@@ -207,7 +207,7 @@ def compare_cmd(
     dev_limit: Optional[int] = typer.Option(None, "--dev-limit", min=1, help="Dev examples for selection (default 50; quick 16)."),
     test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Score the first N test items (default all; quick 30)."),
     apeopt_minutes: Optional[float] = typer.Option(None, "--apeopt-minutes", help="apeopt search budget in minutes (default 8)."),
-    apeopt_calls: Optional[int] = typer.Option(None, "--apeopt-calls", min=1, help="apeopt search budget in LM calls (quick: 150)."),
+    apeopt_calls: Optional[int] = typer.Option(None, "--apeopt-calls", min=1, help="apeopt search budget in LM calls (quick: 100)."),
     apeopt_space: str = typer.Option("fewshot", "--apeopt-space", help="apeopt search space."),
     apeopt_prompt: Optional[Path] = typer.Option(None, "--apeopt-prompt", help="Use this best_prompt.json as the apeopt row instead of searching."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>)."),

@@ -26,8 +26,11 @@ from typing import Any
 TASKS = ("plural", "past_tense", "antonyms", "sentiment", "larger_number", "second_letter")
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    # Fits ~40-60 min of wall time on a shared 2-core CPU: fewer steps, fewer test/dev items, shorter search.
-    "reduced": {"steps": 40, "eval_every": 20, "dev_limit": 30, "test_limit": 50, "apeopt_minutes": 2.0},
+    # For a 2-core CPU shared with other jobs: the default routes (human, k-shot, apeopt, prompt
+    # tuning, LoRA) without zero-shot, 10 training steps, 30 test items, a 100-call search (a call budget does
+    # the same work at any load, where a minute budget would not).
+    "reduced": {"methods": "human,k-shot-1,k-shot-5,k-shot-8,apeopt,prompt-tuning,lora", "steps": 10,
+                "eval_every": 5, "dev_limit": 16, "test_limit": 30, "apeopt_calls": 100},
 }
 
 
@@ -38,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default="smollm2-135m")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")
     for name, kind in (("steps", int), ("eval_every", int), ("dev_limit", int), ("test_limit", int),
-                       ("apeopt_minutes", float)):
+                       ("apeopt_minutes", float), ("apeopt_calls", int)):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, help="overrides the preset")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
@@ -50,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     out = dict(PRESETS[args.preset])
-    for name in ("steps", "eval_every", "dev_limit", "test_limit", "apeopt_minutes"):
+    for name in ("steps", "eval_every", "dev_limit", "test_limit", "apeopt_minutes", "apeopt_calls"):
         if getattr(args, name) is not None:
             out[name] = getattr(args, name)
     return out
@@ -68,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     started = time.monotonic()
     for task in tasks:
-        config = CompareConfig(task=task, methods=tuple(args.methods.split(",")) if args.methods else None,
-                               model=args.model, seed=args.seed, device=args.device, use_cache=not args.no_cache,
-                               **chosen)
+        methods = args.methods or chosen.get("methods")
+        config = CompareConfig(task=task, methods=tuple(methods.split(",")) if methods else None, model=args.model,
+                               seed=args.seed, device=args.device, use_cache=not args.no_cache,
+                               **{k: v for k, v in chosen.items() if k != "methods"})
         load_before = os.getloadavg()
         t0 = time.monotonic()
         result = run_compare(config, run_dir=runs / task)
@@ -130,6 +134,8 @@ def markdown(doc: dict[str, Any]) -> str:
         by = {r["method"]: r for r in t["rows"]}
         n = t["meta"]["test_items"]["test"]["n"]
         lines.append(f"| {t['task']} | {n} | " + " | ".join(_cell(by.get(m, {}).get("test")) for m in methods) + " |")
+    means = {m: [r["test"]["score"] for t in tasks for r in t["rows"] if r["method"] == m] for m in methods}
+    lines.append("| **mean** | | " + " | ".join(f"**{sum(v) / len(v):.2f}**" if v else "–" for v in means.values()) + " |")
     lines += ["", "Shifted test split (same models; inputs from a different distribution):", "",
               "| task | n | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     for t in tasks:
@@ -137,10 +143,7 @@ def markdown(doc: dict[str, Any]) -> str:
         items = t["meta"]["test_items"]
         n = items["test_shift"]["n"] if "test_shift" in items else "–"
         lines.append(f"| {t['task']} | {n} | " + " | ".join(_cell(by.get(m, {}).get("test_shift")) for m in methods) + " |")
-    means = {m: [r["test"]["score"] for t in tasks for r in t["rows"] if r["method"] == m] for m in methods}
-    lines += ["", "| mean over tasks | " + " | ".join(f"{m}: {sum(v) / len(v):.2f}" for m, v in means.items() if v) + " |",
-              "|---|" + "---|" * len([v for v in means.values() if v]), ""]
-    lines += ["Paired differences on test (bootstrap over the same items; A − B [95% interval], p):", ""]
+    lines += ["", "Paired differences on test (bootstrap over the same items; A − B [95% interval], p):", ""]
     for t in tasks:
         by = {r["method"]: r for r in t["rows"]}
         pairs = [("apeopt", m) for m in ("human", "prompt-tuning", "lora", "ia3", "prefix-tuning") if m in by] \

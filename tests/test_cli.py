@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from cli_helpers import assert_user_error, run_cli
 
 

@@ -43,7 +43,7 @@ class CompareConfig:
     dev_limit: int | None = None  # dev examples for checkpoint selection and apeopt's search (50; quick 16)
     test_limit: int | None = None  # first N test (and test_shift) items (all; quick 30)
     apeopt_minutes: float | None = None  # apeopt search budget in minutes (8; quick: none, see apeopt_calls)
-    apeopt_calls: int | None = None  # apeopt search budget in LM calls (none; quick 150: the same work at any load)
+    apeopt_calls: int | None = None  # apeopt search budget in LM calls (none; quick 100: the same work at any load)
     apeopt_space: str = "fewshot"
     apeopt_prompt: str | None = None  # a best_prompt.json to use instead of searching
     device: str = "auto"
@@ -74,7 +74,7 @@ class CompareConfig:
     def value(self, name: str) -> Any:
         """A setting with its mode default filled in."""
         defaults = {"steps": (80, 8), "eval_every": (20, 4), "dev_limit": (50, 16), "test_limit": (None, 30),
-                    "apeopt_minutes": (8.0, None), "apeopt_calls": (None, 150)}
+                    "apeopt_minutes": (8.0, None), "apeopt_calls": (None, 100)}
         v = getattr(self, name)
         if v is not None:
             return v

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import inspect
 import os
@@ -10,7 +9,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Hashable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from transformers import (
@@ -36,15 +35,15 @@ from apeopt.models.base import (
 )
 from apeopt.models.cache import default_cache_dir
 from apeopt.models.device import resolve_device
-from apeopt.models.hf_generate import _GumbelSampler, _row_seed, _RowStopper, generate_shared
-from apeopt.models.prefix_cache import logprob_shared, supports_prefix_reuse
+from apeopt.models.hf_generate import _dedupe, _generate_key, _GumbelSampler, _row_seed, _RowStopper, generate_shared
+from apeopt.models.prefix_cache import kv_bytes_per_token, logprob_shared, supports_prefix_reuse
 from apeopt.models.spec import ModelSpec
 
-CPU_BATCH = 16
-CUDA_BATCH = 64
-# Most rows x (prefix + suffix + new tokens) cells in one batch: bounds the KV cache and attention.
-CPU_CELLS = 1 << 14
-CUDA_CELLS = 1 << 18
+CPU_BATCH = 64
+CUDA_BATCH = 128
+# Most bytes of KV cache one batch may hold (rows x (prefix + suffix + new tokens) x bytes/token).
+CPU_KV_BYTES = 512 << 20
+CUDA_KV_BYTES = 8 << 30
 # Most logits elements (batch x kept positions x vocab) one scoring forward may produce.
 LOGITS_BUDGET = 1 << 27
 DONE_MARK = "apeopt-complete"
@@ -71,7 +70,8 @@ class HFBackend(LMBackend):
         self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
         # Shared-prefix KV reuse (prefix_cache.py); False falls back to left-padded model.generate.
         self.prefix_reuse = supports_prefix_reuse(model)
-        self.max_cells = CUDA_CELLS if self.device.type == "cuda" else CPU_CELLS
+        kv_budget = CUDA_KV_BYTES if self.device.type == "cuda" else CPU_KV_BYTES
+        self.max_cells = max(1024, kv_budget // kv_bytes_per_token(model)) if self.prefix_reuse else 1 << 14
         self.load_seconds = 0.0
 
     @classmethod
@@ -363,25 +363,6 @@ def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple
             ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
             mask[i, width - len(r):] = 1
     return ids.to(device), mask.to(device)
-
-
-def _generate_key(req: GenerateRequest) -> GenerateRequest:
-    """Greedy output does not depend on the seed: such requests are the same computation."""
-    return req if req.temperature > 0 or req.seed == 0 else dataclasses.replace(req, seed=0)
-
-
-def _dedupe(requests: Sequence[Any], key: Callable[[Any], Hashable]) -> tuple[list[Any], list[int]]:
-    """Distinct requests (first occurrence order) and, per request, the index of its distinct one."""
-    index: dict[Hashable, int] = {}
-    unique: list[Any] = []
-    where: list[int] = []
-    for req in requests:
-        k = key(req)
-        if k not in index:
-            index[k] = len(unique)
-            unique.append(req)
-        where.append(index[k])
-    return unique, where
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -9,8 +9,9 @@ rows leave the batch (their cache rows are dropped) and the batch ends when its 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from typing import Any, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
@@ -77,13 +78,32 @@ def _row_seed(seed: int, sample: int) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
+def _generate_key(req: GenerateRequest) -> GenerateRequest:
+    """Greedy output does not depend on the seed: such requests are the same computation."""
+    return req if req.temperature > 0 or req.seed == 0 else dataclasses.replace(req, seed=0)
+
+
+def _dedupe(requests: Sequence[Any], key: Callable[[Any], Hashable]) -> tuple[list[Any], list[int]]:
+    """Distinct requests (first occurrence order) and, per request, the index of its distinct one."""
+    index: dict[Hashable, int] = {}
+    unique: list[Any] = []
+    where: list[int] = []
+    for req in requests:
+        k = key(req)
+        if k not in index:
+            index[k] = len(unique)
+            unique.append(req)
+        where.append(index[k])
+    return unique, where
+
+
 def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateRequest]) -> list[Completion]:
     """Complete ``prompts`` (same max_tokens/temperature/n/stop) with shared-prefix caches."""
     first = reqs[0]
     n = first.n
     caps = [len(p) - 1 for p in prompts]  # the last prompt token goes through the suffix pass
     groups = pc.group_by_prefix(prompts, caps)
-    store = pc.PrefixStore(backend.model, backend.device, groups, prompts)
+    store = pc.PrefixStore(backend.model, backend.device, groups, prompts, backend.pad_id, backend.max_cells)
     stopper = _RowStopper(0, first.stop, backend.eos_ids, backend.tokenizer)
     lengths = [len(p) for p in prompts]
     texts: list[list[str]] = [[""] * n for _ in prompts]

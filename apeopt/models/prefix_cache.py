@@ -133,26 +133,56 @@ def _cut(window: list[tuple[int, int]], groups: list[tuple[int, list[int]]], len
 
 
 class PrefixStore:
-    """Computes each group's prefix KV once (batch 1) and frees it after its last batch."""
+    """Each group's prefix KV, computed once (several groups per left-padded forward, at most
+    ``max_cells`` rows x width) and freed after the group's last batch."""
 
     def __init__(self, model: Any, device: torch.device, groups: list[tuple[int, list[int]]],
-                 seqs: Sequence[Sequence[int]]) -> None:
+                 seqs: Sequence[Sequence[int]], pad_id: int, max_cells: int) -> None:
         self.decoder = model.get_decoder()
         self.config = model.config
         self.device = device
         self.groups = groups
         self.seqs = seqs
+        self.pad_id = pad_id
+        self.max_cells = max_cells
         self.left = [len(members) for _, members in groups]
         self.kv: dict[int, KV] = {}
 
+    def ensure(self, gids: Sequence[int]) -> None:
+        """Compute the prefixes of these groups not computed yet (shortest first, batched)."""
+        missing = sorted({g for g in gids if g not in self.kv and self.groups[g][0] > 0},
+                         key=lambda g: self.groups[g][0])
+        chunk: list[int] = []
+        for g in missing:
+            if chunk and (len(chunk) + 1) * self.groups[g][0] > self.max_cells:
+                self._compute(chunk)
+                chunk = []
+            chunk.append(g)
+        if chunk:
+            self._compute(chunk)
+
+    def _compute(self, gids: list[int]) -> None:
+        rows = [list(self.seqs[self.groups[g][1][0]][: self.groups[g][0]]) for g in gids]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, r in enumerate(rows):
+            ids[j, width - len(r):] = torch.tensor(r, dtype=torch.long)
+            mask[j, width - len(r):] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.decoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                           position_ids=pos.to(self.device), use_cache=True,
+                           past_key_values=DynamicCache(config=self.config))
+        layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        for j, (g, r) in enumerate(zip(gids, rows)):  # views without the left padding
+            start = width - len(r)
+            self.kv[g] = [(k[j:j + 1, :, start:], v[j:j + 1, :, start:]) for k, v in layers]
+
     def get(self, g: int) -> KV | None:
-        shared, members = self.groups[g]
-        if shared == 0:
+        if self.groups[g][0] == 0:
             return None
         if g not in self.kv:
-            ids = torch.tensor([list(self.seqs[members[0]][:shared])], dtype=torch.long, device=self.device)
-            out = self.decoder(input_ids=ids, use_cache=True, past_key_values=DynamicCache(config=self.config))
-            self.kv[g] = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            self.ensure([g])
         return self.kv[g]
 
     def done(self, gids: Sequence[int]) -> None:
@@ -160,6 +190,17 @@ class PrefixStore:
             self.left[g] -= 1
             if self.left[g] == 0:
                 self.kv.pop(g, None)
+
+
+def kv_bytes_per_token(model: Any) -> int:
+    """Bytes of keys and values one token occupies in the cache (all layers)."""
+    cfg = model.config.get_text_config(decoder=True) if hasattr(model.config, "get_text_config") else model.config
+    heads = int(getattr(cfg, "num_attention_heads", 1) or 1)
+    kv_heads = int(getattr(cfg, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(cfg, "head_dim", None) or int(getattr(cfg, "hidden_size", 64 * heads)) // heads)
+    layers = int(getattr(cfg, "num_hidden_layers", 1) or 1)
+    size = next(model.parameters()).element_size()
+    return 2 * layers * kv_heads * head_dim * size
 
 
 @dataclass
@@ -203,6 +244,7 @@ def _batch_cache(store: PrefixStore, row_groups: Sequence[int], shared: Sequence
                  repeats: int) -> DynamicCache:
     """Per layer, each row's group prefix left-padded (zeros, masked) to ``p_max``."""
     distinct = list(dict.fromkeys(row_groups))
+    store.ensure(distinct)
     kvs = {g: store.get(g) for g in distinct}
     b = len(row_groups) * repeats
     layers: KV = []
@@ -257,7 +299,7 @@ def logprob_shared(backend: Any, items: Sequence[tuple[list[int], int]], vocab: 
     scored = [items[i][1] for i in todo]
     caps = [len(s) - m for s, m in zip(seqs, scored)]  # the predictor of the first target is in the suffix
     groups = group_by_prefix(seqs, caps)
-    store = PrefixStore(backend.model, backend.device, groups, seqs)
+    store = PrefixStore(backend.model, backend.device, groups, seqs, backend.pad_id, backend.max_cells)
     for plan in _logprob_batches(groups, seqs, scored, backend.batch_size, backend.max_cells, vocab, logits_budget):
         prep = prepare(store, [seqs[i] for i in plan.rows], plan.groups, backend.pad_id)
         keep = max(scored[i] for i in plan.rows)

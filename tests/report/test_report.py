@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
