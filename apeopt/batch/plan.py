@@ -3,7 +3,7 @@
     defaults: {model: smollm2-135m, space: instruction, budget_minutes: 10}
     matrix: {task: [plural, sentiment], seed: [0, 1, 2]}   # expands to optimize jobs
     jobs:                                                  # explicit jobs, same keys as the CLI options
-      - {kind: compare, task: plural, budget_minutes: 30}
+      - {kind: compare, task: plural, quick: true}        # keys of `apeopt compare` (methods: [human, lora])
       - {kind: optimize, task: ./my_task.yaml, model: "gguf:/models/x.gguf"}
     budget: {hours: 8, calls: 200000, tokens: 50000000}   # optional, for the whole plan
     retries: 2                                             # optional, per job
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from apeopt.baselines.compare import CompareConfig
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
 
@@ -29,7 +30,7 @@ KINDS = ("optimize", "compare")
 TOP_KEYS = ("defaults", "matrix", "jobs", "budget", "retries", "name")
 BUDGET_KEYS = ("hours", "calls", "tokens")
 OPTIMIZE_KEYS = tuple(f.name for f in fields(OptimizeConfig))
-COMPARE_KEYS = ("task", "model", "methods", "seed", "split_seed", "quick", "device", "budget_minutes", "space")
+COMPARE_KEYS = tuple(f.name for f in fields(CompareConfig) if f.name != "method_options")
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,20 @@ def _job(where: str, kind: str, params: dict[str, Any], base: Path) -> Job:
     task = str(params["task"])
     if task.endswith((".yaml", ".yml")) and not Path(task).is_absolute():
         params["task"] = str((base / task).resolve())
-    if kind == "optimize":
-        try:
-            OptimizeConfig.from_dict(params, where=where)
-        except TypeError as exc:
-            raise UserError(f"{where}: {exc}") from None
+    if kind == "compare" and isinstance(params.get("methods"), str):
+        params["methods"] = [m.strip() for m in params["methods"].split(",") if m.strip()]
+    try:
+        compare_config(params) if kind == "compare" else OptimizeConfig.from_dict(params, where=where)
+    except TypeError as exc:
+        raise UserError(f"{where}: {exc}") from None
     return Job(kind, params)
+
+
+def compare_config(params: Mapping[str, Any]) -> CompareConfig:
+    kw = dict(params)
+    if kw.get("methods") is not None:
+        kw["methods"] = tuple(kw["methods"])
+    return CompareConfig(**kw)
 
 
 def load_plan(path: str | Path) -> Plan:

@@ -33,6 +33,27 @@ def run_optimize_job(job: Job, run_dir: Path) -> dict[str, Any]:
     return run_optimize(OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True)
 
 
+@RUNNERS.register("compare")
+def run_compare_job(job: Job, run_dir: Path) -> dict[str, Any]:
+    """A compare job; a crashed attempt starts over in a clean folder (training is not resumable)."""
+    import shutil
+
+    from apeopt.batch.plan import compare_config
+    from apeopt.commands.compare import run_compare
+
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    result = run_compare(compare_config(job.params), run_dir=run_dir, quiet=True)
+    rows = result.get("rows", [])
+    best = max(rows, key=lambda r: (r.get("test") or {}).get("score", float("-inf")), default={})
+    return {
+        "run_dir": str(run_dir.resolve()),
+        "winner": {"test": best.get("test") or {}, "prompt": {"instruction": f"best method: {best.get('method')}"}},
+        "lm_calls": sum(r.get("lm_calls") or 0 for r in rows),
+        "wall_seconds": sum(r.get("wall_seconds") or 0 for r in rows),
+    }
+
+
 def job_result(summary: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     """The number a job is told with (its winner's test score) and the attributes shown by status."""
     winner = summary.get("winner") or {}

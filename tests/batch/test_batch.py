@@ -135,3 +135,19 @@ def test_two_workers_share_one_storage(tmp_path, tiny_model_dir, backend):
     assert len(workers) == 2  # both workers took jobs
     again = cli("batch", "plan.yaml", "--storage", storage, "--json", cwd=tmp_path, timeout=120)  # nothing left to do
     assert again.returncode == 0 and [s["attempts"] for s in json.loads(again.stdout)] == [1] * 4
+
+
+def test_compare_job_runs_in_a_batch(tmp_path, tiny_model_dir, monkeypatch):
+    from apeopt.commands.batch import run_batch
+
+    write_task(tmp_path)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"jobs:\n  - {{kind: compare, task: toy.yaml, model: 'hf:{tiny_model_dir}', quick: true, methods: 'human,k-shot-1'}}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APEOPT_CACHE_DIR", str(tmp_path / "cache"))
+    states = run_batch(plan, workers=1, heartbeat=2)
+    assert [s.state for s in states] == ["done"], [s.attrs for s in states]
+    run_dir = Path(states[0].attrs["run_dir"])
+    rows = json.loads((run_dir / "comparison.json").read_text())
+    rows = rows["rows"] if isinstance(rows, dict) else rows
+    assert {r["method"] for r in rows} == {"human", "k-shot-1"}
