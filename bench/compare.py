@@ -33,6 +33,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "eval_every": 5, "dev_limit": 16, "test_limit": 30, "apeopt_calls": 100},
 }
 
+NOTES = {
+    "reduced": "**Reduced setting.** `apeopt compare`'s defaults (8 methods, 80 training steps, all 100+100 test "
+               "items, an 8-minute search) take about 25-30 min per task on an idle 2-core CPU, so 6 tasks do not fit "
+               "~40 min on this shared machine. Here: 10 steps per tuning method, 30 test + 30 shifted items (wide "
+               "intervals: read the paired tests), a 100-call apeopt search, no zero-shot row.",
+}
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,6 +100,7 @@ def write(args: argparse.Namespace, chosen: dict[str, Any], results: list[dict[s
     doc = {
         "command": "python bench/compare.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "preset": args.preset,
+        "no_cache": bool(args.no_cache),
         "settings": chosen,
         "model": args.model,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
@@ -121,7 +129,11 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"`{doc['command']}` — preset `{doc['preset']}` {json.dumps(s) if s else '(compare defaults)'}; "
         f"total wall time {doc['wall_seconds'] / 60:.0f} min on {doc['machine']['cpus']} CPU cores shared with "
-        "other jobs (load average per task below).",
+        "other jobs (load average per task below). "
+        + ("LM cache on: prompt routes and the apeopt search reuse cached answers (identical scores; their wall "
+           "times are then near zero), tuned models never hit the cache; LM calls count every request."
+           if not doc.get("no_cache") else "LM cache off."),
+        *(["", NOTES[doc["preset"]]] if NOTES.get(doc["preset"]) else []),
         "",
         "Test score per task and method (95% interval). Every method of a task is scored on the same test items "
         "with the task's scorer; tuning routes train on train, select their checkpoint on dev; apeopt searches "

@@ -57,6 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--name", default="peers", help="result file stem")
     p.add_argument("--runs-dir", type=Path, default=None, help="apeopt run folders (default: a temp dir)")
     p.add_argument("--cache-dir", type=Path, default=None, help="LM cache folder (default: a fresh temp dir)")
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="torch intra-op threads (1 is several times faster than 2 on 2 cores shared with other jobs)")
+    p.add_argument("--notes", type=Path, default=None, help="markdown appended to the report (observations on this run)")
+    p.add_argument("--render", action="store_true", help="only re-render --out-dir/<name>.md from its JSON (e.g. with --notes)")
     p.add_argument("--reuse-cache", action="store_true", help="use apeopt's usual LM cache (faster reruns, wall times not comparable)")
     return p.parse_args(argv)
 
@@ -97,7 +101,15 @@ def runner(method: str, task: Any, shared: Any, items: dict[str, Any], args: arg
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        report = json.loads((args.out_dir / f"{args.name}.json").read_text(encoding="utf-8"))
+        write(report, args, None)
+        return 0
     logging.getLogger("dspy").setLevel(logging.WARNING)
+    logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)  # truncations are counted per method instead
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
     runs = args.runs_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-runs-"))
     started = time.time()
     report: dict[str, Any] = {
@@ -105,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_start": load_now(), "versions": versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": "cpu"},
         "settings": {"model": args.model, "proposer_model": args.model, "budget_calls": args.budget_calls, "dev": args.dev,
-                     "test": args.test, "seed": args.seed, "dspy_threads": args.threads, "reuse_cache": args.reuse_cache},
+                     "test": args.test, "seed": args.seed, "dspy_threads": args.threads, "torch_threads": args.torch_threads, "reuse_cache": args.reuse_cache},
         "tasks": {}, "errors": [],
     }
     shared = open_shared_backend(args)
@@ -133,11 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write(report: dict[str, Any], args: argparse.Namespace, started: float) -> None:
-    report["elapsed_s"] = round(time.time() - started, 1)
+def write(report: dict[str, Any], args: argparse.Namespace, started: float | None) -> None:
+    if started is not None:
+        report["elapsed_s"] = round(time.time() - started, 1)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{args.name}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (args.out_dir / f"{args.name}.md").write_text(markdown(report), encoding="utf-8")
+    notes = args.notes.read_text(encoding="utf-8") if args.notes else ""
+    (args.out_dir / f"{args.name}.md").write_text(markdown(report) + ("\n" + notes if notes else ""), encoding="utf-8")
 
 
 def _score(agg: dict[str, Any] | None) -> str:
@@ -151,6 +165,13 @@ def _num(v: Any, fmt: str = "{:,}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
+def _calls(s: dict[str, Any]) -> str:
+    if s.get("calls") is None:
+        return "-"
+    fresh = s.get("computed_calls")
+    return f"{s['calls']:,}" + (f" ({fresh:,} computed)" if fresh is not None and fresh != s["calls"] else "")
+
+
 def table(rows: list[dict[str, Any]]) -> list[str]:
     out = ["| method | test (95% CI) | test format failures | dev | search calls | search tokens | search wall s | calls to 95% of final dev | load (1-min) |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -161,7 +182,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         ff = f"{r.get('test_format_failures', 0)}/{n}" + (f" (lenient {salv['score']:.3f})" if salv and r.get("test_format_failures") else "")
         out.append(
             f"| {LABELS.get(r['method'], r['method'])} | {_score(r.get('test'))} | {ff} | {_num(r.get('dev'), '{:.3f}')} | "
-            f"{_num(s.get('calls'))} | {_num(s.get('tokens'))} | {_num(s.get('wall_s'), '{:,.0f}')} | {_num(r.get('calls_to_95'))} | "
+            f"{_calls(s)} | {_num(s.get('tokens'))} | {_num(s.get('wall_s'), '{:,.0f}')} | {_num(r.get('calls_to_95'))} | "
             f"{_num((r.get('load_before') or [None])[0])} |"
         )
     return out
@@ -185,7 +206,7 @@ def mean_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({
             "method": method, "tasks": len(rows), "test": aggregate(scores).as_dict() if scores else None,
             "test_format_failures": sum(r.get("test_format_failures", 0) for r in rows), "dev": mean(devs),
-            "search": {"calls": round(mean(calls)), "tokens": round(mean(tokens)), "wall_s": mean(walls)} if calls else None,
+            "search": {"calls": round(mean(calls)), "computed_calls": None, "tokens": round(mean(tokens)), "wall_s": mean(walls)} if calls else None,
             "calls_to_95": round(mean(c95)) if c95 else None, "load_before": [mean([r["load_before"][0] for r in rows])],
         })
     return out
@@ -204,6 +225,46 @@ def paired_lines(report: dict[str, Any]) -> list[str]:
                 d = paired_bootstrap(rows[best]["test_scores"], rows[peer]["test_scores"])
                 lines.append(f"| {name} | {LABELS[best]} | {LABELS[peer]} | {d['diff']:+.3f} [{d['ci_lo']:+.2f}, {d['ci_hi']:+.2f}] | {d['p']:.3f} |")
     return lines
+
+
+HOW = [
+    "## How the peers were run", "",
+    "- One loaded model for everything: DSPy calls go through `apeopt.peers.dspy_lm.BackendEngine`, a DSPy 3.4 custom "
+    "engine (`dspy.LM(..., engine=...)`, `complete(Request) -> Response`) on the same apeopt backend, LM cache and "
+    "call counter (a fresh `MeteredBackend` per method); DSPy's own response cache is off so every call is counted.",
+    "- DSPy program: `dspy.Predict(\"input -> output\")` with the task's instruction, ChatAdapter format; DSPy answers are "
+    "capped at the task's answer length + 24 tokens and stopped at `[[ ## completed ## ]]` (DSPy ignores what follows), "
+    "proposer answers at 128 tokens. A completion without the field markers is a format failure: counted, scored 0, "
+    "never raised (the stock adapter raises, which makes `Evaluate` stop after `max_errors` and crashes COPRO/MIPROv2 "
+    "on a malformed proposal); the missing field gets the completion's text so the optimizers can go on.",
+    "- COPRO: DSPy defaults (breadth 10, init_temperature 1.4), compiled on dev; depth = budget // (breadth x (dev + 1)).",
+    "- MIPROv2: train for bootstrapping (capped at a third of the budget), dev as valset without minibatches; "
+    "candidates follow DSPy's `auto` rule with N sized to the budget; the number of trials is set from the calls left "
+    "when the trials start (`apeopt.peers.mipro.BudgetedMIPROv2`). 0-shot: no demos; + demos: up to 4 bootstrapped + 4 labeled.",
+    "- Calls: DSPy 3.4 fans `n=k` samples out as k engine requests, so COPRO's proposals count k calls; apeopt asks for "
+    "n samples in one request (one call). Proposals are a small share of every method's calls; tokens are the "
+    "size-independent cost.",
+    "- apeopt: `apeopt.optimizer.run.optimize` with its defaults and `budget_calls` (checked between evaluations, so "
+    "it can overshoot by one rung); the human rows are the task instruction scored by the same run.", "",
+]
+
+
+def verdicts(report: dict[str, Any]) -> list[str]:
+    """Per task: the best method on test, and every peer whose test score is at least apeopt's best row's."""
+    lines = ["## Where each method stands", ""]
+    for name, entry in report["tasks"].items():
+        rows = {r["method"]: r for r in entry["rows"]}
+        if not rows:
+            continue
+        top = max(rows.values(), key=lambda r: r["test"]["score"])
+        ours = [r for m, r in rows.items() if m.startswith("apeopt_")]
+        line = f"- {name}: best on test: {LABELS.get(top['method'], top['method'])} ({top['test']['score']:.3f})"
+        if ours:
+            best = max(ours, key=lambda r: r["test"]["score"])
+            wins = [LABELS[m] for m in ("copro", "mipro_0shot", "mipro_demos") if m in rows and rows[m]["test"]["score"] >= best["test"]["score"]]
+            line += "; peers scoring >= apeopt's best row on test (ties included): " + (", ".join(wins) if wins else "none")
+        lines.append(line)
+    return lines + [""]
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -231,6 +292,7 @@ def markdown(report: dict[str, Any]) -> str:
     if pl:
         md += ["## Paired test differences (apeopt row with the best dev score minus peer; paired bootstrap)", "",
                "| task | apeopt | peer | diff [95% CI] | p |", "|---|---|---|---|---|"] + pl + [""]
+    md += verdicts(report) + HOW
     if report["errors"]:
         md += ["## Methods that crashed", ""] + [f"- {e['task']} / {e['method']}: `{e['error']}`" for e in report["errors"]] + [""]
     return "\n".join(md)

@@ -126,7 +126,9 @@ def _notes(rows: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
     return [
         f"Settings: {cfg['steps']} training steps per tuning method (checkpoint chosen on {cfg['dev_limit']} dev "
         f"examples every {cfg['eval_every']} steps), apeopt search budget {budget or 'none'}"
-        f"{', quick mode' if meta['config']['quick'] else ''}. Total wall time {_seconds(meta['wall_seconds'])}.",
+        f"{', quick mode' if meta['config']['quick'] else ''}. Total wall time {_seconds(meta['wall_seconds'])}"
+        + ("; LM cache on: cached requests cost ~0 s, LM calls count every request." if meta["config"].get("use_cache")
+           else "; LM cache off."),
         "Train ex.: train examples the method consumed (k-shot: its demos; apeopt: the train split it may draw "
         "demos and proposals from; tuning: the train split, several epochs). LM calls / tokens: requests made "
         "before test (search or checkpoint selection). Inference tokens / ex.: prompt + completion tokens per "
@@ -158,10 +160,10 @@ def plot(rows: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> None:
     if values and min(values) >= 0 and max(values) <= 1:
         ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel(f"{meta['scorer']} (95% interval)")
-    ax.set_title(f"{meta['task']} — {meta['model']} ({meta['device']})", fontsize=10)
+    ax.set_title(f"{meta['task']} — {meta['model']} ({meta['device']})", fontsize=10, loc="left")
     ax.grid(axis="x", alpha=0.3)
-    if has_shift:
-        ax.legend(loc="lower right", fontsize=8)
+    if has_shift:  # above the axes, where it never hides a point
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

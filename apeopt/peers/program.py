@@ -67,9 +67,9 @@ class Trace:
         return self.points[-1]["best"] if self.points else None
 
     def calls_to(self, fraction: float = 0.95) -> int | None:
-        """LM calls spent when the best dev score first reached ``fraction`` of its final value."""
+        """LM calls spent when the best dev score first reached ``fraction`` of its final value (None if it stayed <= 0)."""
         final = self.final
-        if final is None:
+        if final is None or final <= 0:
             return None
         for p in self.points:
             if p["best"] >= fraction * final - 1e-12:

@@ -111,3 +111,14 @@ def test_metric_traces_full_dev_evaluations() -> None:
     assert [p["score"] for p in metric.trace.points] == [0.0, 1.0]
     assert [p["calls"] for p in metric.trace.points] == [10, 20]
     assert metric.trace.calls_to(0.95) == 20
+
+
+def test_tiny_hf_model_through_dspy(fresh_usage) -> None:  # type: ignore[no-untyped-def]
+    """A real HF backend (tiny random Llama, chat template): rendered, generated, counted; gibberish is a format failure."""
+    backend = MeteredBackend(fresh_usage)
+    with DSPyBridge(backend, task_max_tokens=8) as br, br.context():
+        preds = TaskProgram("Write the plural form of the word.").batch(
+            [dspy.Example(input=w).with_inputs("input") for w in ("cat", "dog", "box")], num_threads=3, disable_progress_bar=True)
+    assert backend.usage.calls == 3 and fresh_usage.usage.calls == 3
+    assert 0 < backend.usage.completion_tokens <= 3 * 8
+    assert all(p.format_failure for p in preds) and br.adapter.failures["StringSignature"] == 3
