@@ -2,6 +2,7 @@
 
     python bench/peers.py --tasks plural sentiment --budget-calls 1500 --dev 30 --test 100
     python bench/peers.py --tasks plural --budget-calls 200 --dev 10 --test 20 --methods copro  # quick
+    python bench/peers.py --render --notes bench/results/peers_notes.md  # re-render peers.md from peers.json
 
 One process loads the model once; every method gets a fresh call counter (MeteredBackend) over the
 same LM cache (a fresh SQLite cache under --cache-dir unless --reuse-cache) and the same items:
@@ -183,7 +184,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         out.append(
             f"| {LABELS.get(r['method'], r['method'])} | {_score(r.get('test'))} | {ff} | {_num(r.get('dev'), '{:.3f}')} | "
             f"{_calls(s)} | {_num(s.get('tokens'))} | {_num(s.get('wall_s'), '{:,.0f}')} | {_num(r.get('calls_to_95'))} | "
-            f"{_num((r.get('load_before') or [None])[0])} |"
+            f"{_num((r.get('load_before') or [None])[0], '{:.1f}')} |"
         )
     return out
 
@@ -220,10 +221,11 @@ def paired_lines(report: dict[str, Any]) -> list[str]:
         if not ours:
             continue
         best = max(ours, key=lambda m: rows[m].get("dev") or 0.0)
-        for peer in ("copro", "mipro_0shot", "mipro_demos", "human_dspy", "human_apeopt"):
+        for peer in ("copro", "mipro_0shot", "mipro_demos", "human_dspy", "human_apeopt", "human_fewshot_apeopt"):
             if peer in rows and len(rows[peer]["test_scores"]) == len(rows[best]["test_scores"]):
                 d = paired_bootstrap(rows[best]["test_scores"], rows[peer]["test_scores"])
-                lines.append(f"| {name} | {LABELS[best]} | {LABELS[peer]} | {d['diff']:+.3f} [{d['ci_lo']:+.2f}, {d['ci_hi']:+.2f}] | {d['p']:.3f} |")
+                p = "<0.001" if d["p"] < 0.001 else f"{d['p']:.3f}"
+                lines.append(f"| {name} | {LABELS[best]} | {LABELS[peer]} | {d['diff']:+.3f} [{d['ci_lo']:+.2f}, {d['ci_hi']:+.2f}] | {p} |")
     return lines
 
 

@@ -193,6 +193,7 @@ def run_peer(
         "test_scores": list(result.scores),
         "test_format_failures": result.format_failures,
         "test_salvaged": result.salvaged,
+        "test_outputs": list(result.outputs),
         "search_format_failures": {"task": metric.format_failures, "task_scored": metric.scored,
                                    "by_signature": failures, "parses_by_signature": parses},
         "truncated_responses": truncated,
@@ -214,5 +215,5 @@ def run_human_dspy(task: Task, backend: LMBackend, dev: Sequence[Example], test:
         "prompt": {"instruction": task.instruction, "demos": 0},
         "evaluation": {**evaluation, "wall_s": round(time.monotonic() - started, 2)},
         "dev": dev_result.aggregate["score"], "test": result.aggregate, "test_scores": list(result.scores),
-        "test_format_failures": result.format_failures, "test_salvaged": result.salvaged,
+        "test_format_failures": result.format_failures, "test_salvaged": result.salvaged, "test_outputs": list(result.outputs),
     }
