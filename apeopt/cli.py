@@ -197,7 +197,7 @@ def compare_cmd(
     task: str = typer.Option(..., "--task", "-t", help="Built-in task name or path to a task YAML."),
     methods: Optional[list[str]] = typer.Option(None, "--methods", help="Comma-separated methods (default: zero-shot, human, k-shot-1/5/8, apeopt, prompt-tuning, lora). Also: ia3, prefix-tuning, full-finetune; groups k-shot, prompts, tuning, all."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Base model spec, the same for every method."),
-    quick: bool = typer.Option(False, "--quick", help="Small settings (few steps, 30 test items, 1-min search): a smoke run in minutes."),
+    quick: bool = typer.Option(False, "--quick", help="Small settings (8 steps, 30 test items, 100-call search, 6 methods): a smoke run in minutes."),
     seed: int = typer.Option(0, "--seed"),
     split_seed: int = typer.Option(0, "--split-seed"),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Training steps per tuning method (default 80; quick 8)."),

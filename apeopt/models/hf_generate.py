@@ -110,6 +110,7 @@ def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateR
     counts: list[list[int]] = [[0] * n for _ in prompts]
     batches = pc.plan_batches(groups, lengths, first.max_tokens, backend.batch_size, backend.max_cells, [n] * len(prompts))
     for plan in batches:
+        store.ensure(plan.window)
         prep = pc.prepare(store, [prompts[i] for i in plan.rows], plan.groups, backend.pad_id, repeats=n)
         sampler = None
         if first.temperature > 0:

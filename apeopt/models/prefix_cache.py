@@ -12,7 +12,7 @@ caches (DynamicCache layers) qualify; anything else uses the plain left-padded p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import torch
@@ -20,6 +20,8 @@ from transformers import DynamicCache
 
 # Rows sharing fewer tokens than this are not worth a separate prefix forward.
 MIN_SHARED = 4
+# Left padding (tokens) worth one more prefix forward instead: each forward streams all weights.
+PAD_WASTE = 32
 # Rows of this many batches are sorted together by suffix length (less padding).
 WINDOW_BATCHES = 4
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: (keys, values), each [1, heads, P, head_dim]
@@ -80,10 +82,12 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
 
 @dataclass
 class Planned:
-    """One batch: its rows (indices into the caller's rows) and the group of each row."""
+    """One batch: its rows (indices into the caller's rows), the group of each row, and the groups
+    of its window (their prefixes are best computed together, in one forward)."""
 
     rows: list[int]
     groups: list[int]
+    window: list[int] = field(default_factory=list)
 
 
 def plan_batches(groups: list[tuple[int, list[int]]], lengths: Sequence[int], extra: int,
@@ -109,7 +113,10 @@ def plan_batches(groups: list[tuple[int, list[int]]], lengths: Sequence[int], ex
         last = pos == len(order) - 1
         if last or n_rows >= WINDOW_BATCHES * max_rows or n_prefix >= max_cells // 4:
             window.sort(key=lambda rg: (lengths[rg[0]] - groups[rg[1]][0], rg[1]))
-            yield from _cut(window, groups, lengths, extra, max_rows, max_cells, w)
+            gids = list(dict.fromkeys(g for _, g in window))
+            for plan in _cut(window, groups, lengths, extra, max_rows, max_cells, w):
+                plan.window = gids
+                yield plan
             window, n_rows, n_prefix = [], 0, 0
 
 
@@ -150,11 +157,13 @@ class PrefixStore:
 
     def ensure(self, gids: Sequence[int]) -> None:
         """Compute the prefixes of these groups not computed yet (shortest first, batched)."""
-        missing = sorted({g for g in gids if g not in self.kv and self.groups[g][0] > 0},
+        missing = sorted({g for g in gids if g not in self.kv and self.left[g] > 0 and self.groups[g][0] > 0},
                          key=lambda g: self.groups[g][0])
         chunk: list[int] = []
         for g in missing:
-            if chunk and (len(chunk) + 1) * self.groups[g][0] > self.max_cells:
+            p = self.groups[g][0]
+            widen = len(chunk) * (p - self.groups[chunk[-1]][0]) if chunk else 0
+            if chunk and ((len(chunk) + 1) * p > self.max_cells or widen > PAD_WASTE):
                 self._compute(chunk)
                 chunk = []
             chunk.append(g)
@@ -301,6 +310,7 @@ def logprob_shared(backend: Any, items: Sequence[tuple[list[int], int]], vocab: 
     groups = group_by_prefix(seqs, caps)
     store = PrefixStore(backend.model, backend.device, groups, seqs, backend.pad_id, backend.max_cells)
     for plan in _logprob_batches(groups, seqs, scored, backend.batch_size, backend.max_cells, vocab, logits_budget):
+        store.ensure(plan.window)
         prep = prepare(store, [seqs[i] for i in plan.rows], plan.groups, backend.pad_id)
         keep = max(scored[i] for i in plan.rows)
         logits, _ = forward(backend.model, prep, keep, backend._keep_arg)
@@ -323,10 +333,10 @@ def _logprob_batches(groups: list[tuple[int, list[int]]], seqs: Sequence[Sequenc
         for i, g in zip(plan.rows, plan.groups):
             k = max(keep, scored[i])
             if rows and (len(rows) + 1) * k * vocab > logits_budget:
-                yield Planned(rows, gids)
+                yield Planned(rows, gids, plan.window)
                 rows, gids, k = [], [], scored[i]
             rows.append(i)
             gids.append(g)
             keep = k
         if rows:
-            yield Planned(rows, gids)
+            yield Planned(rows, gids, plan.window)

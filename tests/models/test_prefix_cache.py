@@ -123,21 +123,27 @@ def test_duplicates_computed_once(backend: HFBackend) -> None:
     assert lps[0] == lps[1] == lps[2] and backend.usage.calls == 4
 
 
-def test_prefix_is_computed_once_per_group(backend: HFBackend) -> None:
+@pytest.mark.parametrize("batch_size", [4, 64])
+def test_prefix_is_computed_once_per_group(backend: HFBackend, batch_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The model sees each shared prefix once: far fewer tokens than prompts x prompt length."""
+    import apeopt.models.prefix_cache as pc
+
+    computed: list[int] = []
+    original = pc.PrefixStore._compute
+    monkeypatch.setattr(pc.PrefixStore, "_compute", lambda self, gids: (computed.extend(gids), original(self, gids))[1])
     seen: list[tuple[int, int]] = []
     hook = backend.model.get_input_embeddings().register_forward_hook(
         lambda mod, inp, out: seen.append(tuple(inp[0].shape)))
     try:
         requests = [GenerateRequest(p, max_tokens=1, stop=()) for p in prompts()]
-        backend.batch_size = 64
+        backend.batch_size = batch_size
         backend.generate(requests)
+        backend.logprob([LogprobRequest(p, " cats") for p in prompts()])
     finally:
         hook.remove()
+    assert len(computed) == 2 * len(INSTRUCTIONS)  # once per group and call, never again
     total = sum(len(backend.tokenizer(p)["input_ids"]) for p in prompts())
-    computed = sum(b * t for b, t in seen)
-    assert [b for b, _ in seen].count(1) <= len(INSTRUCTIONS)  # one prefix forward per group
-    assert computed < total / 2
+    assert sum(b * t for b, t in seen) < total  # both calls together
 
 
 LIKELIHOOD = [(p, c) for p in prompts() for c in (" cats", " positive", " negative and more words")]
