@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_user_error, run_cli
 
 from apeopt.cli import main
 
@@ -16,26 +17,6 @@ WORDS = ["cat", "dog", "box", "fox", "pen", "cup", "hat", "bed", "car", "bus", "
 ROW_KEYS = {"method", "test", "test_shift", "trainable_params", "train_examples", "wall_seconds", "lm_calls",
             "inference_tokens_per_example", "device", "scorer", "test_items", "paired"}
 METHODS = "zero-shot,human,k-shot-1,apeopt,prompt-tuning,lora,ia3,prefix-tuning"
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["apeopt", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(result: tuple[int, str, str], *fragments: str) -> None:
-    code, _, err = result
-    assert code == 2, err
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
 
 
 def write_task(folder: Path, splits: str = "{train: 30, dev: 12, test: 10}") -> Path:
