@@ -1,0 +1,37 @@
+"""bench/throughput.py runs end to end on the tiny model, and its naive loops agree with apeopt."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "throughput.py"
+
+
+def load_bench() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_throughput", BENCH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_throughput_bench_on_tiny_model(tiny_model_dir: Path, tmp_path: Path, capsys: Any) -> None:
+    bench = load_bench()
+    out = tmp_path / "tp"
+    code = bench.main(["--model", f"hf:{tiny_model_dir}", "--candidates", "2", "--examples", "3",
+                       "--tasks", "plural,sentiment", "--out", str(out)])
+    assert code == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert [(r["task"], r["mode"]) for r in result["rows"]] == [
+        ("plural", "generate"), ("plural", "likelihood"), ("sentiment", "generate"), ("sentiment", "likelihood")]
+    for row in result["rows"]:
+        assert row["examples"] == 6 and row["ratio"] > 0
+        if row["mode"] == "generate":
+            assert row["agree"]["texts_equal"] == "6/6" and row["agree"]["scores_equal"]
+        else:
+            assert row["agree"]["allclose_1e-4"]
+    assert "load" in out.with_suffix(".md").read_text()
+    assert result["command"].startswith("python ") and result["prefix_reuse"] is True
