@@ -89,13 +89,22 @@ def work(plan: Plan, queue: JobQueue, batch_dir: Path, log: Callable[[str], None
     While other workers' jobs run, a worker waits: if one of them died, its job is re-queued once
     its heartbeat is stale, and this worker takes it over.
     """
-    ran = 0
+    ran = claim_errors = 0
     while True:
         reason = plan_budget_spent(plan, queue)
         if reason:
             log(f"{reason}: not claiming more jobs")
             return ran
-        claimed = queue.claim()
+        try:
+            claimed = queue.claim()
+            claim_errors = 0
+        except Exception as exc:  # a transient storage error (lock, lost race): look again shortly
+            claim_errors += 1
+            if claim_errors > 10:
+                raise
+            log(f"claim failed ({type(exc).__name__}: {exc}); retrying")
+            time.sleep(poll)
+            continue
         if claimed is None:
             if not any(st.state == "running" for st in queue.states()):
                 return ran
