@@ -122,8 +122,17 @@ def naive_likelihood(backend: HFBackend, jobs: Sequence[tuple[PromptConfig, Sequ
 
 
 # ----------------------------------------------------------------------------- one mode
+def plain_pass(backend: HFBackend, fn: Callable[[], Any]) -> Any:
+    """Ablation: the same call with shared-prefix reuse off (left-padded batches, model.generate)."""
+    backend.prefix_reuse = False
+    try:
+        return fn()
+    finally:
+        backend.prefix_reuse = True
+
+
 def run_mode(mode: str, backend: HFBackend, task: Any, jobs: list[tuple[PromptConfig, Sequence[Any]]],
-             slices: int) -> dict[str, Any]:
+             slices: int, ablate: bool = False) -> dict[str, Any]:
     """Naive loop in ``slices`` slices of the jobs, with a full apeopt pass before, between and
     after them: both rates are sampled across the same stretch of (shared-machine) time."""
     n = sum(len(exs) for _, exs in jobs)
@@ -137,6 +146,7 @@ def run_mode(mode: str, backend: HFBackend, task: Any, jobs: list[tuple[PromptCo
     loads = [load_now()]
     fast_times: list[float] = []
     naive_time = 0.0
+    plain_times: list[float] = []
     naive_out: list[Any] = [None] * len(jobs)
     first, t, load = timed(fast)
     fast_times.append(t)
@@ -149,6 +159,8 @@ def run_mode(mode: str, backend: HFBackend, task: Any, jobs: list[tuple[PromptCo
         again, t, load = timed(fast)
         fast_times.append(t)
         loads.append(load)
+        if ablate:
+            plain_times.append(timed(lambda: plain_pass(backend, fast))[1])
     t_fast = sum(fast_times) / len(fast_times)
     row: dict[str, Any] = {
         "task": task.name, "mode": mode, "candidates": len(jobs), "examples": n,
@@ -158,6 +170,11 @@ def run_mode(mode: str, backend: HFBackend, task: Any, jobs: list[tuple[PromptCo
         "ratio_range": [round(naive_time / max(fast_times), 1), round(naive_time / min(fast_times), 1)],
         "load_1min": [x[0] for x in loads],
     }
+    if plain_times:
+        t_plain = sum(plain_times) / len(plain_times)
+        row["no_prefix_reuse"] = {"seconds": [round(x, 2) for x in plain_times], "ex_per_s": round(n / t_plain, 3),
+                                  "ratio_vs_naive": round(naive_time / t_plain, 1),
+                                  "prefix_reuse_speedup": round(t_plain / t_fast, 2)}
     if mode == "generate":
         same_text = sum(a == b for r, (t, _) in zip(first, naive_out) for a, b in zip(r.outputs, t))
         same_score = all(list(r.scores) == s for r, (_, s) in zip(first, naive_out))
@@ -182,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--slices", type=int, default=4, help="naive loop slices interleaved with apeopt passes")
+    ap.add_argument("--ablate", action="store_true", help="also time apeopt with prefix reuse off after each pass")
     ap.add_argument("--no-prefix-reuse", action="store_true", help="ablation: plain left-padded batches")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "throughput"),
                     help="writes OUT.json and OUT.md")
@@ -200,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs = [(p, dev) for p in candidates(task, args.candidates, args.demos)]
         evaluate_many(jobs[:1], backend, get_scorer(task.scorer), task.labels)  # warm-up
         for mode in args.modes.split(","):
-            row = run_mode(mode, backend, task, jobs, max(1, min(args.slices, len(jobs))))
+            row = run_mode(mode, backend, task, jobs, max(1, min(args.slices, len(jobs))), args.ablate)
             rows.append(row)
             print(json.dumps(row), flush=True)
     result = {
@@ -237,6 +255,13 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {row['task']} | {row['mode']} | {row['candidates']} x {row['examples'] // row['candidates']} | "
                      f"{row['naive_ex_per_s']} | {row['apeopt_ex_per_s']} | **{row['ratio']}x** ({row['ratio_range'][0]}-{row['ratio_range'][1]}) | "
                      f"{agree} | {loads} |")
+    ablated = [row for row in r["rows"] if "no_prefix_reuse" in row]
+    if ablated:
+        lines += ["", "Ablation, same passes with shared-prefix reuse off (left-padded batches, `model.generate`):", "",
+                  "| task | mode | ex/s without prefix reuse | ratio vs naive | prefix reuse speedup |", "|---|---|---|---|---|"]
+        lines += [f"| {row['task']} | {row['mode']} | {row['no_prefix_reuse']['ex_per_s']} | "
+                  f"{row['no_prefix_reuse']['ratio_vs_naive']}x | {row['no_prefix_reuse']['prefix_reuse_speedup']}x |"
+                  for row in ablated]
     lines += ["", f"Lowest ratio: **{r['min_ratio']}x** (target {r['target_ratio']}x).", ""]
     return "\n".join(lines)
 

@@ -22,16 +22,16 @@ def test_throughput_bench_on_tiny_model(tiny_model_dir: Path, tmp_path: Path, ca
     bench = load_bench()
     out = tmp_path / "tp"
     code = bench.main(["--model", f"hf:{tiny_model_dir}", "--candidates", "2", "--examples", "3",
-                       "--tasks", "plural,sentiment", "--out", str(out)])
+                       "--tasks", "plural,sentiment", "--ablate", "--out", str(out)])
     assert code == 0
     result = json.loads(out.with_suffix(".json").read_text())
     assert [(r["task"], r["mode"]) for r in result["rows"]] == [
         ("plural", "generate"), ("plural", "likelihood"), ("sentiment", "generate"), ("sentiment", "likelihood")]
     for row in result["rows"]:
-        assert row["examples"] == 6 and row["ratio"] > 0
+        assert row["examples"] == 6 and row["ratio"] > 0 and row["no_prefix_reuse"]["ex_per_s"] > 0
         if row["mode"] == "generate":
             assert row["agree"]["texts_equal"] == "6/6" and row["agree"]["scores_equal"]
         else:
             assert row["agree"]["allclose_1e-4"]
-    assert "load" in out.with_suffix(".md").read_text()
+    assert "load" in out.with_suffix(".md").read_text() and "Ablation" in out.with_suffix(".md").read_text()
     assert result["command"].startswith("python ") and result["prefix_reuse"] is True
