@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +13,9 @@ from apeopt.tasks.task import Example
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("APEOPT_CACHE_DIR") or Path.home() / ".cache" / "apeopt")
+    from apeopt.models.cache import default_cache_dir
+
+    return default_cache_dir()
 
 
 def open_backend(spec: str, device: str = "auto", use_cache: bool = True) -> LMBackend:

@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--torch-threads", type=int, default=1,
                    help="torch intra-op threads (1 is several times faster than 2 on 2 cores shared with other jobs)")
     p.add_argument("--notes", type=Path, default=None, help="markdown appended to the report (observations on this run)")
+    p.add_argument("--merge", action="store_true",
+                   help="update --out-dir/<name>.json in place: replace the rows of the methods run now, keep the others")
     p.add_argument("--render", action="store_true", help="only re-render --out-dir/<name>.md from its JSON (e.g. with --notes)")
     p.add_argument("--reuse-cache", action="store_true", help="use apeopt's usual LM cache (faster reruns, wall times not comparable)")
     return p.parse_args(argv)
@@ -113,14 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.torch_threads)
     runs = args.runs_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-runs-"))
     started = time.time()
+    command = "python bench/peers.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     report: dict[str, Any] = {
-        "command": "python bench/peers.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        "command": command,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_start": load_now(), "versions": versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": "cpu"},
         "settings": {"model": args.model, "proposer_model": args.model, "budget_calls": args.budget_calls, "dev": args.dev,
                      "test": args.test, "seed": args.seed, "dspy_threads": args.threads, "torch_threads": args.torch_threads, "reuse_cache": args.reuse_cache},
         "tasks": {}, "errors": [],
     }
+    previous = args.out_dir / f"{args.name}.json"
+    if args.merge and previous.is_file():
+        report = json.loads(previous.read_text(encoding="utf-8"))
+        same = ("model", "budget_calls", "dev", "test", "seed")
+        if any(report["settings"].get(k) != getattr(args, k) for k in same):
+            raise SystemExit(f"error: --merge needs the same {', '.join(same)} as {previous} ({report['settings']})")
+        report.setdefault("merged", []).append({"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                                                "methods": list(args.methods), "load_start": load_now()})
+        started = time.time() - report.get("elapsed_s", 0.0)
     shared = open_shared_backend(args)
     for name in args.tasks:
         task = load_task(name, seed=args.seed)
@@ -173,9 +185,16 @@ def _calls(s: dict[str, Any]) -> str:
     return f"{s['calls']:,}" + (f" ({fresh:,} computed)" if fresh is not None and fresh != s["calls"] else "")
 
 
+def per_point(tokens: Any, test: dict[str, Any] | None) -> str:
+    """Search tokens spent per point (0.01) of test score: the cost of a method's result."""
+    if tokens is None or not test:
+        return "-"
+    return "∞ (score 0)" if test["score"] <= 0 else f"{tokens / (100 * test['score']):,.0f}"
+
+
 def table(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| method | test (95% CI) | test format failures | dev | search calls | search tokens | search wall s | calls to 95% of final dev | load (1-min) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| method | test (95% CI) | test format failures | dev | search calls | search tokens | search tokens per test point | search wall s | calls to 95% of final dev | load (1-min) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r.get("search") or {}
         n = (r.get("test") or {}).get("n", 0)
@@ -183,7 +202,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         ff = f"{r.get('test_format_failures', 0)}/{n}" + (f" (lenient {salv['score']:.3f})" if salv and r.get("test_format_failures") else "")
         out.append(
             f"| {LABELS.get(r['method'], r['method'])} | {_score(r.get('test'))} | {ff} | {_num(r.get('dev'), '{:.3f}')} | "
-            f"{_calls(s)} | {_num(s.get('tokens'))} | {_num(s.get('wall_s'), '{:,.0f}')} | {_num(r.get('calls_to_95'))} | "
+            f"{_calls(s)} | {_num(s.get('tokens'))} | {per_point(s.get('tokens'), r.get('test'))} | {_num(s.get('wall_s'), '{:,.0f}')} | {_num(r.get('calls_to_95'))} | "
             f"{_num((r.get('load_before') or [None])[0], '{:.1f}')} |"
         )
     return out
@@ -276,12 +295,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"- command: `{report['command']}`",
         f"- date: {report['date']}; elapsed {report.get('elapsed_s', 0) / 60:.1f} min; load average at start {report['load_start']}, "
         f"at end {report.get('load_end', '(still running)')}; machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs",
+        *[f"- rows of {', '.join(m['methods'])} replaced by a later run: `{m['command']}` ({m['date']}, load at start {m['load_start']})"
+          for m in report.get("merged", [])],
         f"- model (task and proposer): `{s['model']}`; budget {s['budget_calls']} LM calls per method (search only; final "
         f"test scoring is separate and not budgeted); dev {s['dev']} items, test {s['test']} items; seed {s['seed']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), "",
         "Columns: test = task scorer on the same test items (95% CI: Wilson); format failures = DSPy answers "
         "without the `[[ ## output ## ]]` field, scored as wrong (lenient = their salvaged text scored anyway); "
-        "dev = the selected program's dev score; calls to 95% = LM calls spent when the best full-dev score first "
+        "dev = the selected program's dev score; search tokens per test point = search tokens / (100 x test score); calls to 95% = LM calls spent when the best full-dev score first "
         "reached 95% of its final value (apeopt `instruction`: exp(mean gold log-prob), the metric it selects by); "
         "load = 1-minute load average when the method started (2 shared cores).", "",
     ]

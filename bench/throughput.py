@@ -1,6 +1,6 @@
 """Examples scored per second: a naive loop against apeopt's scorer, same model, prompts and examples.
 
-    python bench/throughput.py                      # smollm2-135m on CPU, plural + sentiment
+    python bench/throughput.py                      # smollm2-135m on CPU, plural + sentiment, 8 x 50
     python bench/throughput.py --examples 10 --tasks plural --out /tmp/tp   # quicker
 
 Jobs: C candidate prompts (instruction variants, each with its own K train demos, completion
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--modes", default="generate,likelihood")
     ap.add_argument("--candidates", type=int, default=8)
     ap.add_argument("--demos", type=int, default=5)
-    ap.add_argument("--examples", type=int, default=20, help="dev examples per candidate")
+    ap.add_argument("--examples", type=int, default=50, help="dev examples per candidate")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--slices", type=int, default=4, help="naive loop slices interleaved with apeopt passes")

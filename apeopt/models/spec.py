@@ -97,11 +97,10 @@ def _unknown_message(text: str) -> str:
 def _resolve_alias(name: str) -> ModelSpec:
     alias = ALIASES[name]
     if alias.chunks:
-        import os
-
+        from apeopt.models.cache import default_cache_dir
         from apeopt.models.chunked import assemble
 
-        cache = Path(os.environ.get("APEOPT_CACHE_DIR") or Path.home() / ".cache" / "apeopt") / "models"
+        cache = default_cache_dir() / "models"
         path = assemble(name, alias.chunks, alias.sha256, cache / alias.gguf_file, alias.pip)
         return ModelSpec("gguf", str(path.parent), alias.gguf_file, name)
     found = importlib.util.find_spec(alias.package)

@@ -1,4 +1,9 @@
-"""Budgets in LM calls, tokens and wall minutes, checked between evaluations."""
+"""Budgets in LM calls, tokens and wall minutes.
+
+Tokens and minutes are checked between evaluations. LM calls are a hard cap: the cost of a rung or
+a proposal batch is known before it is sent, so work that would cross the cap is trimmed first
+(``calls_left``).
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,10 @@ class Budget:
 
     def elapsed(self) -> float:
         return self.frozen if self.frozen is not None else self.clock() - self.started
+
+    def calls_left(self) -> int | None:
+        """LM calls that may still be spent; None without a call budget."""
+        return None if self.calls is None else max(0, self.calls - self.spent_calls())
 
     def _unique(self) -> list[Usage]:
         seen: dict[int, Usage] = {}

@@ -2,7 +2,8 @@
 
 All active trials are scored on the next slice of dev in one batched call, report their running
 mean at step = examples seen, and the pruner keeps the top 1/eta; survivors of the last rung (all of
-dev) are told COMPLETE with their full-dev mean.
+dev) are told COMPLETE with their full-dev mean. Under an LM-call budget a rung that would cross it
+is trimmed first: the best entries so far that fit are scored, the rest are pruned.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Halving:
     should_stop: Callable[[], str | None]
     record: Callable[[Entry, int, Sequence[float], int, int, bool], None]
     on_rung: Callable[[int, int], None] = lambda size, active: None
+    calls_left: Callable[[], int | None] = lambda: None
     replay: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
 
     def run(self, entries: list[Entry]) -> str | None:
@@ -64,6 +66,9 @@ class Halving:
                 for e in active:
                     self._finish(e, TrialState.PRUNED, f"stopped: {reason}")
                 return reason
+            active = self._fit(active, self.dev[prev:size], size)
+            if not active:
+                return "LM-call budget: the next rung does not fit"
             self.on_rung(size, len(active))
             self._score(active, self.dev[prev:size], size)
             if size == self.sizes[-1]:
@@ -79,6 +84,22 @@ class Halving:
                 active = survivors
             prev = size
         return None
+
+    def _fit(self, active: list[Entry], batch: Sequence[Example], step: int) -> list[Entry]:
+        """The entries whose next slice fits the call budget, best running mean first (replays are free)."""
+        left = self.calls_left()
+        cost = {id(e): 0 if (e.trial.number, step) in self.replay else self._requests(e.prompt, batch) for e in active}
+        if left is None or sum(cost.values()) <= left:
+            return active
+        keep: set[int] = set()
+        for e in sorted(active, key=lambda e: (-e.value if e.scores else 0.0, e.trial.number)):
+            if cost[id(e)] <= left:
+                keep.add(id(e))
+                left -= cost[id(e)]
+        for e in active:
+            if id(e) not in keep:
+                self._finish(e, TrialState.PRUNED, "stopped: LM-call budget")
+        return [e for e in active if id(e) in keep]
 
     def _score(self, active: list[Entry], batch: Sequence[Example], step: int) -> None:
         """Score the next slice; slices already in the run's log (a resumed run) are replayed, not recomputed."""

@@ -101,6 +101,7 @@ class Optimizer:
         self.halving = Halving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
             should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
+            calls_left=self.budget.calls_left,
         )
 
     # ----- the loop --------------------------------------------------------------------
@@ -125,6 +126,8 @@ class Optimizer:
         stale = 0
         for rnd in range(self.config.rounds):
             self.view.update(round=rnd)
+            if rnd == 0:
+                self._score_start(fmt)
             new = self._propose(rnd)
             if self._should_stop():
                 break
@@ -142,15 +145,20 @@ class Optimizer:
         if self.stop_reason is None and self._should_stop():
             self.stop_reason = self._should_stop()
 
+    def _score_start(self, fmt: dict[str, Any]) -> None:
+        """The human instruction in the space's start format, on all of dev, before anything is proposed.
+
+        The run has a fully scored incumbent after its first len(dev) calls: a budget cut at any
+        point still has a winner at least as good on dev as the human prompt, and the proposers'
+        candidates are pruned against it rung by rung.
+        """
+        human = self.pool.add(self.task.instruction, "human", 0)
+        if human is not None and not self._should_stop():
+            self._evaluate([self._entry(human, fmt, "instruction", 0)])
+
     def _propose(self, rnd: int) -> list[Candidate]:
         new: list[Candidate] = []
-        if rnd == 0:
-            human = self.pool.add(self.task.instruction, "human", 0)
-            if human:
-                new.append(human)
-            names = list(self.config.proposers)
-        else:
-            names = ["variation", "history"]
+        names = list(self.config.proposers) if rnd == 0 else ["variation", "history"]
         ranked = self.ranked_candidates()
         ctx = ProposalContext(
             train=self.train,
@@ -168,7 +176,7 @@ class Optimizer:
             self.view.update(phase=f"proposing ({name})")
             proposer = PROPOSERS.get(name)()
             before = self.proposer_backend.usage.calls
-            for p in proposer.propose(self.proposer_backend, ctx):
+            for p in proposer.propose(self.proposer_backend, ctx, limit=self.budget.calls_left()):
                 cand = self.pool.add(p.text, p.origin, rnd, p.parent)
                 if cand:
                     new.append(cand)

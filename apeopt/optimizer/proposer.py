@@ -73,8 +73,9 @@ class Proposer(ABC):
     def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
         """Generation requests, each with the id of the parent candidate it varies (or None)."""
 
-    def propose(self, backend: LMBackend, ctx: ProposalContext) -> list[Proposal]:
-        reqs = self.requests(ctx)
+    def propose(self, backend: LMBackend, ctx: ProposalContext, limit: int | None = None) -> list[Proposal]:
+        """Sample the requests (at most ``limit`` of them: the calls left in a budget) and clean the texts."""
+        reqs = self.requests(ctx) if limit is None else self.requests(ctx)[:limit]
         if not reqs:
             return []
         completions = backend.generate([r for r, _ in reqs])

@@ -41,6 +41,7 @@ def optimize(
         store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions()})
     opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage, resume=resume)
     winner = opt.run()
+    search = {"lm_calls": opt.budget.spent_calls(), "tokens": opt.budget.spent_tokens(), "seconds": round(opt.budget.elapsed(), 2)}
     if winner is None:
         raise UserError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
     interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
@@ -74,6 +75,7 @@ def optimize(
         "human": {"prompt": prompts["human"].to_dict(), **scores.get("human", {})},
         "few_shot": {"k": config.few_shot_k, **scores.get("few_shot", {})} if "few_shot" in prompts else None,
         "paired_test": {"winner_vs_human": paired(raw, "winner", "human"), "winner_vs_few_shot": paired(raw, "winner", "few_shot")},
+        "search": search,  # spent by the search (proposals and dev scoring); the budget applies to these
         "lm_calls": backend.usage.calls + (proposer.usage.calls if proposer is not backend else 0),
         "tokens": backend.usage.tokens + (proposer.usage.tokens if proposer is not backend else 0),
         "computed": backend.computed.as_dict() if hasattr(backend, "computed") else None,

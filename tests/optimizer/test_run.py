@@ -6,6 +6,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from toy import garbage, toy_task
 
 from apeopt.optimizer.runstore import BEST_PROMPT, CANDIDATES, EVALUATIONS, LEADERBOARD, SUMMARY
@@ -101,6 +103,34 @@ def test_call_budget_stops_and_still_reports(run):
     assert "budget" in summary["stop_reason"]
     assert summary["status"] == "complete"
     assert json.loads(store.path(SUMMARY).read_text())["winner"]["prompt"]
+
+
+def test_human_start_prompt_is_scored_on_all_dev_first(run):
+    _, store, _ = run(space="fewshot", rounds=1)
+    evals = store.evaluations()
+    first = [e for e in evals if e["trial"] == 0]
+    assert evals[: len(first)] == first  # nothing else is scored before the incumbent is known
+    assert sum(e["n_new"] for e in first) == 60  # all of dev
+    assert store.candidates()[0]["origin"] == "human"
+    assert len({e["trial"] for e in evals}) > 1
+
+
+def test_budget_of_one_dev_pass_still_returns_a_fully_scored_winner(run):
+    summary, store, _ = run(space="fewshot", budget_calls=60)
+    assert "budget" in summary["stop_reason"]
+    assert summary["winner"]["origin"] == "human"
+    assert summary["winner"]["dev_selection"]["n"] == 60
+    assert sum(e["lm_calls"] for e in store.evaluations()) == 60
+    assert len(store.candidates()) == 1  # nothing was proposed once the budget was spent
+
+
+@pytest.mark.parametrize("space,budget", [("instruction", 45), ("fewshot", 137), ("fewshot", 333), ("full", 250)])
+def test_call_budget_is_a_hard_cap_on_the_search(run, space, budget):
+    summary, store, _ = run(space=space, budget_calls=budget)
+    assert summary["search"]["lm_calls"] <= budget
+    assert summary["search"]["lm_calls"] >= budget - 60  # what is left is less than one more slice of dev
+    logged = sum(e["lm_calls"] for e in store.evaluations())
+    assert logged <= summary["search"]["lm_calls"] and summary["winner"]["dev"]["n"] == 60
 
 
 class InterruptingView(View):
