@@ -16,7 +16,12 @@ from apeopt.models.base import (
 
 
 class MeteredBackend(LMBackend):
-    """Wraps a backend; ``usage`` counts every request and the tokens its results report."""
+    """Wraps a backend; ``usage`` counts every request and the tokens its results report.
+
+    One call is one completion sampled or one log-prob scored: a request for ``n`` samples counts
+    ``n`` calls, as an API bills ``n`` completions (and as DSPy's ``n=k`` reaches an engine as ``k``
+    requests), so budgets and comparisons count the same work the same way.
+    """
 
     def __init__(self, inner: LMBackend) -> None:
         self.inner = inner
@@ -26,7 +31,7 @@ class MeteredBackend(LMBackend):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
         out = self.inner.generate(requests)
         self.usage.add(
-            calls=len(requests),
+            calls=sum(max(1, r.n) for r in requests),
             prompt_tokens=sum(c.prompt_tokens for c in out),
             completion_tokens=sum(c.completion_tokens for c in out),
         )

@@ -121,10 +121,10 @@ class Halving:
             self._take(e, r.scores, step, c, t, replayed=False)
 
     def _requests(self, prompt: PromptConfig, batch: Sequence[Example]) -> int:
-        """LM requests one prompt costs on ``batch`` (as evaluate_many sends them)."""
+        """LM calls one prompt costs on ``batch`` (as evaluate_many sends them; a sample is a call)."""
         if self.scorer.needs_logprob:
             return sum(len(ex.targets) for ex in batch)
-        return len(batch) * (1 + (prompt.votes if prompt.cot else 0))
+        return len(batch) * prompt.votes * (2 if prompt.cot else 1)
 
     def _take(self, e: Entry, scores: Sequence[float], step: int, calls: int, tokens: int, replayed: bool) -> None:
         e.scores.extend(scores)

@@ -1,6 +1,6 @@
 """`--dry-run`: the planned number of LM calls and tokens, before any is spent.
 
-An estimate: proposal requests are exact; scoring assumes the pruner keeps 1/eta per rung; tokens
+An estimate: proposal calls (one per sampled candidate) are exact; scoring assumes the pruner keeps 1/eta per rung; tokens
 are approximated as characters / 4 of the rendered prompts.
 """
 
@@ -35,12 +35,13 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     first = 1 + len(config.proposers) * config.subsamples * config.per_subsample
     later = config.resample_top * config.per_subsample + max(1, config.subsamples // 2) * config.per_subsample
     per_round_format = space.format_trials if space.searchable else 0
-    proposal_calls = len(config.proposers) * config.subsamples + (config.rounds - 1) * (config.resample_top + max(1, config.subsamples // 2))
+    proposal_requests = len(config.proposers) * config.subsamples + (config.rounds - 1) * (config.resample_top + max(1, config.subsamples // 2))
+    proposal_calls = proposal_requests * config.per_subsample  # each request samples per_subsample candidates
     scoring = halving_calls(first, sizes, config.eta) + (config.rounds - 1) * halving_calls(later, sizes, config.eta)
     scoring += config.rounds * halving_calls(per_round_format, sizes, config.eta) if per_round_format else 0
     final = (3 if config.few_shot_k else 2) * (len(dev) + len(task.splits.get("test", ())) + len(task.splits.get("test_shift", ())))
     calls = proposal_calls + scoring + final
-    tokens = proposal_calls * 300 + (scoring + final) * per_call
+    tokens = proposal_requests * 300 + (scoring + final) * per_call
     return {
         "task": task.name,
         "space": space.name,

@@ -74,8 +74,11 @@ class Proposer(ABC):
         """Generation requests, each with the id of the parent candidate it varies (or None)."""
 
     def propose(self, backend: LMBackend, ctx: ProposalContext, limit: int | None = None) -> list[Proposal]:
-        """Sample the requests (at most ``limit`` of them: the calls left in a budget) and clean the texts."""
-        reqs = self.requests(ctx) if limit is None else self.requests(ctx)[:limit]
+        """Sample the requests (those that fit ``limit``, the calls left in a budget) and clean the texts."""
+        reqs = self.requests(ctx)
+        if limit is not None:
+            fits = [i for i in range(len(reqs)) if sum(max(1, r.n) for r, _ in reqs[: i + 1]) <= limit]
+            reqs = reqs[: len(fits)]
         if not reqs:
             return []
         completions = backend.generate([r for r, _ in reqs])
