@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if any(report["settings"].get(k) != getattr(args, k) for k in same):
             raise SystemExit(f"error: --merge needs the same {', '.join(same)} as {previous} ({report['settings']})")
         report.setdefault("merged", []).append({"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                                                "methods": list(args.methods), "load_start": load_now()})
+                                                "methods": list(args.methods), "tasks": list(args.tasks), "load_start": load_now()})
         started = time.time() - report.get("elapsed_s", 0.0)
     shared = open_shared_backend(args)
     for name in args.tasks:
@@ -295,7 +295,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"- command: `{report['command']}`",
         f"- date: {report['date']}; elapsed {report.get('elapsed_s', 0) / 60:.1f} min; load average at start {report['load_start']}, "
         f"at end {report.get('load_end', '(still running)')}; machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs",
-        *[f"- rows of {', '.join(m['methods'])} replaced by a later run: `{m['command']}` ({m['date']}, load at start {m['load_start']})"
+        *[f"- rows of {', '.join(m['methods'])} on {', '.join(m.get('tasks', []))} from a later run (replacing earlier rows): "
+          f"`{m['command']}` ({m['date']}, load at start {m['load_start']})"
           for m in report.get("merged", [])],
         f"- model (task and proposer): `{s['model']}`; budget {s['budget_calls']} LM calls per method (search only; final "
         f"test scoring is separate and not budgeted); dev {s['dev']} items, test {s['test']} items; seed {s['seed']}",

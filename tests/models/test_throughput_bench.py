@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "throughput.py"
-
-
-def load_bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_throughput", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_loader import load_bench
 
 
 def test_throughput_bench_on_tiny_model(tiny_model_dir: Path, tmp_path: Path, capsys: Any) -> None:
-    bench = load_bench()
+    bench = load_bench("throughput")
     out = tmp_path / "tp"
     code = bench.main(["--model", f"hf:{tiny_model_dir}", "--candidates", "2", "--examples", "3",
                        "--tasks", "plural,sentiment", "--ablate", "--out", str(out)])

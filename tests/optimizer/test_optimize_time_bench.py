@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from typing import Any
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "optimize_time.py"
-
-
-def load_bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_optimize_time", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_loader import load_bench
 
 
 def test_optimize_time_bench_on_tiny_model(tiny_model_dir: Path, tmp_path: Path) -> None:
-    bench = load_bench()
+    bench = load_bench("optimize_time")
     out, runs = tmp_path / "ot", tmp_path / "runs"
     extra = ["--", "--model", f"hf:{tiny_model_dir}", "--budget-calls", "80", "--rounds", "1", "--dev-limit", "20"]
     assert bench.main(["--tasks", "plural", "--label", "batched", "--runs", str(runs), "--out", str(out), *extra]) == 0
