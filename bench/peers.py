@@ -1,6 +1,7 @@
 """apeopt against DSPy COPRO and MIPROv2 on the same model, items, scorer and LM-call budget.
 
-    python bench/peers.py --tasks plural sentiment --budget-calls 1500 --dev 30 --test 100
+    python bench/peers.py --tasks plural sentiment antonyms --budget-calls 500 --dev 30 --test 100   # ~1 h on 2 cores
+    python bench/peers.py --tasks antonyms --budget-calls 500 --dev 30 --test 100 --merge   # add a task to the results
     python bench/peers.py --tasks plural --budget-calls 200 --dev 10 --test 20 --methods copro  # quick
     python bench/peers.py --render --notes bench/results/peers_notes.md  # re-render peers.md from peers.json
 
@@ -46,8 +47,8 @@ def load_now() -> list[float]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tasks", nargs="+", default=["plural", "sentiment"])
-    p.add_argument("--budget-calls", type=int, default=1500)
+    p.add_argument("--tasks", nargs="+", default=["plural", "sentiment", "antonyms"])
+    p.add_argument("--budget-calls", type=int, default=500)
     p.add_argument("--dev", type=int, default=30)
     p.add_argument("--test", type=int, default=100)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
