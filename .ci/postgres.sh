@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL server on loopback for the batch tests; prints the URL to use.
 set -euo pipefail
-PORT=${APEOPT_PG_PORT:-54329}
+# a free port unless one is given: a server left by an earlier run on this machine must not collide
+PORT=${APEOPT_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >&2
 fi
