@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from apeopt.models.cache import default_cache_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 300.0
 # --naive-scoring: the same optimize, every LM request scored on its own (batch 1, no shared-prefix
@@ -43,10 +45,6 @@ NAIVE = (
 )
 
 
-def user_cache() -> Path:
-    return Path(os.environ.get("APEOPT_CACHE_DIR") or Path.home() / ".cache" / "apeopt")
-
-
 def git_rev(src: Path) -> str:
     try:
         out = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
@@ -59,7 +57,7 @@ def git_rev(src: Path) -> str:
 def run_one(task: str, src: Path, runs: Path, extra: list[str], naive: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="apeopt-cache-") as tmp:
         cache = Path(tmp)
-        models = user_cache() / "models"
+        models = default_cache_dir() / "models"
         if models.is_dir():
             (cache / "models").symlink_to(models, target_is_directory=True)
         env = {**os.environ, "APEOPT_CACHE_DIR": str(cache), "PYTHONPATH": str(src)}

@@ -27,6 +27,11 @@ class GenerateRequest:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
+
+    @property
+    def calls(self) -> int:
+        """LM calls this request costs: one per sampled completion."""
+        return self.n
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if self.n > 1 and self.temperature == 0:

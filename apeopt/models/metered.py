@@ -31,7 +31,7 @@ class MeteredBackend(LMBackend):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
         out = self.inner.generate(requests)
         self.usage.add(
-            calls=sum(max(1, r.n) for r in requests),
+            calls=sum(r.calls for r in requests),
             prompt_tokens=sum(c.prompt_tokens for c in out),
             completion_tokens=sum(c.completion_tokens for c in out),
         )

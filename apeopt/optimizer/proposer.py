@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from itertools import accumulate
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -77,8 +78,7 @@ class Proposer(ABC):
         """Sample the requests (those that fit ``limit``, the calls left in a budget) and clean the texts."""
         reqs = self.requests(ctx)
         if limit is not None:
-            fits = [i for i in range(len(reqs)) if sum(max(1, r.n) for r, _ in reqs[: i + 1]) <= limit]
-            reqs = reqs[: len(fits)]
+            reqs = [r for r, spent in zip(reqs, accumulate(q.calls for q, _ in reqs)) if spent <= limit]
         if not reqs:
             return []
         completions = backend.generate([r for r, _ in reqs])
