@@ -27,15 +27,15 @@ class GenerateRequest:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.n > 1 and self.temperature == 0:
+            raise ValueError("n > 1 needs temperature > 0 (greedy samples are identical)")
 
     @property
     def calls(self) -> int:
         """LM calls this request costs: one per sampled completion."""
         return self.n
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if self.n > 1 and self.temperature == 0:
-            raise ValueError("n > 1 needs temperature > 0 (greedy samples are identical)")
 
 
 @dataclass(frozen=True)
