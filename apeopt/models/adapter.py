@@ -31,6 +31,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from apeopt.errors import UserError
+from apeopt.models.kv_arg import cache_kwargs, returned_cache
 from apeopt.storage import atomic_write_json
 
 ADAPTER_META = "apeopt_adapter.json"
@@ -111,7 +112,14 @@ class _Shifted(StoppingCriteria):
 
 
 class PrefixModel(torch.nn.Module):
-    """A PEFT prefix-tuning model behind the signature HFBackend drives (``logits_to_keep``)."""
+    """A PEFT prefix-tuning model behind the signature HFBackend drives (``logits_to_keep``).
+
+    The trained prefix is PEFT's (``get_prompt``: per-layer keys/values of the virtual tokens);
+    the forward and the decoding loop are apeopt's, so they do not depend on how a transformers
+    release names or fills the cache inside ``generate`` (PEFT's own generate breaks batch
+    invariance under transformers 5.24). Layout per row: ``[prefix][left pad][tokens]``; pads are
+    masked, and positions count real tokens after the prefix, as PEFT's forward numbers them.
+    """
 
     def __init__(self, peft_model: Any) -> None:
         super().__init__()
@@ -119,31 +127,71 @@ class PrefixModel(torch.nn.Module):
         self.virtual_tokens = int(peft_model.active_peft_config.num_virtual_tokens)
 
     @property
+    def base(self) -> Any:
+        return self.peft.get_base_model()
+
+    @property
     def generation_config(self) -> Any:
-        return self.peft.get_base_model().generation_config
+        return self.base.generation_config
 
     @property
     def config(self) -> Any:
-        return self.peft.get_base_model().config
+        return self.base.config
 
     def get_input_embeddings(self) -> Any:
-        return self.peft.get_base_model().get_input_embeddings()
+        return self.base.get_input_embeddings()
 
     def get_output_embeddings(self) -> Any:
-        return self.peft.get_base_model().get_output_embeddings()
+        return self.base.get_output_embeddings()
+
+    def _prefixed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                  position_ids: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """The attention mask with the prefix in front, shifted positions, and the prefix cache."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if position_ids is None:
+            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        ones = attention_mask.new_ones((input_ids.shape[0], self.virtual_tokens))
+        prefix = self.peft.get_prompt(batch_size=input_ids.shape[0], max_cache_len=-1)
+        return torch.cat([ones, attention_mask], dim=1), position_ids + self.virtual_tokens, prefix
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 position_ids: torch.Tensor | None = None, use_cache: bool = False,
                 logits_to_keep: int = 0, **kwargs: Any) -> Any:
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        if position_ids is None:  # PEFT adds the prefix length to these
-            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        return self.peft(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         use_cache=use_cache, logits_to_keep=logits_to_keep, **kwargs)
+        mask, positions, prefix = self._prefixed(input_ids, attention_mask, position_ids)
+        return self.base(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=logits_to_keep, **cache_kwargs(self.base, prefix), **kwargs)
 
-    def generate(self, **kwargs: Any) -> torch.Tensor:
-        return self.peft.generate(**kwargs)
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                 generation_config: Any = None, logits_processor: Any = None,
+                 stopping_criteria: StoppingCriteriaList | None = None, **kwargs: Any) -> torch.Tensor:
+        """Greedy decoding (after ``logits_processor``, e.g. seeded sampling noise) over the prefix
+        cache; returns the prompt ids followed by the new ids, finished rows padded."""
+        config = generation_config or self.generation_config
+        eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
+        eos_ids = torch.tensor([e for e in eos if e is not None], device=input_ids.device)
+        pad = config.pad_token_id if config.pad_token_id is not None else int(eos_ids[0])
+        mask, positions, cache = self._prefixed(input_ids, attention_mask, None)
+        seqs = input_ids
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        step_ids, step_pos = input_ids, positions
+        for _ in range(int(config.max_new_tokens)):
+            out = self.base(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, use_cache=True,
+                            logits_to_keep=1, **cache_kwargs(self.base, cache))
+            cache = returned_cache(out)
+            scores = out.logits[:, -1].float()
+            for processor in logits_processor or ():
+                scores = processor(seqs, scores)
+            token = torch.where(done, torch.full_like(done, pad, dtype=torch.long), scores.argmax(-1))
+            seqs = torch.cat([seqs, token[:, None]], dim=1)
+            done = done | torch.isin(token, eos_ids)
+            if stopping_criteria:
+                done = done | stopping_criteria(seqs, scores)
+            if bool(done.all()):
+                break
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+            step_ids, step_pos = token[:, None], step_pos[:, -1:] + 1
+        return seqs
 
 
 def inference_module(model: Any) -> Any:

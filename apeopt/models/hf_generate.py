@@ -18,6 +18,7 @@ from transformers import LogitsProcessor, StoppingCriteria
 
 from apeopt.models import prefix_cache as pc
 from apeopt.models.base import Completion, GenerateRequest, cut_at_stop
+from apeopt.models.kv_arg import cache_kwargs
 
 
 class _RowStopper(StoppingCriteria):
@@ -161,8 +162,9 @@ def _decode(backend: Any, prep: pc.Prepared, max_tokens: int, stopper: _RowStopp
 
 
 def _step(model: Any, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cache: Any, keep_arg: bool) -> torch.Tensor:
-    kwargs = dict(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
+    kwargs = dict(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
     if keep_arg:
-        return model(**kwargs, logits_to_keep=1).logits
-    hidden = model.get_decoder()(**kwargs).last_hidden_state
+        return model(**kwargs, **cache_kwargs(model, cache), logits_to_keep=1).logits
+    decoder = model.get_decoder()
+    hidden = decoder(**kwargs, **cache_kwargs(decoder, cache)).last_hidden_state
     return model.get_output_embeddings()(hidden[:, -1:])

@@ -18,6 +18,8 @@ from typing import Any, Iterator, Sequence
 import torch
 from transformers import DynamicCache
 
+from apeopt.models.kv_arg import cache_kwargs, returned_cache
+
 # Rows sharing fewer tokens than this are not worth a separate prefix forward.
 MIN_SHARED = 4
 # Left padding (tokens) worth one more prefix forward instead: each forward streams all weights.
@@ -181,8 +183,8 @@ class PrefixStore:
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.decoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                            position_ids=pos.to(self.device), use_cache=True,
-                           past_key_values=DynamicCache(config=self.config))
-        layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+                           **cache_kwargs(self.decoder, DynamicCache(config=self.config)))
+        layers = [(layer.keys, layer.values) for layer in returned_cache(out).layers]
         for j, (g, r) in enumerate(zip(gids, rows)):  # views without the left padding
             start = width - len(r)
             self.kv[g] = [(k[j:j + 1, :, start:], v[j:j + 1, :, start:]) for k, v in layers]
@@ -288,12 +290,13 @@ def forward(model: Any, prep: Prepared, keep: int, keep_arg: bool) -> tuple[torc
     """Run the suffixes over the prefix cache; logits of the last ``keep`` positions only."""
     cache = prep.cache if prep.cache is not None else DynamicCache(config=model.config)
     kwargs = dict(input_ids=prep.input_ids, attention_mask=prep.attention_mask,
-                  position_ids=prep.position_ids, past_key_values=cache, use_cache=True)
+                  position_ids=prep.position_ids, use_cache=True)
     if keep_arg:
-        out = model(**kwargs, logits_to_keep=keep)
-        return out.logits[:, -keep:], out.past_key_values
-    out = model.get_decoder()(**kwargs)
-    return model.get_output_embeddings()(out.last_hidden_state[:, -keep:]), out.past_key_values
+        out = model(**kwargs, **cache_kwargs(model, cache), logits_to_keep=keep)
+        return out.logits[:, -keep:], returned_cache(out)
+    decoder = model.get_decoder()
+    out = decoder(**kwargs, **cache_kwargs(decoder, cache))
+    return model.get_output_embeddings()(out.last_hidden_state[:, -keep:]), returned_cache(out)
 
 
 def logprob_shared(backend: Any, items: Sequence[tuple[list[int], int]], vocab: int,
