@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from apeopt.errors import UserError
+from apeopt.registry import unknown
+from apeopt.yaml_files import parse_yaml, read_yaml
 
 PARAMS: dict[str, type] = {
     "template": str,
@@ -139,23 +141,17 @@ def _typed(where: str, name: str, value: Any, kind: type) -> Any:
 
 
 def parse_space(data: Any, where: str) -> SearchSpace:
-    import difflib
-
     if not isinstance(data, Mapping):
         raise UserError(f"{where}: a search space must be a mapping, got {type(data).__name__}")
     for key in data:
         if key not in TOP_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(TOP_KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"{where}: unknown key {key!r}{hint}; valid: {', '.join(sorted(TOP_KEYS))}")
+            raise UserError(unknown("key", key, sorted(TOP_KEYS), where))
     params_in = data.get("params") or {}
     if not isinstance(params_in, Mapping):
         raise UserError(f"{where}: 'params' must be a mapping")
     for key in params_in:
         if key not in PARAMS:
-            close = difflib.get_close_matches(str(key), sorted(PARAMS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"{where}: unknown param {key!r}{hint}; valid: {', '.join(sorted(PARAMS))}")
+            raise UserError(unknown("param", key, sorted(PARAMS), where))
     params = {n: _param(where, n, params_in.get(n, {"value": DEFAULTS[n]})) for n in PARAMS}
     scoring = data.get("scoring", "generate")
     if scoring not in SCORINGS:
@@ -198,27 +194,14 @@ def builtin_space_names() -> list[str]:
 
 def load_space(name_or_path: str) -> SearchSpace:
     """A built-in space by name, or a path to a space YAML."""
-    import yaml
-
     path = Path(name_or_path)
     if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
         if not path.is_file():
             raise UserError(f"search space file {name_or_path!r} does not exist")
-        text, where = path.read_text(encoding="utf-8"), str(path)
-    else:
-        names = builtin_space_names()
-        if name_or_path not in names:
-            import difflib
-
-            close = difflib.get_close_matches(name_or_path, names, n=1)
-            hint = f" did you mean {close[0]!r}?" if close else ""
-            raise UserError(f"unknown search space {name_or_path!r};{hint} valid: {', '.join(names)} or a path to a YAML file")
-        text = resources.files("apeopt.search_spaces").joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
-        where = f"search space {name_or_path!r}"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{where}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_space(data, where)
+        return parse_space(read_yaml(path), str(path))
+    names = builtin_space_names()
+    if name_or_path not in names:
+        raise UserError(unknown("search space", name_or_path, names) + " or a path to a YAML file")
+    text = resources.files("apeopt.search_spaces").joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
+    where = f"search space {name_or_path!r}"
+    return parse_space(parse_yaml(text, where), where)
