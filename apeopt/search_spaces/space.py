@@ -27,24 +27,9 @@ from typing import Any, Mapping
 
 from apeopt.errors import UserError
 from apeopt.registry import unknown
+from apeopt.search_spaces.format import DEFAULTS, PARAMS, Format
 from apeopt.yaml_files import parse_yaml, read_yaml
 
-PARAMS: dict[str, type] = {
-    "template": str,
-    "demos": int,
-    "demo_seed": int,
-    "cot": str,
-    "votes": int,
-    "answer_prefix": str,
-}
-DEFAULTS: dict[str, Any] = {
-    "template": "completion",
-    "demos": 0,
-    "demo_seed": 0,
-    "cot": "",
-    "votes": 1,
-    "answer_prefix": "Output:",
-}
 TOP_KEYS = {"name", "description", "scoring", "sampler", "format_trials", "params", "start"}
 SCORINGS = ("generate", "likelihood")
 SAMPLERS = ("tpe", "random")
@@ -84,7 +69,7 @@ class SearchSpace:
     source: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
-    def defaults(self) -> dict[str, Any]:
+    def defaults(self) -> Format:
         """The starting format: each param's fixed value, its first choice, or the default clamped into its range."""
         out: dict[str, Any] = {}
         for name, p in self.params.items():
@@ -96,14 +81,15 @@ class SearchSpace:
                 out[name] = DEFAULTS[name] if DEFAULTS[name] in p.choices else p.choices[0]
             else:
                 out[name] = min(max(DEFAULTS[name], p.low), p.high)  # type: ignore[type-var]
-        return out
+        return Format(**out)
 
     @property
     def searchable(self) -> list[Param]:
         return [p for p in self.params.values() if not p.fixed]
 
-    def suggest(self, trial: Any) -> dict[str, Any]:
-        return {name: p.suggest(trial) for name, p in self.params.items()}
+    def suggest(self, trial: Any) -> Format:
+        """A format sampled by ``trial`` (an Optuna trial), one parameter per field, by name."""
+        return Format(**{name: p.suggest(trial) for name, p in self.params.items()})
 
 
 def _param(where: str, name: str, spec: Any) -> Param:
