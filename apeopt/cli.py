@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from apeopt.errors import UserError
+from apeopt.models.spec import DEFAULT_SPEC
 
 app = typer.Typer(
     name="apeopt",
@@ -19,7 +20,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-DEFAULT_MODEL = "smollm2-135m"
 
 
 def _echo_json(data: object) -> None:
@@ -81,7 +81,7 @@ def eval_cmd(
 @app.command("optimize")
 def optimize_cmd(
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Built-in task name or path to a task YAML."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Scored (task) model spec."),
+    model: str = typer.Option(DEFAULT_SPEC, "--model", "-m", help="Scored (task) model spec."),
     proposer_model: Optional[str] = typer.Option(None, "--proposer-model", help="Proposer model spec (default: --model)."),
     space: str = typer.Option("fewshot", "--space", "-s", help="Search space: instruction | fewshot | full | path to YAML."),
     seed: int = typer.Option(0, "--seed"),
@@ -105,7 +105,7 @@ def optimize_cmd(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder from its log."),
 ) -> None:
     """Find a better prompt than the human one: propose, halve on dev, resample; score once on test."""
-    from apeopt.commands.report import print_summary
+    from apeopt.commands.optimize import print_summary
     from apeopt.optimizer.config import OptimizeConfig
 
     if resume is not None:
@@ -124,7 +124,7 @@ def optimize_cmd(
         budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, storage=storage, use_cache=not no_cache,
     )
     if dry_run:
-        from apeopt.optimizer.plan import estimate
+        from apeopt.optimizer.estimate import estimate
         from apeopt.search_spaces import load_space
         from apeopt.tasks import load_task
 
@@ -149,7 +149,7 @@ def export_cmd(
     from apeopt.optimizer.runstore import BEST_PROMPT, RunStore
     from apeopt.prompts.export import export_prompt
     from apeopt.prompts.file import load_prompt_file
-    from apeopt.storage import atomic_write_text
+    from apeopt.atomic_files import atomic_write_text
 
     store = RunStore.resolve(run)
     if not store.path(BEST_PROMPT).is_file():
@@ -169,14 +169,14 @@ def report_cmd(
     top: int = typer.Option(10, "--top", min=1, help="Top candidates shown per run."),
 ) -> None:
     """Write one static HTML report (tables, plots, top candidates, cost) for runs and batches."""
-    from apeopt.commands.html_report import run_report
+    from apeopt.commands.report import run_report
 
     run_report(paths, output, top=top)
 
 
 @app.command("serve")
 def serve_cmd(
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model spec to serve (smollm2-135m | hf:<dir> | gguf:<file>)."),
+    model: str = typer.Option(DEFAULT_SPEC, "--model", "-m", help="Model spec to serve (smollm2-135m | hf:<dir> | gguf:<file>)."),
     port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: loopback only)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name clients send (default: the spec)."),
@@ -196,7 +196,7 @@ def serve_cmd(
 def compare_cmd(
     task: str = typer.Option(..., "--task", "-t", help="Built-in task name or path to a task YAML."),
     methods: Optional[list[str]] = typer.Option(None, "--methods", help="Comma-separated methods (default: zero-shot, human, k-shot-1/5/8, apeopt, prompt-tuning, lora). Also: ia3, prefix-tuning, full-finetune; groups k-shot, prompts, tuning, all."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Base model spec, the same for every method."),
+    model: str = typer.Option(DEFAULT_SPEC, "--model", "-m", help="Base model spec, the same for every method."),
     quick: bool = typer.Option(False, "--quick", help="Small settings (8 steps, 30 test items, 100-call search, 6 methods): a smoke run in minutes."),
     seed: int = typer.Option(0, "--seed"),
     split_seed: int = typer.Option(0, "--split-seed"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar
 
 from apeopt.errors import UserError
 
@@ -48,6 +48,17 @@ class Registry(Generic[T]):
         return entry  # type: ignore[return-value]
 
     def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(str(name), self.names(), n=1)
-        hint = f" did you mean {close[0]!r}?" if close else ""
-        return f"unknown {self.kind} {name!r};{hint} valid: {', '.join(self.names())}"
+        return unknown(self.kind, name, self.names())
+
+
+def did_you_mean(name: object, valid: Iterable[str]) -> str:
+    """`` did you mean 'x'?`` for the valid name closest to ``name``, or "" when none is close."""
+    close = difflib.get_close_matches(str(name), list(valid), n=1)
+    return f" did you mean {close[0]!r}?" if close else ""
+
+
+def unknown(kind: str, name: object, valid: Iterable[str], where: str = "") -> str:
+    """The one message for an unknown name: ``[where: ]unknown KIND 'x'; did you mean 'y'? valid: a, b``."""
+    valid = list(valid)
+    head = f"{where}: " if where else ""
+    return f"{head}unknown {kind} {name!r};{did_you_mean(name, valid)} valid: {', '.join(valid)}"

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from apeopt.models.spec import DEFAULT_SPEC
+
 TASKS = ("plural", "past_tense", "antonyms", "sentiment", "larger_number", "second_letter")
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -43,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", default=",".join(TASKS), help="comma-separated built-in tasks (at least 6 for the README)")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: compare's defaults)")
-    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--model", default=DEFAULT_SPEC)
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")
     for name, kind in (("steps", int), ("eval_every", int), ("dev_limit", int), ("test_limit", int),
                        ("apeopt_minutes", float), ("apeopt_calls", int)):
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def write(args: argparse.Namespace, chosen: dict[str, Any], results: list[dict[str, Any]], wall: float,
           vers: dict[str, str]) -> None:
-    from apeopt.storage import atomic_write_json, atomic_write_text
+    from apeopt.atomic_files import atomic_write_json, atomic_write_text
 
     doc = {
         "command": "python bench/compare.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from apeopt.models.metered import MeteredBackend
+from apeopt.models.spec import DEFAULT_SPEC
 from apeopt.optimizer.run import versions
 from apeopt.scorers import aggregate, paired_bootstrap
 from apeopt.tasks import load_task
@@ -52,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dev", type=int, default=30)
     p.add_argument("--test", type=int, default=100)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--model", default=DEFAULT_SPEC)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=8, help="DSPy num_threads (concurrent calls are batched)")
     p.add_argument("--out-dir", type=Path, default=Path("bench/results"))
@@ -70,15 +71,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def open_shared_backend(args: argparse.Namespace) -> Any:
-    from apeopt.models.cache import CachingBackend
-    from apeopt.runtime import open_backend
+    from apeopt.models.stack import open_backend
 
     if args.reuse_cache:
         return open_backend(args.model)
     folder = args.cache_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-cache-"))
     folder.mkdir(parents=True, exist_ok=True)
-    inner = open_backend(args.model, use_cache=False)
-    return CachingBackend(inner, folder)
+    return open_backend(args.model, lm_cache=folder)
 
 
 def runner(method: str, task: Any, shared: Any, items: dict[str, Any], args: argparse.Namespace, runs: Path) -> Callable[[], list[dict[str, Any]]]:

@@ -22,7 +22,8 @@ from apeopt.evaluation import evaluate_many
 from apeopt.optimizer.proposer import ForwardProposer, ProposalContext
 from apeopt.prompts.demos import sample_demos
 from apeopt.prompts.prompt import PromptConfig
-from apeopt.runtime import open_backend
+from apeopt.models.spec import DEFAULT_SPEC
+from apeopt.models.stack import open_backend
 from apeopt.scorers import get_scorer
 from apeopt.tasks import load_task
 
@@ -38,9 +39,9 @@ def score_candidates(texts: list[str], task, backend, dev) -> dict[str, list[flo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--proposers", nargs="+", default=["smollm2-135m", "gemma3-270m"])
+    ap.add_argument("--proposers", nargs="+", default=[DEFAULT_SPEC, "gemma3-270m"])
     ap.add_argument("--tasks", nargs="+", default=["plural", "past_tense", "sentiment", "antonyms", "first_letter"])
-    ap.add_argument("--task-model", default="smollm2-135m")
+    ap.add_argument("--task-model", default=DEFAULT_SPEC)
     ap.add_argument("--dev", type=int, default=30)
     ap.add_argument("--temperature", type=float, default=0.9)
     ap.add_argument("--out", default="bench/results/proposers")

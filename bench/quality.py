@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from apeopt.commands.optimize import run_optimize
+from apeopt.models.spec import DEFAULT_SPEC
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.tasks import builtin_task_names
 
@@ -34,7 +35,7 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="+", default=None, help="default: every built-in task")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--space", default="fewshot")
-    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--model", default=DEFAULT_SPEC)
     ap.add_argument("--budget-minutes", type=float, default=10.0)
     ap.add_argument("--runs", default="runs/bench-quality")
     ap.add_argument("--out", default="bench/results/quality")

@@ -38,6 +38,7 @@ from apeopt.evaluation import evaluate_many
 from apeopt.models import load_backend
 from apeopt.models.base import cut_at_stop
 from apeopt.models.hf import HFBackend
+from apeopt.models.spec import DEFAULT_SPEC
 from apeopt.prompts.demos import sample_demos
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import aggregate, get_scorer
@@ -190,7 +191,7 @@ def run_mode(mode: str, backend: HFBackend, task: Any, jobs: list[tuple[PromptCo
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--model", default=DEFAULT_SPEC)
     ap.add_argument("--tasks", default="plural,sentiment")
     ap.add_argument("--modes", default="generate,likelihood")
     ap.add_argument("--candidates", type=int, default=8)

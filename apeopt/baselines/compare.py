@@ -19,9 +19,9 @@ from typing import Any, Callable, Mapping, Sequence
 from apeopt.baselines import DEFAULT_METHODS, QUICK_METHODS, TRAINERS, Method, resolve_methods
 from apeopt.baselines.base import SELECT_METRICS, TrainConfig
 from apeopt.errors import UserError
+from apeopt.models.spec import DEFAULT_SPEC
 from apeopt.tasks.task import Example, Task
 
-DEFAULT_MODEL = "smollm2-135m"
 METHODS_DIR = "methods"
 APEOPT_DIR = "apeopt"
 
@@ -32,7 +32,7 @@ class CompareConfig:
 
     task: str
     methods: tuple[str, ...] | None = None  # None: DEFAULT_METHODS (QUICK_METHODS with quick)
-    model: str = DEFAULT_MODEL
+    model: str = DEFAULT_SPEC
     seed: int = 0
     split_seed: int = 0
     quick: bool = False
@@ -145,8 +145,8 @@ def check_methods(config: CompareConfig, task: Task, base: Any) -> dict[str, Any
 def run_comparison(config: CompareConfig, task: Task, base: Any, folder: Path,
                    progress: Callable[[str], None] = lambda msg: None) -> dict[str, Any]:
     """All methods on ``task``; returns {"rows": [...], "meta": {...}} and writes the run's files."""
-    from apeopt.baselines.report import add_paired, write_report
-    from apeopt.storage import atomic_write_text
+    from apeopt.baselines.comparison_files import add_paired, write_report
+    from apeopt.jsonl import write_jsonl
 
     started = time.perf_counter()
     trainers = check_methods(config, task, base)
@@ -170,7 +170,7 @@ def run_comparison(config: CompareConfig, task: Task, base: Any, folder: Path,
         progress(f"{method.name}: test {scorer.name} {score['score']:.3f} [{score['ci'][0]:.2f}, {score['ci'][1]:.2f}] "
                  f"n={score['n']} ({row['wall_seconds']:.0f} s)")
         gc.collect()
-    atomic_write_text(folder / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
+    write_jsonl(folder / "predictions.jsonl", predictions)
     add_paired(rows, predictions)
     meta = {
         "task": task.name,
@@ -217,6 +217,7 @@ def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, 
                   prompt: Any, progress: Callable[[str], None]) -> tuple[Any, str, dict[str, Any]]:
     from apeopt.baselines.train import train
     from apeopt.models.adapter import AdapterMeta
+    from apeopt.models.stack import stacked
 
     out = folder / METHODS_DIR / method.name
     inner = unwrap(base)
@@ -236,13 +237,7 @@ def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, 
     ).save(adapter_dir)
     info["lm_calls"] = info.pop("selection_lm_calls")
     info["lm_tokens"] = info.pop("selection_lm_tokens")
-    scoring: Any = tuned.backend
-    if config.use_cache:
-        from apeopt.models.cache import CachingBackend
-        from apeopt.runtime import cache_dir
-
-        scoring = CachingBackend(tuned.backend, cache_dir())
-    return scoring, str(adapter_dir), info
+    return stacked(tuned.backend, use_cache=config.use_cache), str(adapter_dir), info
 
 
 def _score(method: Method, prompt: Any, scoring: Any, task: Task, splits: dict[str, tuple[Example, ...]],

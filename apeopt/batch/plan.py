@@ -14,7 +14,6 @@ Keys of a job are the ``apeopt optimize`` option names with underscores (``budge
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -24,6 +23,8 @@ from typing import Any, Mapping
 
 from apeopt.baselines.compare import CompareConfig
 from apeopt.errors import UserError
+from apeopt.registry import unknown
+from apeopt.yaml_files import read_yaml
 from apeopt.optimizer.config import OptimizeConfig
 
 KINDS = ("optimize", "compare")
@@ -62,16 +63,12 @@ class Plan:
 def _check_keys(where: str, data: Mapping[str, Any], valid: tuple[str, ...]) -> None:
     for key in data:
         if key not in valid:
-            close = difflib.get_close_matches(str(key), valid, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"{where}: unknown key {key!r}{hint}")
+            raise UserError(unknown("key", key, valid, where))
 
 
 def _job(where: str, kind: str, params: dict[str, Any], base: Path) -> Job:
     if kind not in KINDS:
-        close = difflib.get_close_matches(kind, KINDS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UserError(f"{where}: unknown job kind {kind!r}{hint}; valid: {', '.join(KINDS)}")
+        raise UserError(unknown("job kind", kind, KINDS, where))
     valid = OPTIMIZE_KEYS if kind == "optimize" else COMPARE_KEYS
     _check_keys(where, params, valid)
     if "task" not in params:
@@ -96,17 +93,10 @@ def compare_config(params: Mapping[str, Any]) -> CompareConfig:
 
 
 def load_plan(path: str | Path) -> Plan:
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise UserError(f"plan file {str(p)!r} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{p}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = read_yaml(p) or {}
     if not isinstance(data, Mapping):
         raise UserError(f"{p}: a plan must be a mapping with defaults/matrix/jobs")
     _check_keys(str(p), data, TOP_KEYS)

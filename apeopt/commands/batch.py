@@ -62,7 +62,7 @@ def batch_status(plan_path: Path, storage: str | None = None) -> list[Any]:
 
 def estimate_plan(plan_path: Path) -> dict[str, Any]:
     from apeopt.optimizer.config import OptimizeConfig
-    from apeopt.optimizer.plan import estimate
+    from apeopt.optimizer.estimate import estimate
     from apeopt.search_spaces import load_space
     from apeopt.tasks import load_task
 

@@ -16,8 +16,8 @@ def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: P
     """Load the task and model, check every method applies, then run :func:`run_comparison`."""
     from apeopt.baselines.compare import check_methods
     from apeopt.models import load_backend
+    from apeopt.models.stack import stacked
     from apeopt.optimizer.run import versions
-    from apeopt.runtime import cache_dir
     from apeopt.tasks import load_task
 
     from transformers.utils import logging as hf_logging
@@ -32,17 +32,13 @@ def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: P
 
     if not task.splits.get("train"):
         check_methods(config, task, None)  # the one-line error, before loading a model
-    base = load_backend(config.model, device=config.device, cache_dir=cache_dir())
+    base = load_backend(config.model, device=config.device)
     check_methods(config, task, base)  # applicability, before any work or run folder
     store = RunStore.create(run_dir, runs_root, new_run_id(config.task, "compare", config.seed))
     store.write_config({"compare": config.to_dict(), "task": task.name, "versions": versions(), "kind": "compare"})
     progress(f"compare {task.name} on {config.model} ({getattr(base, 'device', '?')}): {', '.join(config.methods or ())}"
              f" -> {store.root}")
-    scoring: Any = base
-    if config.use_cache:
-        from apeopt.models.cache import CachingBackend
-
-        scoring = CachingBackend(base, cache_dir())
+    scoring = stacked(base, use_cache=config.use_cache)
     result = run_comparison(config, task, scoring, store.root, progress)
     result["meta"]["load_seconds"] = round(getattr(base, "load_seconds", 0.0), 2)
     return result

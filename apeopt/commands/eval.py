@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from apeopt.errors import UserError
+from apeopt.evaluation import EvalResult, evaluate_many
+from apeopt.models.base import LMBackend
+from apeopt.models.spec import DEFAULT_SPEC
 from apeopt.prompts.demos import sample_demos
 from apeopt.prompts.file import load_prompt_file
 from apeopt.prompts.prompt import PromptConfig
-from apeopt.runtime import open_backend, progress_evaluate, resolve_scorer
-
-DEFAULT_MODEL = "smollm2-135m"
+from apeopt.scorers import Scorer, aggregate, get_scorer
+from apeopt.tasks.task import Example
 
 
 def run_eval(
@@ -70,13 +72,15 @@ def run_eval(
     if meta is not None and instruction == meta.prompt.get("instruction") and not demos:
         prompt = PromptConfig.from_dict(meta.prompt, where=f"adapter {str(adapter)!r}")
     examples = the_task.split(split)[:limit] if limit else the_task.split(split)
-    model_spec = model or (pf.model if pf else (meta.base_model if meta else DEFAULT_MODEL))
-    the_scorer = resolve_scorer(scorer or the_task.scorer)
+    model_spec = model or (pf.model if pf else (meta.base_model if meta else DEFAULT_SPEC))
+    the_scorer = get_scorer(scorer or the_task.scorer)
     if adapter is not None:
         from apeopt.models.adapter import open_adapter
 
         backend, _ = open_adapter(adapter, model_spec, device=device, use_cache=use_cache)
     else:
+        from apeopt.models.stack import open_backend
+
         backend = open_backend(model_spec, device=device, use_cache=use_cache)
     result = progress_evaluate(prompt, examples, backend, the_scorer, the_task.labels, quiet=quiet, label=f"{the_task.name}/{split}")
     out = {
@@ -90,14 +94,45 @@ def run_eval(
         "usage": backend.usage.as_dict(),
     }
     if predictions is not None:
-        import json
+        from apeopt.jsonl import write_jsonl
 
-        from apeopt.storage import atomic_write_text
-
-        atomic_write_text(predictions, "".join(json.dumps({"split": split, **row}) + "\n" for row in result.rows()))
+        write_jsonl(predictions, ({"split": split, **row} for row in result.rows()))
     if not quiet:
         _print_result(out, result.rows(show))
     return out
+
+
+def progress_evaluate(
+    prompt: PromptConfig,
+    examples: Sequence[Example],
+    backend: LMBackend,
+    scorer: Scorer,
+    labels: Sequence[str] | None,
+    quiet: bool = False,
+    label: str = "scoring",
+    chunk: int = 32,
+) -> EvalResult:
+    """Evaluate in chunks with a Rich progress bar on stderr; the result equals one big call."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    parts: list[EvalResult] = []
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True, disable=quiet,
+    ) as bar:
+        tid = bar.add_task(label, total=len(examples))
+        for start in range(0, len(examples), chunk):
+            part = examples[start : start + chunk]
+            parts.append(evaluate_many([(prompt, part)], backend, scorer, labels)[0])
+            bar.advance(tid, len(part))
+    scores = tuple(s for p in parts for s in p.scores)
+    return EvalResult(
+        aggregate(list(scores)),
+        scores,
+        tuple(o for p in parts for o in p.outputs),
+        tuple(e for p in parts for e in p.examples),
+    )
 
 
 def _task_of(pf: Any) -> str:

@@ -37,8 +37,8 @@ def resume_optimize(run: Path, quiet: bool = False) -> dict[str, Any]:
 
 def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Any, quiet: bool, resume: bool) -> dict[str, Any]:
     from apeopt.models.metered import MeteredBackend
+    from apeopt.models.stack import open_backend
     from apeopt.optimizer.view import LiveView, View
-    from apeopt.runtime import open_backend
     from apeopt.tasks import load_task
 
     task = load_task(config.task, seed=config.split_seed)
@@ -51,3 +51,35 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Any, quiet:
     view: Any = View() if quiet else LiveView(f"apeopt optimize {task.name} ({space.name})")
     with view:
         return optimize(config, task, space, backend, proposer, store, view, resume=resume)
+
+def _fmt(score: dict[str, Any] | None) -> str:
+    if not score:
+        return "-"
+    lo, hi = score["ci"]
+    return f"{score['score']:.3f} [{lo:.2f}, {hi:.2f}] n={score['n']}"
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table("method", "dev", "test", "test_shift", title=f"{summary['task']} — {summary['space']} — {summary['model']}")
+    for name in ("human", "few_shot", "winner"):
+        row = summary.get(name) or {}
+        label = f"{name} (k={row.get('k')})" if name == "few_shot" and row else name
+        table.add_row(label, _fmt(row.get("dev")), _fmt(row.get("test")), _fmt(row.get("test_shift")))
+    console.print(table)
+    console.print(f"[bold]winner instruction:[/] {summary['winner']['prompt']['instruction']}")
+    w = summary["winner"]["prompt"]
+    console.print(
+        f"format: template={w['template']} demos={len(w['demos'])} cot={w['cot']!r} votes={w['votes']} "
+        f"answer_prefix={w['answer_prefix']!r}"
+    )
+    pt = (summary.get("paired_test") or {}).get("winner_vs_human")
+    if pt:
+        console.print(f"winner - human on test: {pt['diff']:+.3f} (95% CI [{pt['ci_lo']:+.3f}, {pt['ci_hi']:+.3f}], p={pt['p']:.3f})")
+    console.print(
+        f"{summary['status']} ({summary['stop_reason']}); {summary['candidates']} candidates, {summary['trials']} trials, "
+        f"{summary['lm_calls']} LM calls, {summary['tokens']} tokens, {summary['wall_seconds']:.0f} s -> {summary['run_dir']}"
+    )

@@ -1,38 +1,25 @@
-"""Human-readable report of an optimize run's summary."""
+"""`apeopt report RUN_OR_BATCH... -o report.html`: write the static HTML report."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from apeopt.errors import UserError
 
 
-def _fmt(score: dict[str, Any] | None) -> str:
-    if not score:
-        return "-"
-    lo, hi = score["ci"]
-    return f"{score['score']:.3f} [{lo:.2f}, {hi:.2f}] n={score['n']}"
+def run_report(paths: Sequence[str | Path], output: Path, top: int = 10) -> Path:
+    """Read the runs and batches in ``paths`` and write one self-contained HTML file to ``output``."""
+    from apeopt.html_report import build_report
+    from apeopt.atomic_files import atomic_write_text
 
-
-def print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    table = Table("method", "dev", "test", "test_shift", title=f"{summary['task']} — {summary['space']} — {summary['model']}")
-    for name in ("human", "few_shot", "winner"):
-        row = summary.get(name) or {}
-        label = f"{name} (k={row.get('k')})" if name == "few_shot" and row else name
-        table.add_row(label, _fmt(row.get("dev")), _fmt(row.get("test")), _fmt(row.get("test_shift")))
-    console.print(table)
-    console.print(f"[bold]winner instruction:[/] {summary['winner']['prompt']['instruction']}")
-    w = summary["winner"]["prompt"]
-    console.print(
-        f"format: template={w['template']} demos={len(w['demos'])} cot={w['cot']!r} votes={w['votes']} "
-        f"answer_prefix={w['answer_prefix']!r}"
-    )
-    pt = (summary.get("paired_test") or {}).get("winner_vs_human")
-    if pt:
-        console.print(f"winner - human on test: {pt['diff']:+.3f} (95% CI [{pt['ci_lo']:+.3f}, {pt['ci_hi']:+.3f}], p={pt['p']:.3f})")
-    console.print(
-        f"{summary['status']} ({summary['stop_reason']}); {summary['candidates']} candidates, {summary['trials']} trials, "
-        f"{summary['lm_calls']} LM calls, {summary['tokens']} tokens, {summary['wall_seconds']:.0f} s -> {summary['run_dir']}"
-    )
+    output = Path(output)
+    if output.is_dir():
+        raise UserError(f"output {str(output)!r} is a folder; give a file name such as report.html")
+    html, collection = build_report(paths, top=top)
+    atomic_write_text(output, html)
+    output.chmod(0o644)  # a page to share (the temp file it was renamed from was private)
+    jobs = sum(len(b.jobs) for b in collection.batches)
+    print(f"wrote {output} ({len(collection.runs)} runs, {jobs} jobs, {len(html) // 1024} KiB)", file=sys.stderr)
+    return output

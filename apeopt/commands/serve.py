@@ -293,10 +293,9 @@ def run_serve(model: str, host: str = "127.0.0.1", port: int = 8000, device: str
               name: str | None = None, max_batch: int = 64, wait_ms: float = 5.0,
               key_env: str | None = None) -> None:
     """Load ``model`` and serve it until interrupted."""
-    from apeopt.models import load_backend
-    from apeopt.runtime import cache_dir
+    from apeopt.models.stack import open_backend
 
-    backend = load_backend(model, device=device, cache_dir=cache_dir())
+    backend = open_backend(model, device=device, use_cache=False)
     server = ModelServer(backend, host, port, name or model, max_batch, wait_ms, key_env)
     if host not in ("127.0.0.1", "localhost", "::1") and not key_env:
         print("warning: serving on a non-loopback address without --key-env: anyone who can reach it "

@@ -31,8 +31,8 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from apeopt.errors import UserError
+from apeopt.atomic_files import atomic_write_json
 from apeopt.models.kv_arg import cache_kwargs, returned_cache
-from apeopt.storage import atomic_write_json
 
 ADAPTER_META = "apeopt_adapter.json"
 META_VERSION = 1
@@ -327,16 +327,10 @@ def open_adapter(folder: str | Path, model: str | None = None, device: str = "au
     """Load the base model named by the adapter (or ``model``) and the adapter on top of it."""
     from apeopt.models import load_backend
     from apeopt.models.hf import HFBackend
+    from apeopt.models.stack import stacked
 
     meta = read_adapter_meta(folder)
-    from apeopt.runtime import cache_dir
-
-    base = load_backend(model or meta.base_model, device=device, cache_dir=cache_dir())
+    base = load_backend(model or meta.base_model, device=device)
     if not isinstance(base, HFBackend):
         raise UserError(f"--adapter needs a transformers model (hf:/gguf:), not {base.spec!r}")
-    backend = load_tuned(folder, base, meta)
-    if not use_cache:
-        return backend, meta
-    from apeopt.models.cache import CachingBackend
-
-    return CachingBackend(backend, cache_dir()), meta
+    return stacked(load_tuned(folder, base, meta), use_cache=use_cache), meta

@@ -58,6 +58,11 @@ class LogprobRequest:
     prompt: Prompt
     continuation: str
 
+    @property
+    def calls(self) -> int:
+        """LM calls this request costs: one scored continuation."""
+        return 1
+
 
 @dataclass(frozen=True)
 class LogprobResult:
@@ -130,6 +135,30 @@ class LMBackend(ABC):
     def identity(self) -> str:
         """A string that identifies the weights, used as a cache key."""
         return self.spec
+
+    def base_backend(self) -> "LMBackend":
+        """The backend that computes, under any caching or metering wrappers (itself here)."""
+        return self
+
+
+class WrappedBackend(LMBackend):
+    """A backend in front of another one (the LM cache, a usage meter): the same model, spec and
+    chat rendering; ``inner`` is the backend it wraps and ``base_backend()`` the one at the bottom."""
+
+    def __init__(self, inner: LMBackend) -> None:
+        self.inner = inner
+        self.spec = inner.spec
+        self.usage = Usage()
+
+    def render_chat(self, messages: tuple[Message, ...]) -> str:
+        return self.inner.render_chat(messages)
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    def base_backend(self) -> LMBackend:
+        return self.inner.base_backend()
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:

@@ -17,15 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from apeopt.models.base import (
-    Completion,
-    GenerateRequest,
-    LMBackend,
-    LogprobRequest,
-    LogprobResult,
-    Message,
-    Usage,
-)
+from apeopt.models.base import Completion, GenerateRequest, LMBackend, LogprobRequest, LogprobResult, WrappedBackend
 
 R = TypeVar("R")
 Q = TypeVar("Q")
@@ -120,7 +112,7 @@ class SqliteStore:
             self._conn.close()
 
 
-class CachingBackend(LMBackend):
+class CachingBackend(WrappedBackend):
     """Wraps ``inner``; answers repeated requests from a persistent SQLite cache.
 
     ``usage`` counts only what the inner backend computed, plus ``cache_hits`` (requests answered
@@ -131,17 +123,8 @@ class CachingBackend(LMBackend):
                  path: str | Path | None = None) -> None:
         """``cache_dir`` holds ``lm_cache.sqlite``; a ``cache_dir`` ending in .sqlite/.db (or an
         explicit ``path``) names the database file itself."""
-        self.inner = inner
-        self.spec = inner.spec
-        self.usage = Usage()
+        super().__init__(inner)
         self.store = SqliteStore(_db_path(cache_dir, path))
-
-    @property
-    def identity(self) -> str:
-        return self.inner.identity
-
-    def render_chat(self, messages: tuple[Message, ...]) -> str:
-        return self.inner.render_chat(messages)
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
         return self._cached("generate", requests, self.inner.generate,

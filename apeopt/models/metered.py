@@ -4,29 +4,16 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from apeopt.models.base import (
-    Completion,
-    GenerateRequest,
-    LMBackend,
-    LogprobRequest,
-    LogprobResult,
-    Message,
-    Usage,
-)
+from apeopt.models.base import Completion, GenerateRequest, LogprobRequest, LogprobResult, Usage, WrappedBackend
 
 
-class MeteredBackend(LMBackend):
+class MeteredBackend(WrappedBackend):
     """Wraps a backend; ``usage`` counts every request and the tokens its results report.
 
     One call is one completion sampled or one log-prob scored: a request for ``n`` samples counts
     ``n`` calls, as an API bills ``n`` completions (and as DSPy's ``n=k`` reaches an engine as ``k``
     requests), so budgets and comparisons count the same work the same way.
     """
-
-    def __init__(self, inner: LMBackend) -> None:
-        self.inner = inner
-        self.spec = inner.spec
-        self.usage = Usage()
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
         out = self.inner.generate(requests)
@@ -40,18 +27,11 @@ class MeteredBackend(LMBackend):
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         out = self.inner.logprob(requests)
         self.usage.add(
-            calls=len(requests),
+            calls=sum(r.calls for r in requests),
             prompt_tokens=sum(r.prompt_tokens for r in out),
             completion_tokens=sum(len(r.token_logprobs) for r in out),
         )
         return out
-
-    def render_chat(self, messages: tuple[Message, ...]) -> str:
-        return self.inner.render_chat(messages)
-
-    @property
-    def identity(self) -> str:
-        return self.inner.identity
 
     @property
     def computed(self) -> Usage:

@@ -6,13 +6,13 @@ Never imports torch, transformers or the package that ships an aliased model.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from apeopt.errors import UserError
+from apeopt.registry import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,7 @@ def parse_spec(spec: str) -> ModelSpec:
 
 
 def _unknown_message(text: str) -> str:
-    close = difflib.get_close_matches(text.lower(), list(ALIASES), n=1, cutoff=0.6)
-    hint = f" did you mean {close[0]!r}?" if close else ""
-    return f"unknown model spec {text!r};{hint} {valid_forms()}"
+    return f"unknown model spec {text!r};{did_you_mean(text.lower(), ALIASES)} {valid_forms()}"
 
 
 def _resolve_alias(name: str) -> ModelSpec:

@@ -6,14 +6,14 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
 from apeopt.errors import UserError
+from apeopt.models.spec import DEFAULT_SPEC
 
-DEFAULT_MODEL = "smollm2-135m"
 
 
 @dataclass(frozen=True)
 class OptimizeConfig:
     task: str
-    model: str = DEFAULT_MODEL
+    model: str = DEFAULT_SPEC
     proposer_model: str | None = None  # None: the task model itself
     space: str = "fewshot"
     seed: int = 0
@@ -76,11 +76,9 @@ class OptimizeConfig:
         known = {f.name for f in fields(cls)}
         for key in data:
             if key not in known:
-                import difflib
+                from apeopt.registry import unknown
 
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise UserError(f"{where}: unknown field {key!r}{hint}")
+                raise UserError(unknown("field", key, sorted(known), where))
         kw = dict(data)
         if "proposers" in kw:
             kw["proposers"] = tuple(kw["proposers"])

@@ -19,6 +19,7 @@ from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.pool import Candidate
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import Scorer
+from apeopt.search_spaces import Format
 from apeopt.tasks.task import Example
 
 
@@ -28,7 +29,7 @@ class Entry:
 
     trial: optuna.Trial
     candidate: Candidate
-    fmt: dict[str, Any]
+    fmt: Format
     prompt: PromptConfig
     phase: str
     round: int

@@ -26,7 +26,7 @@ from apeopt.optimizer.view import View
 from apeopt.prompts.demos import sample_demos
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import Scorer, get_scorer
-from apeopt.search_spaces import SearchSpace
+from apeopt.search_spaces import Format, SearchSpace
 from apeopt.tasks.task import Task
 
 SEARCH_SPLITS = ("train", "dev")
@@ -135,7 +135,7 @@ class Optimizer:
             self._format_search(rnd)
             best = self.best()
             if best is not None:
-                fmt = dict(best.fmt)
+                fmt = best.fmt
                 if best.value > best_value + 1e-9:
                     best_value, stale = best.value, 0
                 else:
@@ -145,7 +145,7 @@ class Optimizer:
         if self.stop_reason is None and self._should_stop():
             self.stop_reason = self._should_stop()
 
-    def _score_start(self, fmt: dict[str, Any]) -> None:
+    def _score_start(self, fmt: Format) -> None:
         """The human instruction in the space's start format, on all of dev, before anything is proposed.
 
         The run has a fully scored incumbent after its first len(dev) calls: a budget cut at any
@@ -203,9 +203,9 @@ class Optimizer:
             remaining -= len(batch)
             self._evaluate(batch)
 
-    def _entry(self, cand: Candidate, fmt: dict[str, Any], phase: str, rnd: int, trial: optuna.Trial | None = None) -> Entry:
+    def _entry(self, cand: Candidate, fmt: Format, phase: str, rnd: int, trial: optuna.Trial | None = None) -> Entry:
         if trial is None:
-            searchable = {p.name: fmt[p.name] for p in self.space.searchable}
+            searchable = {p.name: getattr(fmt, p.name) for p in self.space.searchable}
             searchable["instruction_rank"] = 0
             self.study.enqueue_trial(searchable, skip_if_exists=False)
             trial = self.study.ask()
@@ -216,17 +216,17 @@ class Optimizer:
         trial.set_user_attr("origin", cand.origin)
         trial.set_user_attr("round", rnd)
         trial.set_user_attr("phase", phase)
-        trial.set_user_attr("format", fmt)
-        return Entry(trial, cand, dict(fmt), self.prompt_for(cand.text, fmt), phase, rnd)
+        trial.set_user_attr("format", fmt.to_dict())
+        return Entry(trial, cand, fmt, self.prompt_for(cand.text, fmt), phase, rnd)
 
-    def prompt_for(self, instruction: str, fmt: dict[str, Any]) -> PromptConfig:
+    def prompt_for(self, instruction: str, fmt: Format) -> PromptConfig:
         return PromptConfig(
             instruction=instruction,
-            template=fmt["template"],
-            demos=sample_demos(self.train, fmt["demos"], seed=fmt["demo_seed"]),
-            answer_prefix=fmt["answer_prefix"],
-            cot=fmt["cot"],
-            votes=fmt["votes"],
+            template=fmt.template,
+            demos=sample_demos(self.train, fmt.demos, seed=fmt.demo_seed),
+            answer_prefix=fmt.answer_prefix,
+            cot=fmt.cot,
+            votes=fmt.votes,
             max_tokens=self.task.max_tokens,
         )
 
@@ -305,7 +305,7 @@ class Optimizer:
             {
                 "trial": e.trial.number, "candidate": e.candidate.id, "instruction": e.candidate.text,
                 "origin": e.candidate.origin, "round": e.round, "phase": e.phase, "state": e.state,
-                "score": e.value, "n": len(e.scores), "format": e.fmt,
+                "score": e.value, "n": len(e.scores), "format": e.fmt.to_dict(),
             }
             for e in ranked[:k]
             if e.scores

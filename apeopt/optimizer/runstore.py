@@ -7,13 +7,13 @@ fsynced line per evaluated rung, so a crash loses at most the evaluation in flig
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
 from apeopt.errors import UserError
-from apeopt.storage import atomic_write_json, atomic_write_text
+from apeopt.atomic_files import atomic_write_json, atomic_write_text
+from apeopt.jsonl import append_jsonl, read_jsonl, write_jsonl
 
 CONFIG = "config.json"
 SUMMARY = "summary.json"
@@ -92,29 +92,29 @@ class RunStore:
         atomic_write_json(self.path(SUMMARY), summary)
 
     def append_evaluation(self, record: dict[str, Any]) -> None:
-        with open(self.path(EVALUATIONS), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.path(EVALUATIONS), record)
 
     def evaluations(self) -> list[dict[str, Any]]:
-        return list(_read_jsonl(self.path(EVALUATIONS)))
+        return read_jsonl(self.path(EVALUATIONS))
 
     def repair_log(self) -> list[dict[str, Any]]:
         """Drop a torn last line left by a crash, so appends start on a fresh line; returns the records."""
         records = self.evaluations()
         if self.path(EVALUATIONS).is_file():
-            atomic_write_text(self.path(EVALUATIONS), "".join(json.dumps(r) + "\n" for r in records))
+            write_jsonl(self.path(EVALUATIONS), records)
         return records
 
     def write_candidates(self, rows: Iterable[dict[str, Any]]) -> None:
-        atomic_write_text(self.path(CANDIDATES), "".join(json.dumps(r) + "\n" for r in rows))
+        write_jsonl(self.path(CANDIDATES), rows)
 
     def write_predictions(self, rows: Iterable[dict[str, Any]]) -> None:
-        atomic_write_text(self.path(PREDICTIONS), "".join(json.dumps(r) + "\n" for r in rows))
+        write_jsonl(self.path(PREDICTIONS), rows)
+
+    def predictions(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.path(PREDICTIONS))
 
     def candidates(self) -> list[dict[str, Any]]:
-        return list(_read_jsonl(self.path(CANDIDATES)))
+        return read_jsonl(self.path(CANDIDATES))
 
     def write_leaderboard(self, rows: list[dict[str, Any]]) -> None:
         atomic_write_json(self.path(LEADERBOARD), rows)
@@ -125,14 +125,3 @@ class RunStore:
             lines.append(f"| {i} | {r['score']:.3f} | {r['n']} | {r['trial']} | {r['origin']} | {r['round']} | {fmt} | {text} |")
         atomic_write_text(self.path(LEADERBOARD_MD), "\n".join(lines) + "\n")
 
-
-def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
-    if not path.is_file():
-        return
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn line after a crash

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from apeopt.models.metered import MeteredBackend
+from apeopt.models.spec import DEFAULT_SPEC
 from apeopt.optimizer.view import View
 from apeopt.peers.program import Trace, diff, usage_snapshot
 from apeopt.tasks.task import Example, Task
@@ -51,7 +52,7 @@ def dev_trace(evaluations: Sequence[dict[str, Any]], after_eval: Sequence[tuple[
 
 def run_apeopt(
     task: Task, backend: MeteredBackend, budget_calls: int, space: str, train: Sequence[Example], dev: Sequence[Example],
-    test: Sequence[Example], run_dir: Path, model: str = "smollm2-135m", seed: int = 0, **config: Any,
+    test: Sequence[Example], run_dir: Path, model: str = DEFAULT_SPEC, seed: int = 0, **config: Any,
 ) -> list[dict[str, Any]]:
     """The winner's row, plus the human (and human + k demos) rows the run scores on the same items."""
     from apeopt.optimizer.config import OptimizeConfig
@@ -71,7 +72,7 @@ def run_apeopt(
     search = diff(at_final, before)
     evaluation = diff(usage_snapshot(backend), at_final)
     trace = dev_trace(store.evaluations(), view.after_eval, len(dev), sp.scoring == "likelihood")
-    preds = [r for r in _jsonl(store.path("predictions.jsonl")) if r["split"] == "test"]
+    preds = [r for r in store.predictions() if r["split"] == "test"]
 
     def test_scores(method: str) -> list[float]:
         return [float(r["score"]) for r in preds if r["method"] == method]
@@ -101,10 +102,3 @@ def run_apeopt(
                          "test": summary[name]["test"], "test_scores": test_scores(name), "test_format_failures": 0})
     return rows
 
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    import json
-
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

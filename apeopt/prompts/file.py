@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from apeopt import __version__
 from apeopt.errors import UserError
 from apeopt.prompts.prompt import PromptConfig
-from apeopt.storage import atomic_write_text
+from apeopt.atomic_files import atomic_write_text
 
 FORMAT_VERSION = 1
 

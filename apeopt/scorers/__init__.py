@@ -17,7 +17,7 @@ SCORERS.add("label_accuracy", "apeopt.scorers.text:LabelAccuracy")
 SCORERS.add("numeric_match", "apeopt.scorers.text:NumericMatch")
 SCORERS.add("chrf", "apeopt.scorers.sacre:ChrF")
 SCORERS.add("bleu", "apeopt.scorers.sacre:Bleu")
-SCORERS.add("likelihood", "apeopt.scorers.sacre:Likelihood")
+SCORERS.add("likelihood", "apeopt.scorers.likelihood:Likelihood")
 
 
 def get_scorer(name: str) -> Scorer:

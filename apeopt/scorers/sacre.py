@@ -23,15 +23,3 @@ class Bleu(Scorer):
         from sacrebleu.metrics import BLEU
 
         return BLEU(effective_order=True).sentence_score(prediction.strip(), list(targets)).score / 100.0
-
-
-class Likelihood(Scorer):
-    """Mean per-token log-probability of the gold target under the prompt (the APE paper's score).
-
-    Computed by the evaluator from the backend's ``logprob``; never from generated text."""
-
-    name = "likelihood"
-    needs_logprob = True
-
-    def score(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None) -> float:
-        raise TypeError("likelihood is computed from log-probabilities by the evaluator")

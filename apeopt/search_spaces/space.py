@@ -26,23 +26,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from apeopt.errors import UserError
+from apeopt.registry import unknown
+from apeopt.search_spaces.format import DEFAULTS, PARAMS, Format
+from apeopt.yaml_files import parse_yaml, read_yaml
 
-PARAMS: dict[str, type] = {
-    "template": str,
-    "demos": int,
-    "demo_seed": int,
-    "cot": str,
-    "votes": int,
-    "answer_prefix": str,
-}
-DEFAULTS: dict[str, Any] = {
-    "template": "completion",
-    "demos": 0,
-    "demo_seed": 0,
-    "cot": "",
-    "votes": 1,
-    "answer_prefix": "Output:",
-}
 TOP_KEYS = {"name", "description", "scoring", "sampler", "format_trials", "params", "start"}
 SCORINGS = ("generate", "likelihood")
 SAMPLERS = ("tpe", "random")
@@ -82,7 +69,7 @@ class SearchSpace:
     source: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
-    def defaults(self) -> dict[str, Any]:
+    def defaults(self) -> Format:
         """The starting format: each param's fixed value, its first choice, or the default clamped into its range."""
         out: dict[str, Any] = {}
         for name, p in self.params.items():
@@ -94,14 +81,15 @@ class SearchSpace:
                 out[name] = DEFAULTS[name] if DEFAULTS[name] in p.choices else p.choices[0]
             else:
                 out[name] = min(max(DEFAULTS[name], p.low), p.high)  # type: ignore[type-var]
-        return out
+        return Format(**out)
 
     @property
     def searchable(self) -> list[Param]:
         return [p for p in self.params.values() if not p.fixed]
 
-    def suggest(self, trial: Any) -> dict[str, Any]:
-        return {name: p.suggest(trial) for name, p in self.params.items()}
+    def suggest(self, trial: Any) -> Format:
+        """A format sampled by ``trial`` (an Optuna trial), one parameter per field, by name."""
+        return Format(**{name: p.suggest(trial) for name, p in self.params.items()})
 
 
 def _param(where: str, name: str, spec: Any) -> Param:
@@ -139,23 +127,17 @@ def _typed(where: str, name: str, value: Any, kind: type) -> Any:
 
 
 def parse_space(data: Any, where: str) -> SearchSpace:
-    import difflib
-
     if not isinstance(data, Mapping):
         raise UserError(f"{where}: a search space must be a mapping, got {type(data).__name__}")
     for key in data:
         if key not in TOP_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(TOP_KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"{where}: unknown key {key!r}{hint}; valid: {', '.join(sorted(TOP_KEYS))}")
+            raise UserError(unknown("key", key, sorted(TOP_KEYS), where))
     params_in = data.get("params") or {}
     if not isinstance(params_in, Mapping):
         raise UserError(f"{where}: 'params' must be a mapping")
     for key in params_in:
         if key not in PARAMS:
-            close = difflib.get_close_matches(str(key), sorted(PARAMS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"{where}: unknown param {key!r}{hint}; valid: {', '.join(sorted(PARAMS))}")
+            raise UserError(unknown("param", key, sorted(PARAMS), where))
     params = {n: _param(where, n, params_in.get(n, {"value": DEFAULTS[n]})) for n in PARAMS}
     scoring = data.get("scoring", "generate")
     if scoring not in SCORINGS:
@@ -198,27 +180,14 @@ def builtin_space_names() -> list[str]:
 
 def load_space(name_or_path: str) -> SearchSpace:
     """A built-in space by name, or a path to a space YAML."""
-    import yaml
-
     path = Path(name_or_path)
     if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
         if not path.is_file():
             raise UserError(f"search space file {name_or_path!r} does not exist")
-        text, where = path.read_text(encoding="utf-8"), str(path)
-    else:
-        names = builtin_space_names()
-        if name_or_path not in names:
-            import difflib
-
-            close = difflib.get_close_matches(name_or_path, names, n=1)
-            hint = f" did you mean {close[0]!r}?" if close else ""
-            raise UserError(f"unknown search space {name_or_path!r};{hint} valid: {', '.join(names)} or a path to a YAML file")
-        text = resources.files("apeopt.search_spaces").joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
-        where = f"search space {name_or_path!r}"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{where}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_space(data, where)
+        return parse_space(read_yaml(path), str(path))
+    names = builtin_space_names()
+    if name_or_path not in names:
+        raise UserError(unknown("search space", name_or_path, names) + " or a path to a YAML file")
+    text = resources.files("apeopt.search_spaces").joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
+    where = f"search space {name_or_path!r}"
+    return parse_space(parse_yaml(text, where), where)

@@ -47,14 +47,13 @@ and the field (and the line, for YAML syntax errors; the record, for bad data re
 from __future__ import annotations
 
 import copy
-import difflib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from apeopt.errors import UserError
+from apeopt.registry import did_you_mean, unknown
+from apeopt.yaml_files import read_yaml
 from apeopt.tasks.examples import FieldSpec, dedupe, record_examples, scalar_text, template_fields
 from apeopt.tasks.sources import check_source_spec, load_source
 from apeopt.tasks.splits import make_splits, parse_split_spec, resolve_sizes, shift_split
@@ -88,11 +87,7 @@ def resolve_task_path(name_or_path: str) -> Path:
         if not path.is_file():
             raise UserError(f"task file not found: {path}")
         return path
-    close = difflib.get_close_matches(text, names, n=1)
-    hint = f" did you mean {close[0]!r}?" if close else ""
-    raise UserError(
-        f"unknown task {text!r};{hint} built-in tasks: {', '.join(names)} (or give a path to a task YAML file)"
-    )
+    raise UserError(unknown("task", text, names) + " (or give a path to a task YAML file)")
 
 
 def load_task(name_or_path: str, seed: int | None = None) -> Task:
@@ -128,30 +123,14 @@ def list_tasks() -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------ YAML parsing
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read task file: {e.strerror}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = e.problem or e.context or "syntax error"
-        raise UserError(f"{path}{line}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: invalid YAML: {e}") from None
+    doc = read_yaml(path)
     if doc is None:
         raise UserError(f"{path}: empty task file (needs at least instruction and source)")
     if not isinstance(doc, dict):
         raise UserError(f"{path}: expected a mapping of task fields, got {type(doc).__name__}")
     for key in doc:
         if key not in TOP_KEYS:
-            close = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
-            hint = f" did you mean {close[0]!r}?" if close else ""
-            raise UserError(f"{path}: {key}: unknown field;{hint} valid: {', '.join(TOP_KEYS)}")
+            raise UserError(f"{path}: {key}: unknown field;{did_you_mean(key, TOP_KEYS)} valid: {', '.join(TOP_KEYS)}")
     return doc
 
 

@@ -7,7 +7,6 @@ Each reader returns a :class:`SourceData`: the records, each with a human-readab
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import json
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from apeopt.errors import UserError
+from apeopt.registry import did_you_mean
 
 SOURCE_TYPES = ("generator", "jsonl", "csv", "parquet", "hf", "bigbench")
 # keys allowed in a source mapping besides "type", per source type
@@ -39,11 +39,6 @@ class SourceData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _close(name: str, valid: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(str(name), list(valid), n=1)
-    return f" did you mean {close[0]!r}?" if close else ""
-
-
 def check_source_spec(spec: Any, where: str, key: str) -> dict[str, Any]:
     """Validate a source mapping's shape; ``where`` is the YAML file, ``key`` its field path."""
     if not isinstance(spec, dict):
@@ -53,14 +48,14 @@ def check_source_spec(spec: Any, where: str, key: str) -> dict[str, Any]:
         raise UserError(f"{where}: {key}.type: missing required field (one of {', '.join(SOURCE_TYPES)})")
     if stype not in SOURCE_TYPES:
         raise UserError(
-            f"{where}: {key}.type: unknown source type {stype!r};{_close(stype, SOURCE_TYPES)}"
+            f"{where}: {key}.type: unknown source type {stype!r};{did_you_mean(stype, SOURCE_TYPES)}"
             f" valid: {', '.join(SOURCE_TYPES)}"
         )
     allowed = SOURCE_KEYS[stype]
     for k in spec:
         if k != "type" and k not in allowed:
             raise UserError(
-                f"{where}: {key}.{k}: unknown field for a {stype} source;{_close(k, allowed)}"
+                f"{where}: {key}.{k}: unknown field for a {stype} source;{did_you_mean(k, allowed)}"
                 f" valid: type, {', '.join(allowed)}"
             )
     req = REQUIRED_KEYS[stype]

@@ -4,7 +4,7 @@ import optuna
 import pytest
 
 from apeopt.errors import UserError
-from apeopt.search_spaces import builtin_space_names, load_space
+from apeopt.search_spaces import Format, builtin_space_names, load_space
 
 
 def test_builtins_load():
@@ -13,15 +13,17 @@ def test_builtins_load():
     assert inst.scoring == "likelihood" and not inst.searchable
     full = load_space("full")
     assert {p.name for p in full.searchable} == {"template", "demos", "demo_seed", "cot", "votes", "answer_prefix"}
-    assert full.defaults()["demos"] == 5
+    assert full.defaults().demos == 5
 
 
 def test_suggest_with_optuna():
     space = load_space("full")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(5):
-        params = space.suggest(study.ask())
-        assert 0 <= params["demos"] <= 8 and params["votes"] in (1, 3, 5)
+        trial = study.ask()
+        fmt = space.suggest(trial)
+        assert 0 <= fmt.demos <= 8 and fmt.votes in (1, 3, 5)
+        assert trial.params == fmt.to_dict()  # Optuna samples every field by its name
 
 
 @pytest.mark.parametrize(
@@ -50,3 +52,10 @@ def test_unknown_space_names():
         load_space("ful")
     with pytest.raises(UserError, match="does not exist"):
         load_space("missing.yaml")
+
+
+def test_format_round_trips_and_rejects_unknown_fields():
+    fmt = Format(template="chat", demos=3, demo_seed=7, cot="Think.", votes=3, answer_prefix="A:")
+    assert Format.from_dict(fmt.to_dict()) == fmt
+    with pytest.raises(UserError, match="unknown format field 'vote'"):
+        Format.from_dict({"vote": 3})

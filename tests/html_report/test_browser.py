@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from apeopt.commands.html_report import run_report
+from apeopt.commands.report import run_report
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--window-size=1280,2000"]

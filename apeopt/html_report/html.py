@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 from apeopt import __version__
-from apeopt.report import plots
-from apeopt.report.collect import Collection, Run, Score
+from apeopt.html_report import plots
+from apeopt.html_report.collect import Collection, Run, Score
 
 STATES = ("done", "complete", "running", "pending", "failed", "interrupted", "incomplete")
 

@@ -29,7 +29,7 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     dev = task.split("dev")[: config.dev_limit] if config.dev_limit else task.split("dev")
     sizes = rung_sizes(len(dev), min(config.minibatch, len(dev)), config.eta)
     fmt = space.defaults()
-    prompt = PromptConfig(task.instruction, demos=sample_demos(task.split("train"), fmt["demos"], 0), max_tokens=task.max_tokens)
+    prompt = PromptConfig(task.instruction, demos=sample_demos(task.split("train"), fmt.demos, 0), max_tokens=task.max_tokens)
     prompt_tokens = len(str(prompt.render(dev[0].input))) // 4
     per_call = prompt_tokens + (task.max_tokens if space.scoring == "generate" else 4)
     first = 1 + len(config.proposers) * config.subsamples * config.per_subsample

@@ -6,7 +6,7 @@ import base64
 import io
 from typing import Any, Sequence
 
-from apeopt.report.collect import Evaluation, MethodScore, Run
+from apeopt.html_report.collect import Evaluation, MethodScore, Run
 
 FIXED = {"human": "#7f7f7f", "few_shot": "#ff7f0e", "winner": "#1f77b4", "apeopt": "#1f77b4"}
 PALETTE = ["#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e", "#7f7f7f"]

@@ -64,8 +64,8 @@ def make_batch(root: Path) -> tuple[Path, dict[str, str]]:
 
 def make_compare(folder: Path) -> Path:
     """A compare run folder written by the real comparison writer, with made-up numbers."""
-    from apeopt.baselines.report import write_report
-    from apeopt.storage import atomic_write_json
+    from apeopt.baselines.comparison_files import write_report
+    from apeopt.atomic_files import atomic_write_json
 
     folder.mkdir(parents=True)
     rows = []

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import assert_user_error, run_cli
 from apeopt.errors import UserError
-from apeopt.report import build_report, collect
+from apeopt.html_report import build_report, collect
 
 
 class Page(HTMLParser):

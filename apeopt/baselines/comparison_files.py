@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from apeopt.scorers import paired_bootstrap
-from apeopt.storage import atomic_write_json, atomic_write_text
+from apeopt.atomic_files import atomic_write_json, atomic_write_text
 
 COMPARISON_JSON = "comparison.json"
 COMPARISON_MD = "comparison.md"
