@@ -89,3 +89,23 @@ class FakeBackend(LMBackend):
 
     def render_chat(self, messages: tuple[Message, ...]) -> str:
         return _text(messages)
+
+
+def demo_inputs(prompt: str) -> list[str]:
+    """The inputs of the demos in a completion prompt (every ``Input:`` line but the query's)."""
+    return re.findall(r"Input: (.*)\nOutput: ", prompt)
+
+
+class DemoFake(FakeBackend):
+    """Answers correctly iff ``rule(demo inputs, query input, instruction head)`` holds: a fake LM on which
+    the choice and number of demos, not the wording, decide the score."""
+
+    def __init__(self, solve: Callable[[str], str], rule: Callable[[list[str], str, str], bool]) -> None:
+        super().__init__(solve, keyword="\x00never\x00")
+        self.rule = rule
+
+    def _answer(self, prompt: str) -> str:
+        m = re.findall(r"Input: (.*)\nOutput:[^\n]*$", prompt)
+        x = m[-1] if m else ""
+        head = prompt.split("Input:")[0]
+        return " " + (self.solve(x) if self.rule(demo_inputs(prompt), x, head) else x)

@@ -31,9 +31,10 @@ def garbage(n: int = 100) -> tuple[Example, ...]:
 
 
 def run_toy(
-    tmp: Path, space: str = "fewshot", task: Task | None = None, view: View | None = None, resume: bool = False, **cfg: object
+    tmp: Path, space: str = "fewshot", task: Task | None = None, view: View | None = None, resume: bool = False,
+    lm: FakeBackend | None = None, **cfg: object
 ) -> tuple[dict, RunStore, MeteredBackend]:
-    backend = MeteredBackend(FakeBackend(lambda x: x + "s"))
+    backend = MeteredBackend(lm or FakeBackend(lambda x: x + "s"))
     config = OptimizeConfig(task="toy", space=space, budget_minutes=None, **cfg)  # type: ignore[arg-type]
     store = RunStore(tmp) if resume else RunStore.create(tmp, tmp.parent, "x")
     summary = optimize(config, task or toy_task(), load_space(space), backend, backend, store, view or View(), resume=resume)

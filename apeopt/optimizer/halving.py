@@ -34,6 +34,7 @@ class Entry:
     phase: str
     round: int
     scores: list[float] = field(default_factory=list)
+    label: str = ""  # what the entry is, where the search named it (an incumbent rung, a demo-set origin)
     state: str = "running"
 
     @property
@@ -86,10 +87,25 @@ class Halving:
             prev = size
         return None
 
+    def finish(self, entries: list[Entry]) -> str | None:
+        """Score entries that already hold a prefix of dev on the rest of it, then tell them COMPLETE."""
+        reason = self.should_stop()
+        if reason:
+            for e in entries:
+                self._finish(e, TrialState.PRUNED, f"stopped: {reason}")
+            return reason
+        n = len(self.dev)
+        for start in sorted({len(e.scores) for e in entries}):
+            group = self._fit([e for e in entries if len(e.scores) == start], self.dev[start:], n)
+            self._score(group, self.dev[start:], n)
+            for e in group:
+                self._finish(e, TrialState.COMPLETE)
+        return None
+
     def _fit(self, active: list[Entry], batch: Sequence[Example], step: int) -> list[Entry]:
         """The entries whose next slice fits the call budget, best running mean first (replays are free)."""
         left = self.calls_left()
-        cost = {id(e): 0 if (e.trial.number, step) in self.replay else self._requests(e.prompt, batch) for e in active}
+        cost = {id(e): 0 if (e.trial.number, step) in self.replay else self.cost(e.prompt, batch) for e in active}
         if left is None or sum(cost.values()) <= left:
             return active
         keep: set[int] = set()
@@ -114,14 +130,14 @@ class Halving:
             return
         calls0, tokens0 = self.backend.usage.calls, self.backend.usage.tokens
         results = evaluate_many([(e.prompt, batch) for e in fresh], self.backend, self.scorer, self.labels)
-        requests = [self._requests(e.prompt, batch) for e in fresh]
+        requests = [self.cost(e.prompt, batch) for e in fresh]
         weights = [n * (1 + len(str(e.prompt.render("x")))) for n, e in zip(requests, fresh)]
         calls = split_total(self.backend.usage.calls - calls0, requests)
         tokens = split_total(self.backend.usage.tokens - tokens0, weights)
         for e, r, c, t in zip(fresh, results, calls, tokens):
             self._take(e, r.scores, step, c, t, replayed=False)
 
-    def _requests(self, prompt: PromptConfig, batch: Sequence[Example]) -> int:
+    def cost(self, prompt: PromptConfig, batch: Sequence[Example]) -> int:
         """LM calls one prompt costs on ``batch`` (as evaluate_many sends them; a sample is a call)."""
         if self.scorer.needs_logprob:
             return sum(len(ex.targets) for ex in batch)

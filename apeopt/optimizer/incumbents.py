@@ -46,8 +46,12 @@ def ladder(start: Format, train: Sequence[Example], instruction: str, demo_seed:
     """(name, format) of each rung, in the start format's template and answer prefix."""
     cap = max_demos(train, instruction)
     base = replace(start, cot="", votes=1, demo_ids=(), demo_source="random", demo_seed=demo_seed)
-    out = [(f"human + {k} random demos" if k else "human (zero-shot)", replace(base, demos=k))
-           for k in LADDER_KS if k <= cap]
+    ks = [k for k in LADDER_KS if k <= cap]
+    if start.demos not in ks and start.demos <= len(train):
+        ks.append(start.demos)
+    # The start format first: a budget that scores only one prompt scores the space's own start.
+    ks.sort(key=lambda k: (k != start.demos, k))
+    out = [(f"human + {k} random demos" if k else "human (zero-shot)", replace(base, demos=k)) for k in ks]
     k = min(RETRIEVAL_K, cap)
     if k > 0 and len(train) > k:
         out.append((f"human + {k} retrieved demos", replace(base, demos=k, demo_source="retrieved")))

@@ -1,4 +1,18 @@
-"""The APE loop: propose, score with successive halving on dev, search the format, resample around the best.
+"""The search loop: incumbents first, then demos, format and wording, each against the incumbent.
+
+Round 0 scores the incumbent ladder (:mod:`apeopt.optimizer.incumbents`: the human instruction
+with 0 to 32 random demos, and with retrieved demos); its best on all of dev is the incumbent.
+Every round then runs three phases, each scored by successive halving on dev, with the leaders
+that halving pruned early finished on all of dev:
+
+1. demos: new demo sets of the incumbent's size (credit-assigned and random; retrieval sizes);
+2. format: TPE over the space's other dimensions (template, CoT, votes, answer prefix);
+3. wording: instructions proposed by the proposer model (APE forward and chat in round 0, then
+   variations and the scored history, OPRO), in the incumbent's format.
+
+After each phase a challenger replaces the incumbent only on a credible paired gain on all of
+dev (:mod:`apeopt.optimizer.selection`), so the winner is never below the ladder's best on dev,
+and a proposed instruction is kept only if it credibly beats the human one in the same format.
 
 The search only ever sees the train and dev splits: ``Optimizer`` is handed a task with no test
 split, so selection cannot read test. Final test scoring happens in ``apeopt.optimizer.final``.
@@ -10,7 +24,7 @@ import dataclasses
 import warnings
 import math
 import signal
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import optuna
 
@@ -23,13 +37,25 @@ from apeopt.optimizer.proposer import PROPOSERS, ProposalContext, ScoredCandidat
 from apeopt.optimizer.pruner import SyncHalvingPruner, rung_sizes
 from apeopt.optimizer.runstore import RunStore
 from apeopt.optimizer.view import View
-from apeopt.prompts.demos import sample_demos
+from apeopt.optimizer.demo_credit import DemoValue, Observation
+from apeopt.optimizer.estimate import halving_calls
+from apeopt.optimizer.demo_search import demo_candidates, estimate_values, observation
+from apeopt.optimizer.incumbents import ladder, max_demos
+from apeopt.optimizer.selection import paired_gain, rank_key
+from apeopt.prompts.demos import demo_pool, demos_at, sample_demos
 from apeopt.prompts.prompt import PromptConfig
+from apeopt.prompts.retrieval import Retriever
 from apeopt.scorers import Scorer, get_scorer
 from apeopt.search_spaces import Format, SearchSpace
 from apeopt.tasks.task import Task
 
 SEARCH_SPLITS = ("train", "dev")
+DEMO_VALUES = "demo_values.json"
+# Share of the calls left that a phase may spend, under a call budget (round 0, later rounds).
+SHARES_ROUND0 = {"incumbents": 0.35, "demos": 0.35, "format": 0.45, "instruction": 1.0}
+SHARES = {"demos": 0.35, "format": 0.45, "instruction": 1.0}
+# Pruned entries level with the incumbent that are finished on all of dev, per phase.
+FINISH_TOP = 2
 
 
 def search_view(task: Task) -> Task:
@@ -78,6 +104,14 @@ class Optimizer:
         self.sizes = rung_sizes(len(self.dev), min(config.minibatch, len(self.dev)), config.eta)
         self.budget = Budget([backend.usage, proposer_backend.usage], config.budget_calls, config.budget_tokens, config.budget_minutes)
         self.entries: list[Entry] = []
+        self.incumbent: Entry | None = None
+        self.human: Candidate | None = None
+        self.ladder_rows: list[dict[str, Any]] = []
+        self.verdicts: list[dict[str, Any]] = []
+        self.demo_values: list[DemoValue] = []
+        self.demo_pool = demo_pool(self.train)
+        self.demo_cap = max_demos(self.train, self.task.instruction)
+        self._cap: int | None = None
         self.stop_reason: str | None = None
         self._interrupted = False
         sampler: optuna.samplers.BaseSampler = (
@@ -101,7 +135,7 @@ class Optimizer:
         self.halving = Halving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
             should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
-            calls_left=self.budget.calls_left,
+            calls_left=self._calls_left,
         )
 
     # ----- the loop --------------------------------------------------------------------
@@ -121,40 +155,109 @@ class Optimizer:
         return self.best()
 
     def _rounds(self) -> None:
-        fmt = self.space.defaults()
-        best_value = float("-inf")
+        """Round 0 scores the incumbent ladder; every round then searches demos, format and wording,
+        each phase against the incumbent of the one before (see the module docstring)."""
+        self.human = self.pool.add(self.task.instruction, "human", 0)
         stale = 0
         for rnd in range(self.config.rounds):
             self.view.update(round=rnd)
+            before = self.incumbent
+            phases = [("demos", self._demo_entries), ("format", self._format_entries), ("instruction", self._instruction_entries)]
             if rnd == 0:
-                self._score_start(fmt)
-            new = self._propose(rnd)
-            if self._should_stop():
+                phases.insert(0, ("incumbents", self._incumbent_entries))
+            for name, make in phases:
+                if self._should_stop():
+                    break
+                self._phase(name, rnd, make)
+            if self.stop_reason or self._should_stop():
                 break
-            self._evaluate([self._entry(c, fmt, "instruction", rnd) for c in new])
-            self._format_search(rnd)
-            best = self.best()
-            if best is not None:
-                fmt = best.fmt
-                if best.value > best_value + 1e-9:
-                    best_value, stale = best.value, 0
-                else:
-                    stale += 1
-            if self.stop_reason or stale > self.config.patience - 1 and rnd > 0:
+            stale = 0 if self.incumbent is not before else stale + 1
+            if rnd > 0 and stale >= max(1, self.config.patience):
                 break
         if self.stop_reason is None and self._should_stop():
             self.stop_reason = self._should_stop()
 
-    def _score_start(self, fmt: Format) -> None:
-        """The human instruction in the space's start format, on all of dev, before anything is proposed.
+    # ----- phases ----------------------------------------------------------------------
+    def _phase(self, name: str, rnd: int, make: Callable[[int], list[Entry]]) -> None:
+        """Make a phase's entries, score them by successive halving, finish the leaders on all of dev
+        and apply the selection rule; under a call budget the phase gets a share of what is left."""
+        left = self.budget.calls_left()
+        share = (SHARES_ROUND0 if rnd == 0 else SHARES)[name]
+        if left is not None:  # the incumbents phase always may score one prompt on all of dev
+            floor = len(self.dev) if name == "incumbents" else 1
+            self._cap = self.budget.spent_calls() + max(floor, int(share * left))
+        try:
+            entries = make(rnd)
+            if not entries:
+                return
+            self._evaluate(entries)
+            entries += self._finish_leaders(entries)
+            if name == "incumbents":
+                self._start_incumbent(entries)
+            else:
+                self._select(entries)
+        finally:
+            self._cap = None
 
-        The run has a fully scored incumbent after its first len(dev) calls: a budget cut at any
-        point still has a winner at least as good on dev as the human prompt, and the proposers'
-        candidates are pruned against it rung by rung.
-        """
-        human = self.pool.add(self.task.instruction, "human", 0)
-        if human is not None and not self._should_stop():
-            self._evaluate([self._entry(human, fmt, "instruction", 0)])
+    def _calls_left(self) -> int | None:
+        """Calls the current phase may still spend (the run's budget, and the phase's share of it)."""
+        left = self.budget.calls_left()
+        if self._cap is None:
+            return left
+        phase_left = max(0, self._cap - self.budget.spent_calls())
+        return phase_left if left is None else min(left, phase_left)
+
+    def _fit_count(self, entries: list[Entry]) -> list[Entry]:
+        """The first entries that the phase's calls can take through successive halving (at least one):
+        n entries cost about ``halving_calls(n)`` examples at the first entry's calls per example."""
+        left = self._calls_left()
+        if left is None or not entries:
+            return entries
+        per = max(1, self.halving.cost(entries[0].prompt, self.dev[:1]))
+        keep = 1
+        while keep < len(entries) and per * halving_calls(keep + 1, self.sizes, self.config.eta) <= left:
+            keep += 1
+        for e in entries[keep:]:
+            self._discard(e)
+        return entries[:keep]
+
+    def _incumbent_entries(self, rnd: int) -> list[Entry]:
+        start = self.space.defaults()
+        if self.space.incumbents == "ladder" and self.space.searches_demos:
+            rungs = ladder(start, self.train, self.task.instruction, self.config.split_seed)
+        else:
+            rungs = [("start format", start)]
+        assert self.human is not None
+        return self._fit_count([self._entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rungs])
+
+    def _demo_entries(self, rnd: int) -> list[Entry]:
+        inc = self.incumbent
+        if inc is None or not self.space.demo_trials:
+            return []
+        self.demo_values = estimate_values(self._observations())
+        self.store.write_json(DEMO_VALUES, [v.to_dict() for v in self.demo_values])
+        made = demo_candidates(inc.fmt, self.demo_values, len(self.train), self.space.demo_trials,
+                               seed=self.config.seed * 1000 + rnd, cap=self.demo_cap)
+        return self._fit_count([self._entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made])
+
+    def _format_entries(self, rnd: int) -> list[Entry]:
+        inc = self.incumbent
+        dims = self.space.format_dims
+        if inc is None or not dims or not self.space.format_trials:
+            return []
+        out = []
+        for _ in range(self.space.format_trials):
+            trial = self.study.ask()
+            fmt = dataclasses.replace(inc.fmt, **{p.name: p.suggest(trial) for p in dims})
+            out.append(self._entry(inc.candidate, fmt, "format", rnd, trial=trial))
+        return self._fit_count(out)
+
+    def _instruction_entries(self, rnd: int) -> list[Entry]:
+        inc = self.incumbent
+        if inc is None:
+            return []
+        new = self._propose(rnd)
+        return self._fit_count([self._entry(c, inc.fmt, "instruction", rnd) for c in new])
 
     def _propose(self, rnd: int) -> list[Candidate]:
         new: list[Candidate] = []
@@ -176,7 +279,8 @@ class Optimizer:
             self.view.update(phase=f"proposing ({name})")
             proposer = PROPOSERS.get(name)()
             before = self.proposer_backend.usage.calls
-            for p in proposer.propose(self.proposer_backend, ctx, limit=self.budget.calls_left()):
+            left = self._calls_left()
+            for p in proposer.propose(self.proposer_backend, ctx, limit=None if left is None else left // 3):
                 cand = self.pool.add(p.text, p.origin, rnd, p.parent)
                 if cand:
                     new.append(cand)
@@ -184,46 +288,118 @@ class Optimizer:
         self.store.write_candidates(self.pool.rows())
         return new
 
-    def _format_search(self, rnd: int) -> None:
-        """TPE trials over the space's searchable params, around the top instructions."""
-        if not self.space.searchable or self.space.format_trials == 0:
-            return
-        top = self.ranked_candidates()[-self.config.resample_top :][::-1]
-        if not top:
-            return
-        remaining = self.space.format_trials
-        while remaining > 0 and not self._should_stop():
-            batch = []
-            for _ in range(min(remaining, 6)):
-                trial = self.study.ask()
-                fmt = self.space.suggest(trial)
-                rank = trial.suggest_categorical("instruction_rank", list(range(self.config.resample_top)))
-                cand = self.pool[top[min(rank, len(top) - 1)].id]
-                batch.append(self._entry(cand, fmt, "format", rnd, trial))
-            remaining -= len(batch)
-            self._evaluate(batch)
+    # ----- selection -------------------------------------------------------------------
+    def _finish_leaders(self, entries: list[Entry]) -> list[Entry]:
+        """Entries pruned before all of dev but ahead of the incumbent (or the phase's best) on the
+        examples they share are scored on the rest of dev, the best ``FINISH_TOP`` of them."""
+        n = len(self.dev)
+        ref = self.incumbent or max((e for e in entries if e.state == "complete"), key=lambda e: e.value, default=None)
+        leaders = [e for e in entries if e.state == "pruned" and 0 < len(e.scores) < n]
+        if ref is not None:
+            leaders = [e for e in leaders if e.value > sum(ref.scores[: len(e.scores)]) / len(e.scores) + 1e-9]
+        leaders = sorted(leaders, key=lambda e: (-e.value, e.trial.number))[:FINISH_TOP]
+        conts = [self._continuation(e) for e in leaders]
+        if conts and not self._should_stop():
+            self.entries.extend(conts)
+            self.view.update(phase=f"finishing {len(conts)} leader(s) on all of dev")
+            reason = self.halving.finish(conts)
+            if reason and not self.stop_reason:
+                self.stop_reason = reason
+            self._write_tables()
+        return conts
 
-    def _entry(self, cand: Candidate, fmt: Format, phase: str, rnd: int, trial: optuna.Trial | None = None) -> Entry:
+    def _start_incumbent(self, entries: list[Entry]) -> None:
+        """The ladder's best on all of dev (ties to the shorter prompt) is the first incumbent."""
+        done = [e for e in entries if e.state == "complete"]
+        if done:
+            self.incumbent = min(done, key=lambda e: (rank_key(e.value, self._length(e)), e.trial.number))
+        for e in entries:
+            if e.label:
+                self.ladder_rows.append({"name": e.label, "trial": e.trial.number, "format": e.fmt.to_dict(),
+                                         "dev": e.value if e.scores else None, "n": len(e.scores), "state": e.state})
+        self._show_best()
+
+    def _select(self, entries: list[Entry]) -> None:
+        """A challenger replaces the incumbent only on a credible paired gain on all of dev."""
+        inc = self.incumbent
+        if inc is None:
+            return self._start_incumbent(entries)
+        done = [e for e in entries if e.state == "complete" and e.value > inc.value]
+        for e in sorted(done, key=lambda e: (rank_key(e.value, self._length(e)), e.trial.number)):
+            verdict = paired_gain(e.scores, inc.scores, seed=e.trial.number)
+            self.verdicts.append({"trial": e.trial.number, "phase": e.phase, "round": e.round, "vs_trial": inc.trial.number,
+                                  "dev": e.value, "incumbent_dev": inc.value, **verdict.to_dict()})
+            if verdict.credible:
+                self.incumbent = e
+                break
+        self._show_best()
+
+    def _length(self, e: Entry) -> int:
+        return len(str(e.prompt.render(self.dev[0].input)))
+
+    def _observations(self) -> list[Observation]:
+        return [observation(e.fmt, e.candidate.text, e.scores, len(self.train)) for e in self.entries
+                if e.scores and e.fmt.demo_source != "retrieved" and e.fmt.demos > 0]
+
+    def _show_best(self) -> None:
+        best = self.best()
+        if best is not None:
+            self.view.update(best=best.value, best_text=best.candidate.text)
+
+    # ----- entries ---------------------------------------------------------------------
+    def _entry(self, cand: Candidate, fmt: Format, phase: str, rnd: int, trial: optuna.Trial | None = None,
+               label: str = "") -> Entry:
         if trial is None:
-            searchable = {p.name: getattr(fmt, p.name) for p in self.space.searchable}
-            searchable["instruction_rank"] = 0
-            self.study.enqueue_trial(searchable, skip_if_exists=False)
-            trial = self.study.ask()
-            self.space.suggest(trial)
-            trial.suggest_categorical("instruction_rank", list(range(self.config.resample_top)))
+            trial = self._ask_at(fmt)
         trial.set_user_attr("candidate_id", cand.id)
         trial.set_user_attr("instruction", cand.text)
         trial.set_user_attr("origin", cand.origin)
         trial.set_user_attr("round", rnd)
         trial.set_user_attr("phase", phase)
         trial.set_user_attr("format", fmt.to_dict())
-        return Entry(trial, cand, fmt, self.prompt_for(cand.text, fmt), phase, rnd)
+        if label:
+            trial.set_user_attr("label", label)
+        return Entry(trial, cand, fmt, self.prompt_for(cand.text, fmt), phase, rnd, label=label)
+
+    def _ask_at(self, fmt: Format) -> optuna.Trial:
+        """A trial with the format search's parameters fixed at ``fmt``'s values (TPE learns from every trial)."""
+        dims = {p.name: getattr(fmt, p.name) for p in self.space.format_dims}
+        if dims:
+            self.study.enqueue_trial(dims, skip_if_exists=False)
+        trial = self.study.ask()
+        for p in self.space.format_dims:
+            p.suggest(trial)
+        return trial
+
+    def _continuation(self, e: Entry) -> Entry:
+        """A new trial that goes on from ``e``'s scores to all of dev (a pruned trial cannot report again)."""
+        trial = self._ask_at(e.fmt)
+        for key, value in e.trial.user_attrs.items():
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("continues", e.trial.number)
+        e.state = "continued"
+        return Entry(trial, e.candidate, e.fmt, e.prompt, e.phase, e.round, scores=list(e.scores), label=e.label)
+
+    def _discard(self, e: Entry) -> None:
+        """An entry made but not scored (its phase's calls ran out): told pruned, so no trial stays running."""
+        e.state = "pruned"
+        e.trial.set_user_attr("note", "not scored: the phase's share of the call budget")
+        self.study.tell(e.trial, state=optuna.trial.TrialState.PRUNED)
 
     def prompt_for(self, instruction: str, fmt: Format) -> PromptConfig:
+        retriever = Retriever(k=fmt.demos) if fmt.demo_source == "retrieved" else None
+        if retriever is not None:
+            demos: tuple = ()
+        elif fmt.demo_source == "chosen":
+            demos = demos_at(self.train, fmt.demo_ids)
+        else:
+            demos = sample_demos(self.train, fmt.demos, seed=fmt.demo_seed)
         return PromptConfig(
             instruction=instruction,
             template=fmt.template,
-            demos=sample_demos(self.train, fmt.demos, seed=fmt.demo_seed),
+            demos=demos,
+            retriever=retriever,
+            demo_pool=self.demo_pool if retriever is not None else (),
             answer_prefix=fmt.answer_prefix,
             cot=fmt.cot,
             votes=fmt.votes,
@@ -240,9 +416,6 @@ class Optimizer:
             self.stop_reason = reason
         self.store.write_candidates(self.pool.rows())
         self._write_tables()
-        best = self.best()
-        if best is not None:
-            self.view.update(best=best.value, best_text=best.candidate.text)
 
     # ----- bookkeeping ----------------------------------------------------------------
     def _record(self, e: Entry, step: int, scores: Sequence[float], calls: int, tokens: int, replayed: bool) -> None:
@@ -279,6 +452,9 @@ class Optimizer:
         return [e for e in self.entries if e.state == "complete"]
 
     def best(self) -> Entry | None:
+        """The incumbent; before there is one (a budget cut early), the most-scored entry."""
+        if self.incumbent is not None:
+            return self.incumbent
         done = self.completed()
         if not done:
             partial = [e for e in self.entries if e.scores]

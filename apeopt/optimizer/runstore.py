@@ -104,6 +104,9 @@ class RunStore:
             write_jsonl(self.path(EVALUATIONS), records)
         return records
 
+    def write_json(self, name: str, data: Any) -> None:
+        atomic_write_json(self.path(name), data)
+
     def write_candidates(self, rows: Iterable[dict[str, Any]]) -> None:
         write_jsonl(self.path(CANDIDATES), rows)
 

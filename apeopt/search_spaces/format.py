@@ -20,9 +20,23 @@ class Format:
     cot: str = ""  # a chain-of-thought trigger ("" for none)
     votes: int = 1  # self-consistency samples
     answer_prefix: str = "Output:"
+    # Where the demos come from (set by the search, not sampled by Optuna): ``random`` draws
+    # ``demos`` train examples with ``demo_seed``; ``chosen`` shows the train examples
+    # ``demo_ids`` in that order (demo search); ``retrieved`` shows each input's ``demos`` nearest
+    # train examples.
+    demo_source: str = "random"
+    demo_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.demo_source not in DEMO_SOURCES:
+            raise UserError(f"format field 'demo_source' must be one of {', '.join(DEMO_SOURCES)}, got {self.demo_source!r}")
+        if self.demo_source == "chosen" and len(self.demo_ids) != self.demos:
+            raise UserError(f"format: {len(self.demo_ids)} demo_ids for demos={self.demos}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["demo_ids"] = list(self.demo_ids)
+        return d
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "format") -> "Format":
@@ -30,9 +44,13 @@ class Format:
         unknown = [k for k in data if k not in names]
         if unknown:
             raise UserError(f"{where}: unknown format field {unknown[0]!r} (valid: {', '.join(names)})")
-        return cls(**dict(data))
+        kw = dict(data)
+        if "demo_ids" in kw:
+            kw["demo_ids"] = tuple(int(i) for i in kw["demo_ids"])
+        return cls(**kw)
 
 
-# The searchable dimensions in sampling order, each with its type and default.
-PARAMS: dict[str, type] = {f.name: type(f.default) for f in fields(Format)}
-DEFAULTS: dict[str, Any] = Format().to_dict()
+DEMO_SOURCES = ("random", "chosen", "retrieved")
+# The dimensions a search space names (in sampling order), each with its type and default.
+PARAMS: dict[str, type] = {f.name: type(f.default) for f in fields(Format) if f.name not in ("demo_source", "demo_ids")}
+DEFAULTS: dict[str, Any] = {name: getattr(Format(), name) for name in PARAMS}

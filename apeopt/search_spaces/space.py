@@ -8,7 +8,9 @@ kept in each trial's attributes (an Optuna categorical cannot grow).
     name: full
     scoring: generate          # how candidates are scored on dev: generate (task scorer) | likelihood
     sampler: tpe               # tpe | random
-    format_trials: 12          # TPE trials over the format per round (0 = instruction search only)
+    format_trials: 12          # TPE trials per round over the non-demo dimensions (template, cot, votes, prefix)
+    demo_trials: 6             # demo sets per round (credit-assigned and random), around the incumbent's demos
+    incumbents: ladder         # ladder: human + 0/3/5/8/16/32 random demos + retrieved demos first | start
     params:
       template: {choices: [completion, chat]}
       demos: {low: 0, high: 8}
@@ -30,7 +32,9 @@ from apeopt.registry import unknown
 from apeopt.search_spaces.format import DEFAULTS, PARAMS, Format
 from apeopt.yaml_files import parse_yaml, read_yaml
 
-TOP_KEYS = {"name", "description", "scoring", "sampler", "format_trials", "params", "start"}
+TOP_KEYS = {"name", "description", "scoring", "sampler", "format_trials", "demo_trials", "incumbents", "params", "start"}
+INCUMBENTS = ("ladder", "start")
+DEMO_PARAMS = ("demos", "demo_seed")  # searched by the demo search, not by the format search
 SCORINGS = ("generate", "likelihood")
 SAMPLERS = ("tpe", "random")
 
@@ -64,6 +68,8 @@ class SearchSpace:
     scoring: str = "generate"
     sampler: str = "tpe"
     format_trials: int = 0
+    demo_trials: int = 0
+    incumbents: str = "start"
     start: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     source: str = ""
@@ -86,6 +92,15 @@ class SearchSpace:
     @property
     def searchable(self) -> list[Param]:
         return [p for p in self.params.values() if not p.fixed]
+
+    @property
+    def format_dims(self) -> list[Param]:
+        """The dimensions the format search samples (demos have their own search)."""
+        return [p for p in self.searchable if p.name not in DEMO_PARAMS]
+
+    @property
+    def searches_demos(self) -> bool:
+        return any(p.name in DEMO_PARAMS for p in self.searchable) or self.params["demos"].value not in (0, None)
 
     def suggest(self, trial: Any) -> Format:
         """A format sampled by ``trial`` (an Optuna trial), one parameter per field, by name."""
@@ -145,14 +160,25 @@ def parse_space(data: Any, where: str) -> SearchSpace:
     sampler = data.get("sampler", "tpe")
     if sampler not in SAMPLERS:
         raise UserError(f"{where}: 'sampler' must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    trials = data.get("format_trials", 0 if all(p.fixed for p in params.values()) else 12)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 0:
-        raise UserError(f"{where}: 'format_trials' must be an integer >= 0, got {trials!r}")
+    trials = _count(where, data, "format_trials", 0 if all(p.fixed for p in params.values()) else 12)
+    demo_default = 6 if any(p.name in DEMO_PARAMS and not p.fixed for p in params.values()) else 0
+    demo_trials = _count(where, data, "demo_trials", demo_default)
+    incumbents = data.get("incumbents", "ladder")
+    if incumbents not in INCUMBENTS:
+        raise UserError(f"{where}: 'incumbents' must be one of {', '.join(INCUMBENTS)}, got {incumbents!r}")
     start = _start(where, data.get("start") or {}, params)
     return SearchSpace(
         name=str(data.get("name", Path(where).stem)), params=params, scoring=scoring, sampler=sampler,
-        format_trials=trials, start=start, description=str(data.get("description", "")), source=where, raw=dict(data),
+        format_trials=trials, demo_trials=demo_trials, incumbents=incumbents, start=start,
+        description=str(data.get("description", "")), source=where, raw=dict(data),
     )
+
+
+def _count(where: str, data: Mapping[str, Any], key: str, default: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UserError(f"{where}: {key!r} must be an integer >= 0, got {value!r}")
+    return value
 
 
 def _start(where: str, start: Any, params: Mapping[str, Param]) -> dict[str, Any]:

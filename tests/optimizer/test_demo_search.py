@@ -1,0 +1,104 @@
+"""The incumbent ladder, demo search with credit assignment, and the selection rule, on rule-based fake LMs."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from fakes import DemoFake, FakeBackend
+from toy import toy_task
+
+from apeopt.optimizer.demo_credit import Observation, estimate_values, propose_demo_sets
+from apeopt.optimizer.selection import paired_gain
+from apeopt.tasks.task import Example, Task
+
+
+def plural(x: str) -> str:
+    return x + "s"
+
+
+def small_task(n_train: int = 20) -> Task:
+    ex = [Example(f"w{i}", (f"w{i}s",)) for i in range(n_train + 60 + 40)]
+    return Task("small", "Do the task.", {"train": tuple(ex[:n_train]), "dev": tuple(ex[n_train:n_train + 60]),
+                                          "test": tuple(ex[n_train + 60:])})
+
+
+def test_credit_ranks_a_helpful_demo_above_a_harmful_one():
+    rng = random.Random(0)
+    obs = []
+    for t in range(40):
+        ids = tuple(rng.sample(range(20), 5))
+        p = 0.5 + 0.3 * (7 in ids) - 0.3 * (3 in ids)
+        obs.append(Observation(ids, tuple(float(rng.random() < p) for _ in range(30))))
+    values = estimate_values(obs)
+    order = [v.index for v in values]
+    assert order.index(7) < order.index(3)
+    assert order[0] == 7 and order[-1] == 3
+    best = propose_demo_sets(values, 20, 5, count=3, seed=0)
+    assert 7 in best[0] and 3 not in best[0] and best[0][-1] == 7  # greedy set, the most valuable demo last
+    assert len({frozenset(s) for s in best}) == 3
+
+
+def graded(demos: list[str], x: str, head: str) -> bool:
+    """Right on 30% of inputs, 70% when the demos show w7, none when they show w3 (40% with both)."""
+    return int(x[1:]) * 7 % 10 < 3 + 4 * ("w7" in demos) - 3 * ("w3" in demos)
+
+
+def test_demo_search_finds_the_helpful_demo_and_records_values(run):
+    lm = DemoFake(plural, graded)  # only the choice of demos matters
+    summary, store, _ = run(space="fewshot", task=small_task(), lm=lm)
+    values = json.loads(store.path("demo_values.json").read_text())
+    rank = [v["train_index"] for v in values]
+    assert 7 in rank and 3 in rank and rank.index(7) < rank.index(3)
+    winner = summary["winner"]["prompt"]
+    shown = [d["input"] for d in winner["demos"]]
+    assert "w7" in shown and "w3" not in shown
+    assert summary["winner"]["dev"]["score"] == 0.7
+
+
+def test_winner_never_below_the_best_incumbent_on_dev(run):
+    # more demos help (>= 16 solve everything); proposals and demo choice do nothing
+    lm = DemoFake(plural, lambda demos, x, head: len(demos) >= 16 or (len(demos) >= 8 and int(x[1:]) % 2 == 0))
+    summary, store, _ = run(space="fewshot", lm=lm)
+    ladder = summary["incumbents"]
+    assert [r["name"] for r in ladder][0] == "human + 5 random demos"  # the space's start format first
+    assert {"human (zero-shot)", "human + 32 random demos", "human + 8 retrieved demos"} <= {r["name"] for r in ladder}
+    best_ladder = max(r["dev"] for r in ladder if r["n"] == 60)
+    assert summary["winner"]["dev_selection"]["n"] == 60
+    assert summary["winner"]["dev_selection"]["score"] >= best_ladder == 1.0
+    evals = store.evaluations()
+    first_other = next(i for i, e in enumerate(evals) if e["phase"] != "incumbents")
+    assert all(e["phase"] == "incumbents" for e in evals[:first_other]) and first_other > 0
+
+
+def test_a_weak_instruction_does_not_displace_the_human_one(run):
+    class Weak(FakeBackend):
+        """Human + demos solve even inputs; an instruction with 'nice' also solves one more input."""
+
+        def _answer(self, prompt: str) -> str:
+            x = prompt.rsplit("Input: ", 1)[-1].split("\n")[0]
+            head = prompt.split("Input:")[0].lower()
+            ok = int(x[1:]) % 2 == 0 or ("nice" in head and x == "w201")
+            return " " + (x + "s" if ok else x)
+
+    summary, store, _ = run(space="fewshot", lm=Weak(plural, keyword="nice"))
+    assert summary["winner"]["prompt"]["instruction"] == "Do the task."
+    nice = [e for e in store.evaluations() if "nice" in e["instruction"].lower()]
+    assert nice  # the weak instruction was proposed and scored, and lost on the rule
+    verdicts = [v for v in summary["selection"] if not v["credible"]]
+    assert any(abs(v["diff"] - 1 / 60) < 1e-9 for v in verdicts)
+
+
+def test_a_strong_instruction_wins_credibly(run):
+    summary, _, _ = run(space="fewshot")  # the toy LM answers right iff the instruction says "plural"
+    assert "plural" in summary["winner"]["prompt"]["instruction"].lower()
+    assert any(v["credible"] for v in summary["selection"])
+
+
+def test_paired_gain_rule():
+    inc = [0.0] * 30
+    assert not paired_gain([1.0] + [0.0] * 29, inc).credible  # one item is noise
+    assert paired_gain([1.0] * 10 + [0.0] * 20, inc).credible
+    assert not paired_gain(inc, inc).credible
+    mixed = [1.0, 0.0] * 15
+    assert not paired_gain([0.0, 1.0] * 15, mixed).credible  # same mean, other items
