@@ -109,10 +109,10 @@ def optimize_cmd(
     from apeopt.optimizer.config import OptimizeConfig
 
     if resume is not None:
-        from apeopt.commands.optimize import resume_optimize
+        from apeopt.services.optimize import resume_optimize
 
         summary = resume_optimize(resume, quiet=as_json)
-        _echo_json(summary) if as_json else print_summary(summary)
+        _echo_json(summary.to_dict()) if as_json else print_summary(summary)
         return
     if task is None:
         raise UserError("--task is required (or --resume RUN_DIR)")
@@ -130,11 +130,11 @@ def optimize_cmd(
 
         _echo_json(estimate(config, load_task(task, seed=split_seed), load_space(space)))
         return
-    from apeopt.commands.optimize import run_optimize
+    from apeopt.services.optimize import run_optimize
 
     summary = run_optimize(config, run_dir=run_dir, quiet=as_json)
     if as_json:
-        _echo_json(summary)
+        _echo_json(summary.to_dict())
     else:
         print_summary(summary)
 
@@ -216,8 +216,9 @@ def compare_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the comparison rows as JSON."),
 ) -> None:
     """Prompt engineering or tuning? Every route on the same model, train split, scorer and test items."""
-    from apeopt.baselines.compare import CompareConfig
-    from apeopt.commands.compare import print_comparison, run_compare
+    from apeopt.baselines.config import CompareConfig
+    from apeopt.commands.compare import print_comparison
+    from apeopt.services.compare import run_compare
 
     config = CompareConfig(
         task=task, methods=tuple(methods) if methods else None, model=model, seed=seed, split_seed=split_seed,
@@ -227,7 +228,7 @@ def compare_cmd(
     )
     result = run_compare(config, run_dir=run_dir, quiet=as_json)
     if as_json:
-        _echo_json(result["rows"])
+        _echo_json([r.to_dict() for r in result.rows])
     else:
         print_comparison(result)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from apeopt.models.base import GenerateRequest, LMBackend, LogprobRequest
 from apeopt.prompts.prompt import PromptConfig
@@ -70,6 +70,22 @@ def evaluate_many(
         EvalResult(aggregate(list(scores)), scores, outs, tuple(exs))
         for scores, outs, (_, exs) in zip(per_job, outputs, jobs)
     ]
+
+
+def evaluate_splits(
+    prompts: Mapping[str, PromptConfig],
+    splits: Mapping[str, Sequence[Example]],
+    backend: LMBackend,
+    scorer: Scorer,
+    labels: Sequence[str] | None = None,
+) -> dict[str, dict[str, EvalResult]]:
+    """Each named prompt on each named split, batched in one call per stage: ``results[prompt][split]``.
+
+    How final scores are computed everywhere: the optimizer's winner and baselines, and every route
+    of a comparison, on the same items with the same scorer."""
+    jobs = [(p, splits[s]) for p in prompts.values() for s in splits]
+    results = iter(evaluate_many(jobs, backend, scorer, labels))
+    return {name: {s: next(results) for s in splits} for name in prompts}
 
 
 def _likelihood(jobs: Sequence[Job], backend: LMBackend) -> list[tuple[float, ...]]:

@@ -4,7 +4,7 @@
     python bench/compare.py --preset reduced                  # the setting committed in bench/results/
     python bench/compare.py --tasks plural,sentiment --steps 40 --test-limit 50 --out /tmp/cmp
 
-Every task runs the same methods on the same model through ``apeopt.commands.compare.run_compare``
+Every task runs the same methods on the same model through ``apeopt.services.compare.run_compare``
 (the code behind the CLI), in one process, one task after the other. Writes ``compare.json`` (all
 rows of all tasks, the settings, the command line, the machine and the load average before and
 after every task) and ``compare.md`` (one score table, paired differences, costs) to ``--out``.
@@ -67,8 +67,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from apeopt.baselines.compare import CompareConfig
-    from apeopt.commands.compare import run_compare
+    from apeopt.baselines.config import CompareConfig
+    from apeopt.services.compare import run_compare
     from apeopt.optimizer.run import versions
 
     args = parse_args(argv)
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
         t0 = time.monotonic()
         result = run_compare(config, run_dir=runs / task)
-        results.append({"task": task, "rows": result["rows"], "meta": result["meta"],
+        doc = result.to_dict()
+        results.append({"task": task, "rows": doc["rows"], "meta": doc["meta"],
                         "wall_seconds": round(time.monotonic() - t0, 1),
                         "load_before": [round(x, 2) for x in load_before],
                         "load_after": [round(x, 2) for x in os.getloadavg()]})

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from apeopt.models.cache import default_cache_dir
+from apeopt.records.summary import load_run_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 300.0
@@ -70,14 +71,15 @@ def run_one(task: str, src: Path, runs: Path, extra: list[str], naive: bool = Fa
         wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"error: {shlex.join(cmd)} exited {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}")
-    s = json.loads((run_dir / "summary.json").read_text())
+    s = load_run_summary(run_dir / "summary.json")
+    human, few_shot = s.human.score("test"), s.few_shot.score("test") if s.few_shot else None
     return {
-        "task": task, "wall_s": round(wall, 1), "optimize_wall_s": s.get("wall_seconds"), "stop_reason": s.get("stop_reason"),
-        "lm_calls": s.get("lm_calls"), "tokens": s.get("tokens"), "computed": s.get("computed"), "trials": s.get("trials"),
-        "candidates": s.get("candidates"), "load_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
-        "winner": {k: s["winner"][k] for k in ("dev", "test", "test_shift") if k in s["winner"]},
-        "winner_instruction": s["winner"]["prompt"]["instruction"], "winner_demos": len(s["winner"]["prompt"].get("demos") or []),
-        "human_test": s.get("human", {}).get("test"), "few_shot_test": s.get("few_shot", {}).get("test"),
+        "task": task, "wall_s": round(wall, 1), "optimize_wall_s": s.wall_seconds, "stop_reason": s.stop_reason,
+        "lm_calls": s.lm_calls, "tokens": s.tokens, "computed": dict(s.computed or {}), "trials": s.trials,
+        "candidates": s.candidates, "load_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+        "winner": {k: v.to_dict() for k, v in s.winner.scores.items()},
+        "winner_instruction": s.winner.prompt.instruction, "winner_demos": len(s.winner.prompt.demos),
+        "human_test": human.to_dict() if human else None, "few_shot_test": few_shot.to_dict() if few_shot else None,
         "run_dir": str(run_dir),
     }
 

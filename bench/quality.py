@@ -16,10 +16,11 @@ import platform
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
-from apeopt.commands.optimize import run_optimize
 from apeopt.models.spec import DEFAULT_SPEC
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.services.optimize import run_optimize
 from apeopt.tasks import builtin_task_names
 
 
@@ -28,6 +29,12 @@ def fmt(score: dict | None) -> str:
         return "-"
     lo, hi = score["ci"]
     return f"{score['score']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _split(scored: Any, split: str = "test") -> dict | None:
+    """A winner's or baseline's score on ``split`` as in summary.json (None when it has none)."""
+    score = scored.score(split) if scored is not None else None
+    return score.to_dict() if score is not None else None
 
 
 def main() -> None:
@@ -47,14 +54,15 @@ def main() -> None:
             config = OptimizeConfig(task=task, model=args.model, space=args.space, seed=seed, budget_minutes=args.budget_minutes)
             load = os.getloadavg()[0]
             s = run_optimize(config, runs_root=Path(args.runs), quiet=True)
+            pt = {k: p.to_dict() if p else None for k, p in s.paired_test.items()}
             row = {
                 "task": task, "seed": seed, "space": args.space, "load_avg_at_start": round(load, 2),
-                "human": s["human"].get("test"), "few_shot": (s["few_shot"] or {}).get("test"), "winner": s["winner"].get("test"),
-                "human_shift": s["human"].get("test_shift"), "winner_shift": s["winner"].get("test_shift"),
-                "winner_vs_human": s["paired_test"]["winner_vs_human"], "winner_vs_few_shot": s["paired_test"]["winner_vs_few_shot"],
-                "instruction": s["winner"]["prompt"]["instruction"], "demos": len(s["winner"]["prompt"]["demos"]),
-                "lm_calls": s["lm_calls"], "tokens": s["tokens"], "wall_seconds": s["wall_seconds"], "stop_reason": s["stop_reason"],
-                "run_dir": s["run_dir"],
+                "human": _split(s.human), "few_shot": _split(s.few_shot), "winner": _split(s.winner),
+                "human_shift": _split(s.human, "test_shift"), "winner_shift": _split(s.winner, "test_shift"),
+                "winner_vs_human": pt["winner_vs_human"], "winner_vs_few_shot": pt["winner_vs_few_shot"],
+                "instruction": s.winner.prompt.instruction, "demos": len(s.winner.prompt.demos),
+                "lm_calls": s.lm_calls, "tokens": s.tokens, "wall_seconds": s.wall_seconds, "stop_reason": s.stop_reason,
+                "run_dir": s.run_dir,
             }
             rows.append(row)
             print(f"{task} s{seed}: human {fmt(row['human'])} | 5-shot {fmt(row['few_shot'])} | apeopt {fmt(row['winner'])} | "

@@ -1,9 +1,9 @@
 """The prompt routes: zero-shot, the human instruction, k-shot demos, and the apeopt search winner.
 
-All use the completion template the tuned models are scored with; k-shot demos are drawn from
-train with the split seed (the same demos as ``apeopt optimize``'s few-shot baseline for k=5).
-The apeopt route runs the optimizer's search on train/dev only; its winner is scored on test by
-the comparison, like every other route.
+The fixed routes are the reference prompts of :mod:`apeopt.prompts.reference` (k-shot demos drawn
+from train with the split seed: the same demos as ``apeopt optimize``'s few-shot baseline for k=5).
+The apeopt route runs :func:`apeopt.optimizer.run.optimize` on train/dev only; its winner is scored
+on test by the comparison, like every other route.
 """
 
 from __future__ import annotations
@@ -14,25 +14,19 @@ from typing import Any
 
 from apeopt.baselines.base import Method
 from apeopt.errors import UserError
-from apeopt.prompts.demos import sample_demos
+from apeopt.prompts import reference
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.tasks.task import Task
-
-
-def human_prompt(task: Task) -> PromptConfig:
-    """The human route's prompt; tuned models are trained and scored with it too."""
-    return PromptConfig(instruction=task.instruction, max_tokens=task.max_tokens)
 
 
 def route_prompt(method: Method, task: Task, split_seed: int) -> PromptConfig:
     """The prompt of a fixed prompt route (not ``apeopt``, which is searched)."""
     if method.name == "zero-shot":
-        return PromptConfig(instruction="", max_tokens=task.max_tokens)
+        return reference.zero_shot(task)
     if method.name == "human":
-        return human_prompt(task)
+        return reference.human(task)
     if method.k > 0:
-        demos = sample_demos(task.split("train"), method.k, seed=split_seed)
-        return PromptConfig(instruction=task.instruction, demos=demos, max_tokens=task.max_tokens)
+        return reference.k_shot(task, method.k, split_seed)
     raise ValueError(f"{method.name} is not a fixed prompt route")
 
 
@@ -41,40 +35,35 @@ def search_apeopt(config: Any, task: Task, backend: Any, folder: Path,
     """Run the apeopt search (``config``: an OptimizeConfig) into ``folder``; return the winner
     and what it cost. ``backend`` is the (cached) base backend; usage is metered here."""
     from apeopt.models.metered import MeteredBackend
-    from apeopt.optimizer.loop import Optimizer
-    from apeopt.optimizer.run import versions
-    from apeopt.optimizer.runstore import BEST_PROMPT, RunStore
+    from apeopt.optimizer.run import NoWinnerError, optimize
+    from apeopt.optimizer.runstore import RunStore
     from apeopt.optimizer.view import View
-    from apeopt.prompts.file import PromptFile
     from apeopt.search_spaces import load_space
 
     started = time.perf_counter()
     space = load_space(config.space)
     store = RunStore.create(folder, folder.parent, folder.name)
-    store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name,
-                        "versions": versions(), "part_of": "compare"})
     metered = MeteredBackend(backend)
     budget = ", ".join(f"{v} {unit}" for v, unit in ((config.budget_minutes, "min"), (config.budget_calls, "LM calls")) if v)
     progress(f"apeopt: searching ({config.space} space, budget {budget or 'none'})")
-    opt = Optimizer(config, task, space, metered, metered, store, View(), storage=config.storage)
-    winner = opt.run()
-    if winner is None:
-        raise UserError("apeopt: no candidate was scored before the budget ran out; raise --apeopt-minutes or --apeopt-calls")
-    selection = {"metric": opt.scorer.name, "score": winner.value, "n": len(winner.scores)}
-    PromptFile(prompt=winner.prompt, task=task.name, model=config.model, split_seed=config.split_seed,
-               data_fingerprint=task.fingerprint(), scores={"dev_selection": selection}).save(store.path(BEST_PROMPT))
+    try:
+        summary = optimize(config, task, space, metered, metered, store, View(), final=False)
+    except NoWinnerError:
+        raise UserError("apeopt: no candidate was scored before the budget ran out; raise --apeopt-minutes or --apeopt-calls") from None
+    winner = summary.winner
+    selection = winner.dev_selection
     info = {
         "train_seconds": round(time.perf_counter() - started, 2),
-        "lm_calls": metered.usage.calls,
-        "lm_tokens": metered.usage.tokens,
-        "dev_selection": selection,
-        "dev_examples": len(opt.dev),
-        "candidates": len(opt.pool),
-        "trials": len(opt.entries),
-        "stop_reason": opt.stop_reason or "rounds finished",
+        "lm_calls": summary.search.lm_calls,
+        "lm_tokens": summary.search.tokens,
+        "dev_selection": selection.to_dict(),
+        "dev_examples": len(config.dev_split(task)),
+        "candidates": summary.candidates,
+        "trials": summary.trials,
+        "stop_reason": summary.stop_reason,
         "run_dir": str(store.root),
     }
-    progress(f"apeopt: winner dev {selection['metric']} {winner.value:.3f}: {winner.prompt.instruction[:70]!r}"
+    progress(f"apeopt: winner dev {selection.metric} {selection.score:.3f}: {winner.prompt.instruction[:70]!r}"
              f" + {len(winner.prompt.demos)} demos")
     return winner.prompt, info
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from apeopt.baselines.compare import CompareConfig
+from apeopt.baselines.config import CompareConfig
 from apeopt.errors import UserError
 from apeopt.registry import unknown
 from apeopt.yaml_files import read_yaml

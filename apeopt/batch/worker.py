@@ -14,60 +14,38 @@ from typing import Any, Callable
 from apeopt.batch.plan import Job, Plan
 from apeopt.batch.queue import JobQueue
 from apeopt.errors import UserError
+from apeopt.records.job import JobResult
 from apeopt.registry import Registry
 
-Runner = Callable[[Job, Path], dict[str, Any]]
+Runner = Callable[[Job, Path], JobResult]
 RUNNERS: Registry[Runner] = Registry("job kind")
 
 
 @RUNNERS.register("optimize")
-def run_optimize_job(job: Job, run_dir: Path) -> dict[str, Any]:
-    from apeopt.commands.optimize import resume_optimize, run_optimize
+def run_optimize_job(job: Job, run_dir: Path) -> JobResult:
     from apeopt.optimizer.config import OptimizeConfig
+    from apeopt.services.optimize import resume_optimize, run_optimize
 
     if (run_dir / "config.json").is_file():
-        return resume_optimize(run_dir, quiet=True)
+        return JobResult(str(run_dir.resolve()), optimize=resume_optimize(run_dir, quiet=True))
     if run_dir.exists():  # created but nothing written yet: start clean
         for child in run_dir.iterdir():
             child.unlink()
-    return run_optimize(OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True)
+    summary = run_optimize(OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True)
+    return JobResult(str(run_dir.resolve()), optimize=summary)
 
 
 @RUNNERS.register("compare")
-def run_compare_job(job: Job, run_dir: Path) -> dict[str, Any]:
+def run_compare_job(job: Job, run_dir: Path) -> JobResult:
     """A compare job; a crashed attempt starts over in a clean folder (training is not resumable)."""
     import shutil
 
     from apeopt.batch.plan import compare_config
-    from apeopt.commands.compare import run_compare
+    from apeopt.services.compare import run_compare
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    result = run_compare(compare_config(job.params), run_dir=run_dir, quiet=True)
-    rows = result.get("rows", [])
-    best = max(rows, key=lambda r: (r.get("test") or {}).get("score", float("-inf")), default={})
-    return {
-        "run_dir": str(run_dir.resolve()),
-        "winner": {"test": best.get("test") or {}, "prompt": {"instruction": f"best method: {best.get('method')}"}},
-        "lm_calls": sum(r.get("lm_calls") or 0 for r in rows),
-        "wall_seconds": sum(r.get("wall_seconds") or 0 for r in rows),
-    }
-
-
-def job_result(summary: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-    """The number a job is told with (its winner's test score) and the attributes shown by status."""
-    winner = summary.get("winner") or {}
-    test = winner.get("test") or {}
-    attrs = {
-        "run_dir": summary.get("run_dir"),
-        "test": test,
-        "human_test": (summary.get("human") or {}).get("test"),
-        "instruction": (winner.get("prompt") or {}).get("instruction"),
-        "lm_calls": summary.get("lm_calls"),
-        "tokens": summary.get("tokens"),
-        "wall_seconds": summary.get("wall_seconds"),
-    }
-    return float(test.get("score", float("nan"))), attrs
+    return JobResult(str(run_dir.resolve()), compare=run_compare(compare_config(job.params), run_dir=run_dir, quiet=True))
 
 
 def plan_budget_spent(plan: Plan, queue: JobQueue) -> str | None:
@@ -115,7 +93,7 @@ def work(plan: Plan, queue: JobQueue, batch_dir: Path, log: Callable[[str], None
         started = time.monotonic()
         with queue.heartbeat(trial):
             try:
-                summary = RUNNERS.get(job.kind)(job, batch_dir / job.key)
+                result = RUNNERS.get(job.kind)(job, batch_dir / job.key)
             except UserError as exc:
                 queue.failed(trial, job, f"UserError: {exc}")
                 log(f"failed {job.key}: {exc}")
@@ -124,8 +102,6 @@ def work(plan: Plan, queue: JobQueue, batch_dir: Path, log: Callable[[str], None
                 queue.failed(trial, job, "".join(traceback.format_exception_only(type(exc), exc)).strip())
                 log(f"failed {job.key}: {type(exc).__name__}: {exc}")
                 continue
-        value, attrs = job_result(summary)
-        attrs["job_seconds"] = round(time.monotonic() - started, 1)
-        queue.done(trial, value, attrs)
+        queue.done(trial, result.value, {**result.attrs(), "job_seconds": round(time.monotonic() - started, 1)})
         ran += 1
-        log(f"done {job.key}: test {value:.3f}")
+        log(f"done {job.key}: test {result.value:.3f}")

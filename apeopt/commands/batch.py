@@ -95,7 +95,8 @@ def print_states(states: list[Any]) -> None:
         totals[s.state] = totals.get(s.state, 0) + 1
         test = a.get("test") or {}
         human = a.get("human_test") or {}
-        note = a.get("error", "") if s.state == "failed" else (a.get("instruction") or "")
+        best = f"best method: {a['best_method']}" if a.get("best_method") else ""
+        note = a.get("error", "") if s.state == "failed" else (a.get("instruction") or best)
         table.add_row(
             f"{s.job.key}\n{s.job.label()}", s.state, str(s.attempts),
             f"{test['score']:.3f} (n={test['n']})" if test else "-",

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from apeopt.errors import UserError
-from apeopt.optimizer.runstore import CONFIG, EVALUATIONS, LEADERBOARD, STUDY_DB, SUMMARY, RunStore
+from apeopt.optimizer.runstore import CONFIG, LEADERBOARD, STUDY_DB, SUMMARY, RunStore
+from apeopt.records.compare import CompareSummary, load_comparison
+from apeopt.records.scores import Paired, SplitScore
+from apeopt.records.summary import RunSummary, load_summary
 
 BATCH_DB = "batch.db"
 COMPARISON = "comparison.json"
@@ -81,7 +84,7 @@ class Run:
     methods: list[MethodScore] = field(default_factory=list)
     winner_instruction: str | None = None
     human_instruction: str | None = None
-    paired: dict[str, Any] | None = None
+    paired: Paired | None = None  # winner vs human on test
     evaluations: list[Evaluation] = field(default_factory=list)
     leaderboard: list[Candidate] = field(default_factory=list)
     lm_calls: int | None = None
@@ -132,7 +135,12 @@ class Collection:
 
 
 # ----- small readers -------------------------------------------------------------------
-def _score(d: Any) -> Score | None:
+def _score(s: SplitScore | None) -> Score | None:
+    return None if s is None else Score(s.score, s.n, s.ci[0], s.ci[1])
+
+
+def _recorded(d: Any) -> Score | None:
+    """A score the batch worker recorded in the job queue (a SplitScore's dict), if it holds one."""
     if not isinstance(d, dict) or d.get("score") is None:
         return None
     ci = d.get("ci") or [None, None]
@@ -172,19 +180,19 @@ def _children(path: Path) -> list[Path]:
 def read_run(path: Path, top: int = 10) -> Run:
     store = RunStore(path)
     config: dict[str, Any] = store.read_json(CONFIG) if store.path(CONFIG).is_file() else {}
-    summary: dict[str, Any] = store.read_json(SUMMARY) if store.path(SUMMARY).is_file() else {}
-    if not isinstance(config, dict) or not isinstance(summary, dict):
-        raise UserError(f"{str(path)!r}: {CONFIG} and {SUMMARY} must hold JSON objects")
-    compare = config.get("kind") == "compare" or "compare" in config or "methods" in summary
+    if not isinstance(config, dict):
+        raise UserError(f"{str(path)!r}: {CONFIG} must hold a JSON object")
+    summary = load_summary(store.path(SUMMARY)) if store.path(SUMMARY).is_file() else None
+    compare = config.get("kind") == "compare" or "compare" in config or isinstance(summary, CompareSummary)
     opt = config.get("optimize") or config.get("compare") or {}
     run = Run(
         path=path, name=path.name, kind="compare" if compare else "optimize",
-        task=str(summary.get("task") or config.get("task") or opt.get("task") or "?"),
-        model=str(summary.get("model") or opt.get("model") or "?"),
-        space=str(summary.get("space") or opt.get("space") or ("compare" if compare else "?")),
-        seed=_int(summary.get("seed", opt.get("seed"))),
-        status=str(summary.get("status") or ("complete" if summary else "incomplete")),
-        stop_reason=str(summary.get("stop_reason") or ""),
+        task=str(summary.task if summary else config.get("task") or opt.get("task") or "?"),
+        model=str(summary.model if summary else opt.get("model") or "?"),
+        space="compare" if compare else str(summary.space if isinstance(summary, RunSummary) else opt.get("space") or "?"),
+        seed=summary.seed if isinstance(summary, RunSummary) else _int(opt.get("seed")),
+        status=summary.status if isinstance(summary, RunSummary) else ("complete" if summary else "incomplete"),
+        stop_reason=summary.stop_reason if isinstance(summary, RunSummary) else "",
     )
     storage = opt.get("storage")
     if store.path(STUDY_DB).is_file():
@@ -192,32 +200,31 @@ def read_run(path: Path, top: int = 10) -> Run:
     elif isinstance(storage, str) and storage:
         run.study = _redact(storage)
     if compare:
-        _read_compare(store, summary, run)
+        _read_compare(store, summary if isinstance(summary, CompareSummary) else None, run)
     else:
-        _read_optimize(store, summary, run, top)
+        _read_optimize(store, summary if isinstance(summary, RunSummary) else None, run, top)
     return run
 
 
-def _read_optimize(store: RunStore, summary: dict[str, Any], run: Run, top: int) -> None:
-    winner = summary.get("winner") or {}
-    run.metric = str((winner.get("dev_selection") or {}).get("metric") or "")
-    for name in ("human", "few_shot", "winner"):
-        d = summary.get(name)
-        if isinstance(d, dict):
-            label = f"few_shot (k={d.get('k')})" if name == "few_shot" else name
-            run.methods.append(MethodScore(name, _score(d.get("test")), _score(d.get("test_shift")), _score(d.get("dev")), {"label": label}))
-    run.winner_instruction = (winner.get("prompt") or {}).get("instruction")
-    run.human_instruction = ((summary.get("human") or {}).get("prompt") or {}).get("instruction")
-    run.paired = (summary.get("paired_test") or {}).get("winner_vs_human")
-    run.lm_calls, run.tokens = _int(summary.get("lm_calls")), _int(summary.get("tokens"))
-    run.wall_seconds = _num(summary.get("wall_seconds"))
-    run.candidates, run.trials = _int(summary.get("candidates")), _int(summary.get("trials"))
+def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: int) -> None:
+    if summary is not None:
+        run.metric = summary.winner.dev_selection.metric
+        scored = {**summary.baselines(), "winner": summary.winner}
+        for name, s in scored.items():
+            label = f"few_shot (k={s.k})" if name == "few_shot" else name  # type: ignore[union-attr]
+            run.methods.append(MethodScore(name, _score(s.score("test")), _score(s.score("test_shift")), _score(s.score("dev")),
+                                           {"label": label}))
+        run.winner_instruction = summary.winner.prompt.instruction
+        run.human_instruction = summary.human.prompt.instruction if summary.human.prompt else None
+        run.paired = summary.paired_test.get("winner_vs_human")
+        run.lm_calls, run.tokens, run.wall_seconds = summary.lm_calls, summary.tokens, summary.wall_seconds
+        run.candidates, run.trials = summary.candidates, summary.trials
     run.evaluations = [
         Evaluation(int(r.get("trial", 0)), int(r.get("round", 0)), str(r.get("phase", "")), int(r.get("step", 0)),
                    float(r["mean"]), int(r.get("lm_calls") or 0), int(r.get("tokens") or 0), _num(r.get("elapsed")))
         for r in store.evaluations() if isinstance(r.get("mean"), (int, float))
     ]
-    if not summary:  # an unfinished run: its cost so far from the evaluation log
+    if summary is None:  # an unfinished run: its cost so far from the evaluation log
         run.lm_calls = sum(e.lm_calls for e in run.evaluations)
         run.tokens = sum(e.tokens for e in run.evaluations)
         run.trials = len({e.trial for e in run.evaluations})
@@ -232,22 +239,19 @@ def _read_optimize(store: RunStore, summary: dict[str, Any], run: Run, top: int)
             ))
 
 
-def _read_compare(store: RunStore, summary: dict[str, Any], run: Run) -> None:
-    run.metric = str(summary.get("scorer") or "")
-    run.wall_seconds = _num(summary.get("wall_seconds"))
-    rows = store.read_json(COMPARISON) if store.path(COMPARISON).is_file() else []
-    if not isinstance(rows, list):
-        raise UserError(f"{str(store.path(COMPARISON))!r} must hold a JSON list of rows")
+def _read_compare(store: RunStore, summary: CompareSummary | None, run: Run) -> None:
+    if summary is not None:
+        run.metric, run.wall_seconds = summary.scorer, summary.wall_seconds
+    rows = load_comparison(store.path(COMPARISON)) if store.path(COMPARISON).is_file() else ()
     for r in rows:
-        extra = {k: r.get(k) for k in ("family", "trainable_params", "train_seconds", "lm_calls", "lm_tokens",
-                                        "inference_tokens_per_example", "wall_seconds")}
-        extra["label"] = str(r.get("method", "?"))
-        human = (r.get("paired") or {}).get("human")
-        extra["vs_human"] = human if isinstance(human, dict) else None
-        run.methods.append(MethodScore(str(r.get("method", "?")), _score(r.get("test")), _score(r.get("test_shift")), None, extra))
+        extra: dict[str, Any] = {"family": r.family, "trainable_params": r.trainable_params, "train_seconds": r.train_seconds,
+                                 "lm_calls": r.lm_calls, "lm_tokens": r.lm_tokens,
+                                 "inference_tokens_per_example": r.inference_tokens_per_example, "wall_seconds": r.wall_seconds,
+                                 "label": r.method, "vs_human": r.paired.get("human")}
+        run.methods.append(MethodScore(r.method, _score(r.test), _score(r.test_shift), None, extra))
     if rows:
-        run.lm_calls = sum(int(r.get("lm_calls") or 0) for r in rows)
-        run.tokens = sum(int(r.get("lm_tokens") or 0) for r in rows)
+        run.lm_calls = sum(r.lm_calls for r in rows)
+        run.tokens = sum(r.lm_tokens for r in rows)
 
 
 # ----- batches -------------------------------------------------------------------------
@@ -279,7 +283,7 @@ def _db_jobs(db: Path) -> dict[str, Job] | str:
             for key, t in latest.items():
                 a = t.user_attrs
                 error = str(a.get("error") or (a.get("previous_error") if t.state == TrialState.WAITING else "") or "")
-                recorded = {"test": _score(a.get("test")), "human": _score(a.get("human_test")), "lm_calls": _int(a.get("lm_calls"))}
+                recorded = {"test": _recorded(a.get("test")), "human": _recorded(a.get("human_test")), "lm_calls": _int(a.get("lm_calls"))}
                 jobs[key] = Job(key, short_label(str(a.get("label") or key)), states.get(t.state, "pending"), tries.get(key, 0), error,
                                 _num(a.get("job_seconds")), None, recorded)
         return jobs

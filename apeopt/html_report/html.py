@@ -13,6 +13,7 @@ from typing import Any
 from apeopt import __version__
 from apeopt.html_report import plots
 from apeopt.html_report.collect import Collection, Run, Score
+from apeopt.records.scores import Paired
 
 STATES = ("done", "complete", "running", "pending", "failed", "interrupted", "incomplete")
 
@@ -131,10 +132,10 @@ def fmt_seconds(s: float | None) -> str:
     return f"{s / 60:.1f} min" if s >= 90 else f"{s:.0f} s"
 
 
-def _diff(p: Any) -> str:
-    if not isinstance(p, dict) or "diff" not in p:
+def _diff(p: Paired | None) -> str:
+    if p is None:
         return "–"
-    return f"{p['diff']:+.3f} [{p.get('ci_lo', 0):+.2f}, {p.get('ci_hi', 0):+.2f}] p={p.get('p', float('nan')):.3f}"
+    return f"{p.diff:+.3f} [{p.ci_lo:+.2f}, {p.ci_hi:+.2f}] p={p.p:.3f}"
 
 
 def _job_row(job: Any) -> dict[str, Any]:

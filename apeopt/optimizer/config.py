@@ -66,6 +66,11 @@ class OptimizeConfig:
     def proposer_spec(self) -> str:
         return self.proposer_model or self.model
 
+    def dev_split(self, task: Any) -> tuple[Any, ...]:
+        """The dev examples the search scores candidates on (the first ``dev_limit``, or all)."""
+        dev = task.split("dev")
+        return tuple(dev[: self.dev_limit] if self.dev_limit else dev)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["proposers"] = list(self.proposers)

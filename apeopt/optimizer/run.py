@@ -1,4 +1,8 @@
-"""One optimize run end to end: search on train/dev, score the winner and baselines once on test, write files."""
+"""One optimize run end to end: search on train/dev, score the winner and baselines once on test, write files.
+
+``optimize`` is the only way a search runs: the CLI, batch jobs, the peer table and the comparison's
+apeopt route all call it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,12 @@ from apeopt import __version__
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.runstore import BEST_PROMPT, RunStore
+from apeopt.records.scores import SplitScore, scores_to_dict
+from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
+
+
+class NoWinnerError(UserError):
+    """The budget ran out before any candidate was scored."""
 
 
 def versions() -> dict[str, str]:
@@ -25,12 +35,15 @@ def versions() -> dict[str, str]:
 
 
 def optimize(
-    config: OptimizeConfig, task: Any, space: Any, backend: Any, proposer: Any, store: RunStore, view: Any, resume: bool = False
-) -> dict[str, Any]:
+    config: OptimizeConfig, task: Any, space: Any, backend: Any, proposer: Any, store: RunStore, view: Any, resume: bool = False,
+    final: bool = True,
+) -> RunSummary:
     """Search on train/dev, then score winner and baselines once on test; write the run's files.
 
     ``resume=True`` continues an interrupted run in ``store``: evaluations already in its log are
     replayed (not recomputed, not logged twice) and the search goes on from where it stopped.
+    ``final=False`` stops after the search (a comparison scores its routes on test itself): nothing
+    is scored on test, and best_prompt.json records the winner's dev selection.
     """
     from apeopt.optimizer.final import baselines, paired, score_final
     from apeopt.optimizer.loop import Optimizer
@@ -40,56 +53,52 @@ def optimize(
     if not resume:
         store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions()})
     opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage, resume=resume)
-    winner = opt.run()
-    search = {"lm_calls": opt.budget.spent_calls(), "tokens": opt.budget.spent_tokens(), "seconds": round(opt.budget.elapsed(), 2)}
-    if winner is None:
-        raise UserError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
+    best = opt.run()
+    search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
+    if best is None:
+        raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
     interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
-    prompts = {"winner": winner.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
-    scores: dict[str, Any] = {}
+    prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
+    scores: dict[str, dict[str, SplitScore]] = {}
     raw: dict[str, Any] = {}
-    if not interrupted:
+    if final and not interrupted:
         view.update(phase="final scoring on dev and test (once)")
         scores, raw = score_final(task, prompts, backend, dev=opt.dev)
         store.write_predictions(
             {"method": m, "split": sp, **row} for m, per_split in raw.items() for sp, r in per_split.items() for row in r.rows()
         )
-    summary = {
-        "task": task.name,
-        "task_source": config.task,
-        "model": config.model,
-        "proposer_model": config.proposer_spec,
-        "space": space.name,
-        "seed": config.seed,
-        "split_seed": config.split_seed,
-        "status": "interrupted" if interrupted else "complete",
-        "stop_reason": opt.stop_reason or "rounds finished",
-        "winner": {
-            "prompt": winner.prompt.to_dict(),
-            "candidate": winner.candidate.id,
-            "origin": winner.candidate.origin,
-            "trial": winner.trial.number,
-            "dev_selection": {"score": winner.value, "n": len(winner.scores), "metric": opt.scorer.name},
-            **scores.get("winner", {}),
-        },
-        "human": {"prompt": prompts["human"].to_dict(), **scores.get("human", {})},
-        "few_shot": {"k": config.few_shot_k, **scores.get("few_shot", {})} if "few_shot" in prompts else None,
-        "paired_test": {"winner_vs_human": paired(raw, "winner", "human"), "winner_vs_few_shot": paired(raw, "winner", "few_shot")},
-        "search": search,  # spent by the search (proposals and dev scoring); the budget applies to these
-        "lm_calls": backend.usage.calls + (proposer.usage.calls if proposer is not backend else 0),
-        "tokens": backend.usage.tokens + (proposer.usage.tokens if proposer is not backend else 0),
-        "computed": backend.computed.as_dict() if hasattr(backend, "computed") else None,
-        "candidates": len(opt.pool),
-        "trials": len(opt.entries),
-        "wall_seconds": round(time.monotonic() - started, 2),
-        "data_fingerprint": task.fingerprint(),
-        "versions": versions(),
-        "run_dir": str(store.root.resolve()),
-    }
+    winner = Winner(best.prompt, best.candidate.id, best.candidate.origin, best.trial.number,
+                    DevSelection(best.value, len(best.scores), opt.scorer.name), scores.get("winner", {}))
+    summary = RunSummary(
+        task=task.name,
+        task_source=config.task,
+        model=config.model,
+        proposer_model=config.proposer_spec,
+        space=space.name,
+        seed=config.seed,
+        split_seed=config.split_seed,
+        status="interrupted" if interrupted else "complete",
+        stop_reason=opt.stop_reason or "rounds finished",
+        winner=winner,
+        human=Baseline(prompt=prompts["human"], scores=scores.get("human", {})),
+        few_shot=Baseline(k=config.few_shot_k, scores=scores.get("few_shot", {})) if "few_shot" in prompts else None,
+        paired_test={"winner_vs_human": paired(raw, "winner", "human"), "winner_vs_few_shot": paired(raw, "winner", "few_shot")},
+        search=search,
+        lm_calls=backend.usage.calls + (proposer.usage.calls if proposer is not backend else 0),
+        tokens=backend.usage.tokens + (proposer.usage.tokens if proposer is not backend else 0),
+        computed=backend.computed.as_dict() if hasattr(backend, "computed") else None,
+        candidates=len(opt.pool),
+        trials=len(opt.entries),
+        wall_seconds=round(time.monotonic() - started, 2),
+        data_fingerprint=task.fingerprint(),
+        versions=versions(),
+        run_dir=str(store.root.resolve()),
+    )
     if not interrupted:
         PromptFile(
-            prompt=winner.prompt, task=task.name, task_source=config.task, model=config.model, scoring="generate", split_seed=config.split_seed,
-            data_fingerprint=task.fingerprint(), scores={k: v for k, v in scores["winner"].items()},
+            prompt=best.prompt, task=task.name, task_source=config.task, model=config.model, scoring="generate", split_seed=config.split_seed,
+            data_fingerprint=task.fingerprint(),
+            scores=scores_to_dict(winner.scores) if final else {"dev_selection": winner.dev_selection.to_dict()},
         ).save(store.path(BEST_PROMPT))
     store.write_summary(summary)
     return summary

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from apeopt.errors import UserError
 from apeopt.atomic_files import atomic_write_json, atomic_write_text
 from apeopt.jsonl import append_jsonl, read_jsonl, write_jsonl
+
+if TYPE_CHECKING:
+    from apeopt.records.summary import RunSummary
 
 CONFIG = "config.json"
 SUMMARY = "summary.json"
@@ -85,11 +88,16 @@ class RunStore:
     def config(self) -> dict[str, Any]:
         return self.read_json(CONFIG)
 
-    def summary(self) -> dict[str, Any]:
-        return self.read_json(SUMMARY)
+    def summary(self) -> "RunSummary":
+        """The run's summary.json (an optimize run's)."""
+        from apeopt.records.summary import load_run_summary
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        atomic_write_json(self.path(SUMMARY), summary)
+        if not self.path(SUMMARY).is_file():
+            raise UserError(f"run {str(self.root)!r} has no {SUMMARY}")
+        return load_run_summary(self.path(SUMMARY))
+
+    def write_summary(self, summary: "RunSummary") -> None:
+        summary.save(self.path(SUMMARY))
 
     def append_evaluation(self, record: dict[str, Any]) -> None:
         append_jsonl(self.path(EVALUATIONS), record)

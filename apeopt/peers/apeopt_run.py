@@ -77,28 +77,30 @@ def run_apeopt(
     def test_scores(method: str) -> list[float]:
         return [float(r["score"]) for r in preds if r["method"] == method]
 
-    winner = summary["winner"]
+    winner = summary.winner
+    prompt = winner.prompt.to_dict()
     rows = [{
         "method": f"apeopt_{space}",
-        "settings": {"space": space, "scoring": sp.scoring, "run_dir": str(run_dir), "trials": summary["trials"],
-                     "candidates": summary["candidates"], "stop_reason": summary["stop_reason"]},
-        "prompt": {"instruction": winner["prompt"]["instruction"], "demos": len(winner["prompt"].get("demos") or []),
-                   "format": {k: v for k, v in winner["prompt"].items() if k not in ("instruction", "demos")}},
+        "settings": {"space": space, "scoring": sp.scoring, "run_dir": str(run_dir), "trials": summary.trials,
+                     "candidates": summary.candidates, "stop_reason": summary.stop_reason},
+        "prompt": {"instruction": winner.prompt.instruction, "demos": len(winner.prompt.demos),
+                   "format": {k: v for k, v in prompt.items() if k not in ("instruction", "demos")}},
         "search": {**search, "wall_s": round(search_wall, 2)},
         "evaluation": {**evaluation, "wall_s": round(wall - search_wall, 2)},
-        "dev": winner["dev"]["score"],
+        "dev": winner.scores["dev"].score,
         "trace_metric": "exp(mean gold logprob)" if sp.scoring == "likelihood" else task.scorer,
         "trace_final": trace.final,
         "trace": trace.points,
         "calls_to_95": trace.calls_to(0.95),
-        "test": winner["test"],
+        "test": winner.scores["test"].to_dict(),
         "test_scores": test_scores("winner"),
         "test_format_failures": 0,  # a plain completion has no output format to break
     }]
     for name, label in (("human", "human_apeopt"), ("few_shot", "human_fewshot_apeopt")):
-        if summary.get(name) and "test" in summary[name]:
+        base = summary.baselines().get(name)
+        if base is not None and base.score("test") is not None:
             rows.append({"method": label, "baseline": True, "settings": {"template": "completion", "k": cfg.few_shot_k if name == "few_shot" else 0},
-                         "prompt": {"instruction": task.instruction}, "dev": summary[name]["dev"]["score"],
-                         "test": summary[name]["test"], "test_scores": test_scores(name), "test_format_failures": 0})
+                         "prompt": {"instruction": task.instruction}, "dev": base.scores["dev"].score,
+                         "test": base.scores["test"].to_dict(), "test_scores": test_scores(name), "test_format_failures": 0})
     return rows
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 SPLITS = ("train", "dev", "test", "test_shift")
+EVAL_SPLITS = ("dev", "test", "test_shift")  # what prompts are scored on once selection is over
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ import pytest
 
 from apeopt.baselines import DEFAULT_METHODS, METHODS, TRAINERS, resolve_methods
 from apeopt.baselines.base import TrainConfig
-from apeopt.baselines.compare import CompareConfig, check_methods
+from apeopt.baselines.compare import check_methods
+from apeopt.baselines.config import CompareConfig
 from apeopt.errors import UserError
 
 from baselines.helpers import toy_task

@@ -8,7 +8,7 @@ import pytest
 
 from apeopt.baselines import TRAINERS
 from apeopt.baselines.base import TrainConfig
-from apeopt.baselines.prompts import human_prompt
+from apeopt.prompts.reference import human as human_prompt
 from apeopt.baselines.train import batch_loss, encode, mean_loss, train
 
 from baselines.helpers import toy_task

@@ -35,7 +35,7 @@ def make_batch(root: Path) -> tuple[Path, dict[str, str]]:
     """A 4-job plan: one done (with its run), one failed for good, one running (half-done run), one pending."""
     from apeopt.batch.plan import load_plan
     from apeopt.batch.queue import JobQueue, open_storage
-    from apeopt.batch.worker import job_result
+    from apeopt.records.job import JobResult
 
     (root / "toy.yaml").write_text("name: toy\ninstruction: x\nsource: {type: jsonl, path: d.jsonl}\n")
     plan_file = root / "nightly.yaml"
@@ -48,8 +48,8 @@ def make_batch(root: Path) -> tuple[Path, dict[str, str]]:
     keys: dict[str, str] = {}
     trial, job = queue.claim()  # type: ignore[misc]
     summary, _, _ = run_toy(batch / job.key, rounds=1)
-    value, attrs = job_result(summary)
-    queue.done(trial, value, {**attrs, "job_seconds": 3.5})
+    result = JobResult(summary.run_dir, optimize=summary)
+    queue.done(trial, result.value, {**result.attrs(), "job_seconds": 3.5})
     keys["done"] = job.key
     trial, job = queue.claim()  # type: ignore[misc]
     queue.failed(trial, job, "RuntimeError: model server went away <oops>")
@@ -64,8 +64,9 @@ def make_batch(root: Path) -> tuple[Path, dict[str, str]]:
 
 def make_compare(folder: Path) -> Path:
     """A compare run folder written by the real comparison writer, with made-up numbers."""
-    from apeopt.baselines.comparison_files import write_report
     from apeopt.atomic_files import atomic_write_json
+    from apeopt.baselines.comparison_files import write_comparison
+    from apeopt.records.compare import CompareRow, CompareSummary
 
     folder.mkdir(parents=True)
     rows = []
@@ -86,7 +87,7 @@ def make_compare(folder: Path) -> Path:
         "wall_seconds": 46.0, "run_dir": str(folder),
     }
     atomic_write_json(folder / "config.json", {"compare": {"task": "plural", "model": "smollm2-135m"}, "task": "plural", "kind": "compare"})
-    write_report(folder, rows, meta)
+    write_comparison(folder, [CompareRow.from_dict(r) for r in rows], CompareSummary.from_dict(meta))
     return folder
 
 

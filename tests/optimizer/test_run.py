@@ -13,25 +13,29 @@ from toy import garbage, toy_task
 from apeopt.optimizer.runstore import BEST_PROMPT, CANDIDATES, EVALUATIONS, LEADERBOARD, SUMMARY
 from apeopt.optimizer.view import View
 from apeopt.prompts.file import load_prompt_file
+from apeopt.records.base import SCHEMA_VERSION
 
 
 def test_finds_instruction_that_beats_human(run):
     summary, store, _ = run(space="fewshot")
-    assert "plural" in summary["winner"]["prompt"]["instruction"].lower()
-    assert summary["winner"]["test"]["score"] == 1.0
-    assert summary["human"]["test"]["score"] < 0.1
-    assert summary["winner"]["test"]["n"] == 100
-    lo, hi = summary["winner"]["test"]["ci"]
+    assert "plural" in summary.winner.prompt.instruction.lower()
+    test = summary.winner.scores["test"]
+    assert test.score == 1.0 and test.n == 100
+    assert summary.human.scores["test"].score < 0.1
+    lo, hi = test.ci
     assert lo <= 1.0 <= hi + 1e-9
-    assert summary["paired_test"]["winner_vs_human"]["diff"] > 0.9
+    assert summary.paired_test["winner_vs_human"].diff > 0.9
 
 
 def test_summary_and_files(run):
     summary, store, _ = run(space="instruction", rounds=2)
+    written = json.loads(store.path(SUMMARY).read_text())
+    assert written == summary.to_dict() and written["schema_version"] == SCHEMA_VERSION
     for key in ("task", "model", "seed", "winner", "human", "few_shot", "lm_calls", "tokens", "wall_seconds", "versions"):
-        assert key in summary, key
+        assert key in written, key
     for split in ("dev", "test", "test_shift"):
-        assert {"score", "n", "ci"} <= set(summary["winner"][split])
+        assert {"score", "n", "ci"} <= set(written["winner"][split])
+        assert summary.winner.scores[split].n == (60 if split == "dev" else 100 if split == "test" else 40)
     for name in (SUMMARY, CANDIDATES, EVALUATIONS, LEADERBOARD, BEST_PROMPT, "config.json", "study.db", "leaderboard.md"):
         assert store.path(name).is_file(), name
     cands = store.candidates()
@@ -39,8 +43,9 @@ def test_summary_and_files(run):
     assert any(c["origin"] == "variation" and c["parent"] for c in cands)
     assert all(set(c) >= {"text", "parent", "round", "origin", "evaluations", "lm_calls", "tokens"} for c in cands)
     pf = load_prompt_file(store.path(BEST_PROMPT))
-    assert pf.task == "toy" and pf.prompt.to_dict() == summary["winner"]["prompt"]
-    assert summary["winner"]["dev_selection"]["metric"] == "likelihood"
+    assert pf.task == "toy" and pf.prompt == summary.winner.prompt
+    assert summary.winner.dev_selection.metric == "likelihood"
+    assert store.summary() == summary  # read back through the record
 
 
 def test_successive_halving_spends_most_on_survivors(run):
@@ -83,13 +88,13 @@ def test_selection_identical_when_test_is_garbage(run, monkeypatch):
     a, store_a, backend_a = run(space="full", rounds=2, view=views[-1])
     views.append(MarkFinal())
     b, store_b, backend_b = run(space="full", rounds=2, task=toy_task(test=garbage()), view=views[-1])
-    assert a["winner"]["prompt"] == b["winner"]["prompt"]
+    assert a.winner.prompt == b.winner.prompt
     strip = lambda rows: [{k: v for k, v in r.items()} for r in rows]  # noqa: E731
     assert strip(store_a.candidates()) == strip(store_b.candidates())
     no_time = lambda rows: [{k: v for k, v in r.items() if k != "elapsed"} for r in rows]  # noqa: E731
     assert no_time(store_a.evaluations()) == no_time(store_b.evaluations())
-    assert a["winner"]["dev"] == b["winner"]["dev"]
-    assert a["winner"]["test"] != b["winner"]["test"]
+    assert a.winner.scores["dev"] == b.winner.scores["dev"]
+    assert a.winner.scores["test"] != b.winner.scores["test"]
     # and no search request ever contained a test input
     assert views[0].search_prompts == views[1].search_prompts
     assert views[1].search_prompts and len(views[1].search_prompts) < len(backend_b.inner.seen_prompts)
@@ -100,9 +105,9 @@ def test_selection_identical_when_test_is_garbage(run, monkeypatch):
 
 def test_call_budget_stops_and_still_reports(run):
     summary, store, backend = run(space="instruction", budget_calls=60)
-    assert "budget" in summary["stop_reason"]
-    assert summary["status"] == "complete"
-    assert json.loads(store.path(SUMMARY).read_text())["winner"]["prompt"]
+    assert "budget" in summary.stop_reason
+    assert summary.status == "complete"
+    assert json.loads(store.path(SUMMARY).read_text())["winner"]["prompt"]["instruction"] == summary.winner.prompt.instruction
 
 
 def test_human_start_prompt_is_scored_on_all_dev_first(run):
@@ -117,9 +122,9 @@ def test_human_start_prompt_is_scored_on_all_dev_first(run):
 
 def test_budget_of_one_dev_pass_still_returns_a_fully_scored_winner(run):
     summary, store, _ = run(space="fewshot", budget_calls=60)
-    assert "budget" in summary["stop_reason"]
-    assert summary["winner"]["origin"] == "human"
-    assert summary["winner"]["dev_selection"]["n"] == 60
+    assert "budget" in summary.stop_reason
+    assert summary.winner.origin == "human"
+    assert summary.winner.dev_selection.n == 60
     assert sum(e["lm_calls"] for e in store.evaluations()) == 60
     assert len(store.candidates()) == 1  # nothing was proposed once the budget was spent
 
@@ -127,10 +132,10 @@ def test_budget_of_one_dev_pass_still_returns_a_fully_scored_winner(run):
 @pytest.mark.parametrize("space,budget", [("instruction", 45), ("fewshot", 137), ("fewshot", 333), ("full", 250)])
 def test_call_budget_is_a_hard_cap_on_the_search(run, space, budget):
     summary, store, _ = run(space=space, budget_calls=budget)
-    assert summary["search"]["lm_calls"] <= budget
-    assert summary["search"]["lm_calls"] >= budget - 60  # what is left is less than one more slice of dev
+    assert summary.search.lm_calls <= budget
+    assert summary.search.lm_calls >= budget - 60  # what is left is less than one more slice of dev
     logged = sum(e["lm_calls"] for e in store.evaluations())
-    assert logged <= summary["search"]["lm_calls"] and summary["winner"]["dev"]["n"] == 60
+    assert logged <= summary.search.lm_calls and summary.winner.scores["dev"].n == 60
 
 
 class InterruptingView(View):
@@ -143,8 +148,8 @@ class InterruptingView(View):
 
 def test_ctrl_c_stops_after_current_evaluation(run):
     summary, store, _ = run(space="instruction", view=InterruptingView())
-    assert summary["status"] == "interrupted"
-    assert "test" not in summary["winner"]  # test is not read for an interrupted run
+    assert summary.status == "interrupted"
+    assert summary.winner.scores == {}  # test is not read for an interrupted run
     evals = store.evaluations()  # the batched rung in flight was finished and recorded, nothing after it
     assert evals and {e["step"] for e in evals} == {10}
     assert len({e["trial"] for e in evals}) == len(evals)
@@ -166,13 +171,13 @@ def test_resume_replays_the_log_and_finishes_identically(run, tmp_path):
     half = len(evals) // 2
     (crashed / EVALUATIONS).write_text("".join(json.dumps(r) + "\n" for r in evals[:half]) + '{"torn": ')
     resumed, store_resumed, backend = run_toy(crashed, space="fewshot", rounds=2, resume=True)
-    assert resumed["winner"]["prompt"] == full["winner"]["prompt"]
-    assert resumed["winner"]["test"] == full["winner"]["test"]
+    assert resumed.winner.prompt == full.winner.prompt
+    assert resumed.winner.scores["test"] == full.winner.scores["test"]
     key = lambda r: (r["trial"], r["step"])  # noqa: E731
     after = store_resumed.evaluations()
     assert [key(r) for r in after] == [key(r) for r in evals]  # nothing lost, nothing twice
     assert [r["scores"] for r in after] == [r["scores"] for r in evals]
-    assert resumed["lm_calls"] == full["lm_calls"]
+    assert resumed.lm_calls == full.lm_calls
 
 
 def test_rerun_with_cache_is_free_and_identical(tmp_path):
@@ -196,5 +201,5 @@ def test_rerun_with_cache_is_free_and_identical(tmp_path):
     first, inner1 = once("a")
     second, inner2 = once("b")
     assert inner1.usage.calls > 0 and inner2.usage.calls == 0  # every request of the rerun was a cache hit
-    assert second["winner"] == first["winner"] and second["lm_calls"] == first["lm_calls"]
-    assert second["computed"]["cache_hits"] > 0
+    assert second.winner == first.winner and second.lm_calls == first.lm_calls
+    assert second.computed["cache_hits"] > 0

@@ -1,0 +1,45 @@
+"""A comparison from its config: load the task and model, check every method applies, open the run
+folder, then :func:`apeopt.baselines.compare.run_comparison`."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from apeopt.baselines.config import CompareConfig
+from apeopt.records.compare import CompareResult
+
+
+def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
+                quiet: bool = False) -> CompareResult:
+    """Every chosen method on the task; returns the rows and the comparison's summary."""
+    from transformers.utils import logging as hf_logging
+
+    from apeopt.baselines.compare import check_methods, run_comparison
+    from apeopt.models.stack import open_backend
+    from apeopt.optimizer.run import versions
+    from apeopt.optimizer.runstore import RunStore, new_run_id
+    from apeopt.tasks import load_task
+
+    hf_logging.disable_progress_bar()  # compare reports its own progress; errors stay one line
+    task = load_task(config.task, seed=config.split_seed)
+    started = time.monotonic()
+
+    def progress(msg: str) -> None:
+        if not quiet:
+            print(f"[{time.monotonic() - started:6.0f} s] {msg}", file=sys.stderr, flush=True)
+
+    if not task.splits.get("train"):
+        check_methods(config, task, None)  # the one-line error, before loading a model
+    backend = open_backend(config.model, device=config.device, use_cache=config.use_cache)
+    base = backend.base_backend()
+    check_methods(config, task, backend)  # applicability, before any work or run folder
+    store = RunStore.create(run_dir, runs_root, new_run_id(config.task, "compare", config.seed))
+    store.write_config({"compare": config.to_dict(), "task": task.name, "versions": versions(), "kind": "compare"})
+    progress(f"compare {task.name} on {config.model} ({getattr(base, 'device', '?')}): {', '.join(config.methods or ())}"
+             f" -> {store.root}")
+    result = run_comparison(config, task, backend, store.root, progress)
+    meta = dataclasses.replace(result.meta, load_seconds=round(getattr(base, "load_seconds", 0.0), 2))
+    return CompareResult(result.rows, meta)

@@ -1,0 +1,56 @@
+"""An optimize run from its config: load the task, space and models, open the run folder, and run
+:func:`apeopt.optimizer.run.optimize`; or continue an interrupted run folder from its log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from apeopt.errors import UserError
+from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.run import optimize
+from apeopt.optimizer.runstore import CONFIG, SUMMARY, RunStore, new_run_id
+from apeopt.records.summary import RunSummary
+from apeopt.search_spaces import SearchSpace
+
+
+def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
+                 quiet: bool = False) -> RunSummary:
+    """A new run: load the space named by ``config`` and run :func:`optimize` in a new run folder."""
+    from apeopt.search_spaces import load_space
+
+    space = load_space(config.space)
+    return _execute(config, space, lambda: RunStore.create(run_dir, runs_root, new_run_id(config.task, space.name, config.seed)),
+                    quiet, resume=False)
+
+
+def resume_optimize(run: Path, quiet: bool = False) -> RunSummary:
+    """Continue an interrupted run from its log; a finished run just returns its summary."""
+    from apeopt.search_spaces import parse_space
+
+    store = RunStore.open(run)
+    if store.path(SUMMARY).is_file() and store.summary().complete:
+        return store.summary()
+    saved = store.config()
+    if "optimize" not in saved or "space" not in saved:
+        raise UserError(f"{str(run)!r} is not an optimize run (its config.json has no 'optimize' and 'space')")
+    config = OptimizeConfig.from_dict(saved["optimize"], where=str(store.path(CONFIG)))
+    space = parse_space(saved["space"], where=f"{store.path(CONFIG)}: space")
+    return _execute(config, space, lambda: store, quiet, resume=True)
+
+
+def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[], RunStore], quiet: bool,
+             resume: bool) -> RunSummary:
+    from apeopt.models.stack import open_backend
+    from apeopt.optimizer.view import LiveView, View
+    from apeopt.tasks import load_task
+
+    task = load_task(config.task, seed=config.split_seed)
+    task.split("train"), task.split("dev")  # fail early on empty splits
+    store = make_store()
+    backend = open_backend(config.model, device=config.device, use_cache=config.use_cache, metered=True)
+    proposer = backend if config.proposer_spec == config.model else open_backend(
+        config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True)
+    view: Any = View() if quiet else LiveView(f"apeopt optimize {task.name} ({space.name})")
+    with view:
+        return optimize(config, task, space, backend, proposer, store, view, resume=resume)
