@@ -144,9 +144,10 @@ def export_cmd(
     run: str = typer.Argument(..., help="A run folder (runs/<run_id>), or `latest`."),
     fmt: str = typer.Option("json", "--format", "-f", help="json | txt | openai | prompty | dspy"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
+    fixed: bool = typer.Option(False, "--fixed", help="Export the run's best prompt with fixed demos (when its winner retrieves demos per input)."),
 ) -> None:
     """Export a run's best prompt."""
-    from apeopt.optimizer.runstore import BEST_PROMPT, RunStore
+    from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, RunStore
     from apeopt.prompts.export import export_prompt
     from apeopt.prompts.file import load_prompt_file
     from apeopt.atomic_files import atomic_write_text
@@ -154,7 +155,10 @@ def export_cmd(
     store = RunStore.resolve(run)
     if not store.path(BEST_PROMPT).is_file():
         raise UserError(f"run {str(run)!r} has no {BEST_PROMPT} (did it finish?)")
-    text = export_prompt(load_prompt_file(store.path(BEST_PROMPT)), fmt)
+    name = BEST_FIXED_PROMPT if fixed else BEST_PROMPT
+    if fixed and not store.path(name).is_file():
+        raise UserError(f"run {str(run)!r} has no {name}: its winner already uses fixed demos; export without --fixed")
+    text = export_prompt(load_prompt_file(store.path(name)), fmt)
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
     else:

@@ -21,9 +21,8 @@ split, so selection cannot read test. Final test scoring happens in ``apeopt.opt
 from __future__ import annotations
 
 import dataclasses
-import warnings
-import math
 import signal
+import warnings
 from typing import Any, Callable, Sequence
 
 import optuna
@@ -31,22 +30,22 @@ import optuna
 from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.budget import Budget
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.demo_credit import DemoValue, Observation
+from apeopt.optimizer.demo_search import demo_candidates, estimate_values, observation
+from apeopt.optimizer.entries import EntryMaker
+from apeopt.optimizer.estimate import halving_calls
 from apeopt.optimizer.halving import Entry, Halving
+from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.pool import Candidate, CandidatePool
 from apeopt.optimizer.proposer import PROPOSERS, ProposalContext, ScoredCandidate
 from apeopt.optimizer.pruner import SyncHalvingPruner, rung_sizes
 from apeopt.optimizer.runstore import RunStore
-from apeopt.optimizer.view import View
-from apeopt.optimizer.demo_credit import DemoValue, Observation
-from apeopt.optimizer.estimate import halving_calls
-from apeopt.optimizer.demo_search import demo_candidates, estimate_values, observation
-from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.selection import paired_gain, rank_key
-from apeopt.prompts.demos import demo_pool, demos_at, sample_demos
-from apeopt.prompts.prompt import PromptConfig
-from apeopt.prompts.retrieval import Retriever
+from apeopt.optimizer.tables import leaderboard, ranked_candidates
+from apeopt.optimizer.view import View
+from apeopt.records.search import Challenge, DemoCredit, IncumbentRung
 from apeopt.scorers import Scorer, get_scorer
-from apeopt.search_spaces import Format, SearchSpace
+from apeopt.search_spaces import SearchSpace
 from apeopt.tasks.task import Task
 
 SEARCH_SPLITS = ("train", "dev")
@@ -106,10 +105,9 @@ class Optimizer:
         self.entries: list[Entry] = []
         self.incumbent: Entry | None = None
         self.human: Candidate | None = None
-        self.ladder_rows: list[dict[str, Any]] = []
-        self.verdicts: list[dict[str, Any]] = []
+        self.ladder_rows: list[IncumbentRung] = []
+        self.verdicts: list[Challenge] = []
         self.demo_values: list[DemoValue] = []
-        self.demo_pool = demo_pool(self.train)
         self.demo_cap = max_demos(self.train, self.task.instruction)
         self._cap: int | None = None
         self.stop_reason: str | None = None
@@ -132,6 +130,7 @@ class Optimizer:
             sampler=sampler,
             pruner=SyncHalvingPruner(config.eta),
         )
+        self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
         self.halving = Halving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
             should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
@@ -218,7 +217,7 @@ class Optimizer:
         while keep < len(entries) and per * halving_calls(keep + 1, self.sizes, self.config.eta) <= left:
             keep += 1
         for e in entries[keep:]:
-            self._discard(e)
+            self.make.discard(e)
         return entries[:keep]
 
     def _incumbent_entries(self, rnd: int) -> list[Entry]:
@@ -228,7 +227,7 @@ class Optimizer:
         else:
             rungs = [("start format", start)]
         assert self.human is not None
-        return self._fit_count([self._entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rungs])
+        return self._fit_count([self.make.entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rungs])
 
     def _demo_entries(self, rnd: int) -> list[Entry]:
         inc = self.incumbent
@@ -238,7 +237,7 @@ class Optimizer:
         self.store.write_json(DEMO_VALUES, [v.to_dict() for v in self.demo_values])
         made = demo_candidates(inc.fmt, self.demo_values, len(self.train), self.space.demo_trials,
                                seed=self.config.seed * 1000 + rnd, cap=self.demo_cap)
-        return self._fit_count([self._entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made])
+        return self._fit_count([self.make.entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made])
 
     def _format_entries(self, rnd: int) -> list[Entry]:
         inc = self.incumbent
@@ -249,7 +248,7 @@ class Optimizer:
         for _ in range(self.space.format_trials):
             trial = self.study.ask()
             fmt = dataclasses.replace(inc.fmt, **{p.name: p.suggest(trial) for p in dims})
-            out.append(self._entry(inc.candidate, fmt, "format", rnd, trial=trial))
+            out.append(self.make.entry(inc.candidate, fmt, "format", rnd, trial=trial))
         return self._fit_count(out)
 
     def _instruction_entries(self, rnd: int) -> list[Entry]:
@@ -257,7 +256,7 @@ class Optimizer:
         if inc is None:
             return []
         new = self._propose(rnd)
-        return self._fit_count([self._entry(c, inc.fmt, "instruction", rnd) for c in new])
+        return self._fit_count([self.make.entry(c, inc.fmt, "instruction", rnd) for c in new])
 
     def _propose(self, rnd: int) -> list[Candidate]:
         new: list[Candidate] = []
@@ -298,7 +297,7 @@ class Optimizer:
         if ref is not None:
             leaders = [e for e in leaders if e.value > sum(ref.scores[: len(e.scores)]) / len(e.scores) + 1e-9]
         leaders = sorted(leaders, key=lambda e: (-e.value, e.trial.number))[:FINISH_TOP]
-        conts = [self._continuation(e) for e in leaders]
+        conts = [self.make.continuation(e) for e in leaders]
         if conts and not self._should_stop():
             self.entries.extend(conts)
             self.view.update(phase=f"finishing {len(conts)} leader(s) on all of dev")
@@ -314,9 +313,10 @@ class Optimizer:
         if done:
             self.incumbent = min(done, key=lambda e: (rank_key(e.value, self._length(e)), e.trial.number))
         for e in entries:
-            if e.label:
-                self.ladder_rows.append({"name": e.label, "trial": e.trial.number, "format": e.fmt.to_dict(),
-                                         "dev": e.value if e.scores else None, "n": len(e.scores), "state": e.state})
+            if e.phase == "incumbents" and e.trial.user_attrs.get("continues") is None:
+                last = self._latest(e)
+                self.ladder_rows.append(IncumbentRung(e.label, last.trial.number, last.value if last.scores else None,
+                                                      len(last.scores), last.state, e.fmt.to_dict()))
         self._show_best()
 
     def _select(self, entries: list[Entry]) -> None:
@@ -326,13 +326,30 @@ class Optimizer:
             return self._start_incumbent(entries)
         done = [e for e in entries if e.state == "complete" and e.value > inc.value]
         for e in sorted(done, key=lambda e: (rank_key(e.value, self._length(e)), e.trial.number)):
-            verdict = paired_gain(e.scores, inc.scores, seed=e.trial.number)
-            self.verdicts.append({"trial": e.trial.number, "phase": e.phase, "round": e.round, "vs_trial": inc.trial.number,
-                                  "dev": e.value, "incumbent_dev": inc.value, **verdict.to_dict()})
+            v = paired_gain(e.scores, inc.scores, seed=e.trial.number)
+            self.verdicts.append(Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value,
+                                           v.diff, v.lower, v.n, v.credible))
+            verdict = v
             if verdict.credible:
                 self.incumbent = e
                 break
         self._show_best()
+
+    def best_fixed(self) -> Entry | None:
+        """When the incumbent retrieves its demos: the best prompt with fixed demos on all of dev."""
+        if self.incumbent is None or not self.incumbent.prompt.retrieves:
+            return None
+        done = [e for e in self.completed() if not e.prompt.retrieves]
+        return min(done, key=lambda e: (rank_key(e.value, self._length(e)), e.trial.number), default=None)
+
+    def _latest(self, e: Entry) -> Entry:
+        """``e``, or the trial that finished it on all of dev."""
+        return next((c for c in self.entries if c.trial.user_attrs.get("continues") == e.trial.number), e)
+
+    def demo_credits(self, k: int = 10) -> tuple[DemoCredit, ...]:
+        """The ``k`` most and ``k`` least valuable train demos by the last estimate."""
+        values = self.demo_values if len(self.demo_values) <= 2 * k else [*self.demo_values[:k], *self.demo_values[-k:]]
+        return tuple(DemoCredit(v.index, self.train[v.index].input, v.value, v.shown) for v in values)
 
     def _length(self, e: Entry) -> int:
         return len(str(e.prompt.render(self.dev[0].input)))
@@ -345,66 +362,6 @@ class Optimizer:
         best = self.best()
         if best is not None:
             self.view.update(best=best.value, best_text=best.candidate.text)
-
-    # ----- entries ---------------------------------------------------------------------
-    def _entry(self, cand: Candidate, fmt: Format, phase: str, rnd: int, trial: optuna.Trial | None = None,
-               label: str = "") -> Entry:
-        if trial is None:
-            trial = self._ask_at(fmt)
-        trial.set_user_attr("candidate_id", cand.id)
-        trial.set_user_attr("instruction", cand.text)
-        trial.set_user_attr("origin", cand.origin)
-        trial.set_user_attr("round", rnd)
-        trial.set_user_attr("phase", phase)
-        trial.set_user_attr("format", fmt.to_dict())
-        if label:
-            trial.set_user_attr("label", label)
-        return Entry(trial, cand, fmt, self.prompt_for(cand.text, fmt), phase, rnd, label=label)
-
-    def _ask_at(self, fmt: Format) -> optuna.Trial:
-        """A trial with the format search's parameters fixed at ``fmt``'s values (TPE learns from every trial)."""
-        dims = {p.name: getattr(fmt, p.name) for p in self.space.format_dims}
-        if dims:
-            self.study.enqueue_trial(dims, skip_if_exists=False)
-        trial = self.study.ask()
-        for p in self.space.format_dims:
-            p.suggest(trial)
-        return trial
-
-    def _continuation(self, e: Entry) -> Entry:
-        """A new trial that goes on from ``e``'s scores to all of dev (a pruned trial cannot report again)."""
-        trial = self._ask_at(e.fmt)
-        for key, value in e.trial.user_attrs.items():
-            trial.set_user_attr(key, value)
-        trial.set_user_attr("continues", e.trial.number)
-        e.state = "continued"
-        return Entry(trial, e.candidate, e.fmt, e.prompt, e.phase, e.round, scores=list(e.scores), label=e.label)
-
-    def _discard(self, e: Entry) -> None:
-        """An entry made but not scored (its phase's calls ran out): told pruned, so no trial stays running."""
-        e.state = "pruned"
-        e.trial.set_user_attr("note", "not scored: the phase's share of the call budget")
-        self.study.tell(e.trial, state=optuna.trial.TrialState.PRUNED)
-
-    def prompt_for(self, instruction: str, fmt: Format) -> PromptConfig:
-        retriever = Retriever(k=fmt.demos) if fmt.demo_source == "retrieved" else None
-        if retriever is not None:
-            demos: tuple = ()
-        elif fmt.demo_source == "chosen":
-            demos = demos_at(self.train, fmt.demo_ids)
-        else:
-            demos = sample_demos(self.train, fmt.demos, seed=fmt.demo_seed)
-        return PromptConfig(
-            instruction=instruction,
-            template=fmt.template,
-            demos=demos,
-            retriever=retriever,
-            demo_pool=self.demo_pool if retriever is not None else (),
-            answer_prefix=fmt.answer_prefix,
-            cot=fmt.cot,
-            votes=fmt.votes,
-            max_tokens=self.task.max_tokens,
-        )
 
     def _evaluate(self, entries: list[Entry]) -> None:
         if not entries:
@@ -464,28 +421,10 @@ class Optimizer:
         return max(done, key=lambda e: (e.value, -e.trial.number))
 
     def ranked_candidates(self) -> list[ScoredCandidate]:
-        """Each candidate once, by its best entry (complete entries first), ascending; scores in [0, 1]."""
-        best: dict[str, tuple[tuple[bool, float], Entry]] = {}
-        for e in self.entries:
-            if not e.scores:
-                continue
-            key = (e.state == "complete", e.value)
-            if e.candidate.id not in best or key > best[e.candidate.id][0]:
-                best[e.candidate.id] = (key, e)
-        shown = (lambda v: math.exp(v)) if self.scorer.needs_logprob else (lambda v: v)
-        return [ScoredCandidate(e.candidate.id, e.candidate.text, shown(e.value)) for _, e in sorted(best.values(), key=lambda kv: kv[0])]
+        return ranked_candidates(self.entries, self.scorer.needs_logprob)
 
     def leaderboard(self, k: int = 20) -> list[dict[str, Any]]:
-        ranked = sorted(self.entries, key=lambda e: (e.state == "complete", len(e.scores), e.value), reverse=True)
-        return [
-            {
-                "trial": e.trial.number, "candidate": e.candidate.id, "instruction": e.candidate.text,
-                "origin": e.candidate.origin, "round": e.round, "phase": e.phase, "state": e.state,
-                "score": e.value, "n": len(e.scores), "format": e.fmt.to_dict(),
-            }
-            for e in ranked[:k]
-            if e.scores
-        ]
+        return leaderboard(self.entries, k)
 
     def _write_tables(self) -> None:
         self.store.write_leaderboard(self.leaderboard())

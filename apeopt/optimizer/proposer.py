@@ -178,6 +178,12 @@ PROPOSERS.add("chat", ChatProposer)
 PROPOSERS.add("variation", VariationProposer)
 PROPOSERS.add("history", HistoryProposer)
 
+# Text that is no instruction: the writer speaking of themselves, a question, or the meta-prompt echoed.
+_NOT_INSTRUCTION = re.compile(
+    r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself)\b|\?\s*$|one-sentence instruction|the instruction (?:was|is)\b"
+    r"|input-output pairs|\bthe friend\b",
+    re.I,
+)
 _PREFIX = re.compile(r"^(?:the\s+)?(?:new\s+)?(?:instruction|text|answer|output)\s*(?:was|is)?\s*[:\-]\s*", re.I)
 
 
@@ -187,7 +193,7 @@ def clean_instruction(text: str, capitalize: bool = True) -> str | None:
     line = _PREFIX.sub("", line).strip().strip("\"'`*").strip()
     line = " ".join(line.split())
     words = line.split()
-    if len(words) < 3 or len(words) > 60 or "Input:" in line or "Output:" in line:
+    if len(words) < 3 or len(words) > 60 or "Input:" in line or "Output:" in line or _NOT_INSTRUCTION.search(line):
         return None
     if capitalize:
         line = line[0].upper() + line[1:]

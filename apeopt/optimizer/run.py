@@ -13,7 +13,7 @@ from typing import Any
 from apeopt import __version__
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.runstore import BEST_PROMPT, RunStore
+from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, RunStore
 from apeopt.records.scores import SplitScore, scores_to_dict
 from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
 
@@ -59,6 +59,9 @@ def optimize(
         raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
     interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
     prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
+    fixed = opt.best_fixed()  # a winner with retrieved demos: also the best fixed-demo prompt, for exports
+    if fixed is not None:
+        prompts["best_fixed"] = fixed.prompt
     scores: dict[str, dict[str, SplitScore]] = {}
     raw: dict[str, Any] = {}
     if final and not interrupted:
@@ -93,12 +96,17 @@ def optimize(
         data_fingerprint=task.fingerprint(),
         versions=versions(),
         run_dir=str(store.root.resolve()),
+        incumbents=tuple(opt.ladder_rows),
+        selection=tuple(opt.verdicts),
+        demo_values=opt.demo_credits(),
     )
     if not interrupted:
-        PromptFile(
-            prompt=best.prompt, task=task.name, task_source=config.task, model=config.model, scoring="generate", split_seed=config.split_seed,
-            data_fingerprint=task.fingerprint(),
-            scores=scores_to_dict(winner.scores) if final else {"dev_selection": winner.dev_selection.to_dict()},
-        ).save(store.path(BEST_PROMPT))
+        files = [(best, BEST_PROMPT, winner.scores)] + ([(fixed, BEST_FIXED_PROMPT, scores.get("best_fixed", {}))] if fixed else [])
+        for entry, name, got in files:
+            PromptFile(
+                prompt=entry.prompt, task=task.name, task_source=config.task, model=config.model, scoring="generate",
+                split_seed=config.split_seed, data_fingerprint=task.fingerprint(),
+                scores=scores_to_dict(got) if final else {"dev_selection": DevSelection(entry.value, len(entry.scores), opt.scorer.name).to_dict()},
+            ).save(store.path(name))
     store.write_summary(summary)
     return summary

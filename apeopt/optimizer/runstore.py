@@ -25,6 +25,7 @@ EVALUATIONS = "evaluations.jsonl"
 LEADERBOARD = "leaderboard.json"
 LEADERBOARD_MD = "leaderboard.md"
 BEST_PROMPT = "best_prompt.json"
+BEST_FIXED_PROMPT = "best_fixed_prompt.json"  # when the winner retrieves its demos: the best fixed-demo prompt
 STUDY_DB = "study.db"
 PREDICTIONS = "predictions.jsonl"
 

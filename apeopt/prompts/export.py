@@ -42,9 +42,27 @@ class ExportFormat:
 EXPORTERS: Registry[ExportFormat] = Registry("export format")
 
 
+# Formats that can hold demos chosen per input (a demo pool and the retriever's settings).
+PER_INPUT_DEMOS = ("json",)
+
+
 def export_prompt(pf: PromptFile, fmt: str) -> str:
-    """The text of ``pf`` in format ``fmt``; an unknown ``fmt`` is a UserError with a did-you-mean."""
-    return EXPORTERS.get(fmt).render(pf)
+    """The text of ``pf`` in format ``fmt``; an unknown ``fmt`` is a UserError with a did-you-mean.
+
+    A prompt whose demos are retrieved per input can only be written where the pool and the
+    retriever travel with it (``json``); any other format would hand over a prompt that scores
+    differently, so it is refused."""
+    exporter = EXPORTERS.get(fmt)
+    if pf.prompt.retrieves and fmt not in PER_INPUT_DEMOS:
+        from apeopt.errors import UserError
+
+        raise UserError(
+            f"format {fmt!r} cannot express demos retrieved per input (this prompt picks its {pf.prompt.demo_count} "
+            f"demos from a pool of {len(pf.prompt.demo_pool)} for each input); export --format json, which "
+            "`apeopt eval --prompt-file` scores exactly, or `apeopt export RUN --fixed` for the run's best "
+            "prompt with fixed demos"
+        )
+    return exporter.render(pf)
 
 
 def export_suffix(fmt: str) -> str:

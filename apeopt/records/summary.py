@@ -13,6 +13,7 @@ from apeopt.errors import UserError
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.records.base import SCHEMA_VERSION, check_schema, parse, read_json
 from apeopt.records.scores import Paired, Scores, SplitScore, scores_from, scores_to_dict
+from apeopt.records.search import Challenge, DemoCredit, IncumbentRung
 
 OPTIMIZE = "optimize"
 
@@ -124,9 +125,18 @@ class RunSummary:
     data_fingerprint: str
     versions: Mapping[str, str]
     run_dir: str
+    incumbents: tuple[IncumbentRung, ...] = ()  # the incumbent ladder, in the order scored
+    selection: tuple[Challenge, ...] = ()  # every challenge of the incumbent, in order
+    demo_values: tuple[DemoCredit, ...] = ()  # the most and least valuable train demos (top and bottom 10)
     schema_version: int = SCHEMA_VERSION
 
     kind = OPTIMIZE
+
+    @property
+    def dev_test_gap(self) -> float | None:
+        """The winner's dev score minus its test score (same scorer): how much the selection overfit dev."""
+        dev, test = self.winner.score("dev"), self.winner.score("test")
+        return None if dev is None or test is None else dev.score - test.score
 
     @property
     def complete(self) -> bool:
@@ -163,6 +173,10 @@ class RunSummary:
             "data_fingerprint": self.data_fingerprint,
             "versions": dict(self.versions),
             "run_dir": self.run_dir,
+            "dev_test_gap": self.dev_test_gap,
+            "incumbents": [r.to_dict() for r in self.incumbents],
+            "selection": [c.to_dict() for c in self.selection],
+            "demo_values": [v.to_dict() for v in self.demo_values],
         }
 
     @classmethod
@@ -183,6 +197,9 @@ class RunSummary:
                 trials=int(data.get("trials", 0)), wall_seconds=float(data.get("wall_seconds", 0.0)),
                 data_fingerprint=str(data.get("data_fingerprint", "")), versions=dict(data.get("versions") or {}),
                 run_dir=str(data.get("run_dir", "")),
+                incumbents=tuple(IncumbentRung.from_dict(r) for r in data.get("incumbents") or ()),
+                selection=tuple(Challenge.from_dict(c) for c in data.get("selection") or ()),
+                demo_values=tuple(DemoCredit.from_dict(v) for v in data.get("demo_values") or ()),
             )
 
         return parse(where, "run summary", build)

@@ -110,14 +110,16 @@ def test_call_budget_stops_and_still_reports(run):
     assert json.loads(store.path(SUMMARY).read_text())["winner"]["prompt"]["instruction"] == summary.winner.prompt.instruction
 
 
-def test_human_start_prompt_is_scored_on_all_dev_first(run):
-    _, store, _ = run(space="fewshot", rounds=1)
+def test_incumbent_ladder_is_scored_first_and_its_best_on_all_dev(run):
+    summary, store, _ = run(space="fewshot", rounds=1)
     evals = store.evaluations()
-    first = [e for e in evals if e["trial"] == 0]
-    assert evals[: len(first)] == first  # nothing else is scored before the incumbent is known
-    assert sum(e["n_new"] for e in first) == 60  # all of dev
+    ladder = [e for e in evals if e["phase"] == "incumbents"]
+    assert evals[: len(ladder)] == ladder  # nothing is proposed or scored before the incumbent is known
     assert store.candidates()[0]["origin"] == "human"
-    assert len({e["trial"] for e in evals}) > 1
+    assert len({e["trial"] for e in ladder}) == len(summary.incumbents) >= 6
+    assert any(r.n == 60 and r.state == "complete" for r in summary.incumbents)  # halving, not each on all of dev
+    assert any(r.n < 60 for r in summary.incumbents)
+    assert len({e["trial"] for e in evals}) > len(ladder)
 
 
 def test_budget_of_one_dev_pass_still_returns_a_fully_scored_winner(run):

@@ -1,0 +1,35 @@
+"""Views of the scored entries: candidates ranked for the proposers, and the run's leaderboard."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from apeopt.optimizer.halving import Entry
+from apeopt.optimizer.proposer import ScoredCandidate
+
+
+def ranked_candidates(entries: Sequence[Entry], logprob: bool) -> list[ScoredCandidate]:
+    """Each candidate once, by its best entry (complete entries first), ascending; scores in [0, 1]."""
+    best: dict[str, tuple[tuple[bool, float], Entry]] = {}
+    for e in entries:
+        if not e.scores:
+            continue
+        key = (e.state == "complete", e.value)
+        if e.candidate.id not in best or key > best[e.candidate.id][0]:
+            best[e.candidate.id] = (key, e)
+    shown = math.exp if logprob else (lambda v: v)
+    return [ScoredCandidate(e.candidate.id, e.candidate.text, shown(e.value)) for _, e in sorted(best.values(), key=lambda kv: kv[0])]
+
+
+def leaderboard(entries: Sequence[Entry], k: int = 20) -> list[dict[str, Any]]:
+    ranked = sorted(entries, key=lambda e: (e.state == "complete", len(e.scores), e.value), reverse=True)
+    return [
+        {
+            "trial": e.trial.number, "candidate": e.candidate.id, "instruction": e.candidate.text,
+            "origin": e.candidate.origin, "round": e.round, "phase": e.phase, "state": e.state,
+            "score": e.value, "n": len(e.scores), "format": e.fmt.to_dict(),
+        }
+        for e in ranked[:k]
+        if e.scores
+    ]
