@@ -88,12 +88,51 @@ def evaluate_splits(
     return {name: {s: next(results) for s in splits} for name in prompts}
 
 
+def request_calls(prompt: PromptConfig, examples: Sequence[Example], likelihood: bool) -> int:
+    """LM calls ``evaluate_many`` spends on ``prompt`` over ``examples``: the ``calls`` of the requests it
+    sends. Generation: the first stage (``n`` = votes samples each) and, with CoT, one answer request per
+    reasoning sample; likelihood: one log-prob request per accepted target."""
+    if likelihood:
+        return sum(r.calls for r in likelihood_requests(prompt, examples))
+    first = generate_requests(prompt, examples)
+    calls = sum(r.calls for r in first)
+    if prompt.cot:
+        calls += sum(answer_request(prompt, r, "").calls * r.n for r in first)
+    return calls
+
+
+def likelihood_requests(prompt: PromptConfig, examples: Sequence[Example]) -> list[LogprobRequest]:
+    """One request per (example, accepted target): the target as the continuation of the rendered prompt."""
+    out: list[LogprobRequest] = []
+    for ex in examples:
+        rendered = prompt.render(ex.input)
+        out += [LogprobRequest(rendered, prompt.continuation(t)) for t in ex.targets]
+    return out
+
+
+def generate_requests(prompt: PromptConfig, examples: Sequence[Example]) -> list[GenerateRequest]:
+    """The first generation stage: one request per example (the answer, or the CoT reasoning)."""
+    sampled = prompt.votes > 1
+    return [
+        GenerateRequest(
+            prompt.render(ex.input),
+            max_tokens=prompt.cot_max_tokens if prompt.cot else prompt.max_tokens,
+            temperature=prompt.vote_temperature if sampled else 0.0,
+            n=prompt.votes,
+            stop=_cot_stop(prompt) if prompt.cot else prompt.stop,
+            seed=zlib.crc32(ex.input.encode()),
+        )
+        for ex in examples
+    ]
+
+
+def answer_request(prompt: PromptConfig, first: GenerateRequest, reasoning: str) -> GenerateRequest:
+    """The second CoT stage for one reasoning sample: reasoning, answer trigger, then the answer."""
+    return GenerateRequest(prompt.with_reasoning(first.prompt, reasoning), prompt.max_tokens, stop=prompt.stop)
+
+
 def _likelihood(jobs: Sequence[Job], backend: LMBackend) -> list[tuple[float, ...]]:
-    requests: list[LogprobRequest] = []
-    for prompt, exs in jobs:
-        for ex in exs:
-            rendered = prompt.render(ex.input)
-            requests += [LogprobRequest(rendered, prompt.continuation(t)) for t in ex.targets]
+    requests = [r for prompt, exs in jobs for r in likelihood_requests(prompt, exs)]
     results = iter(backend.logprob(requests))
     out = []
     for _, exs in jobs:
@@ -102,20 +141,7 @@ def _likelihood(jobs: Sequence[Job], backend: LMBackend) -> list[tuple[float, ..
 
 
 def _predictions(jobs: Sequence[Job], backend: LMBackend, labels: Sequence[str] | None) -> list[tuple[str, ...]]:
-    first: list[GenerateRequest] = []
-    for prompt, exs in jobs:
-        sampled = prompt.votes > 1
-        for ex in exs:
-            first.append(
-                GenerateRequest(
-                    prompt.render(ex.input),
-                    max_tokens=prompt.cot_max_tokens if prompt.cot else prompt.max_tokens,
-                    temperature=prompt.vote_temperature if sampled else 0.0,
-                    n=prompt.votes,
-                    stop=_cot_stop(prompt) if prompt.cot else prompt.stop,
-                    seed=zlib.crc32(ex.input.encode()),
-                )
-            )
+    first = [r for prompt, exs in jobs for r in generate_requests(prompt, exs)]
     samples = [c.texts for c in backend.generate(first)]
     samples = _answer_stage(jobs, first, samples, backend)
     it = iter(samples)
@@ -137,7 +163,7 @@ def _answer_stage(
         if not prompt.cot:
             continue
         for j, reasoning in enumerate(texts):
-            second.append(GenerateRequest(prompt.with_reasoning(req.prompt, reasoning), prompt.max_tokens, stop=prompt.stop))
+            second.append(answer_request(prompt, req, reasoning))
             where.append((row, j))
     if not second:
         return samples

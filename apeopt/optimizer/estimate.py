@@ -1,58 +1,132 @@
-"""`--dry-run`: the planned number of LM calls and tokens, before any is spent.
+"""`--dry-run`: the LM calls (and tokens) a run is expected to spend, and at most, before any is spent.
 
-An estimate: proposal calls (one per sampled candidate) are exact; scoring assumes the pruner keeps 1/eta per rung; tokens
-are approximated as characters / 4 of the rendered prompts.
+Calls are counted with the rule the search spends them by (``evaluation.request_calls``, i.e.
+``GenerateRequest.calls``: votes and both CoT stages; one call per target for likelihood). Both
+numbers assume every proposal is a new candidate and every round runs; proposal calls of round 0
+are exact. They differ in two places:
+
+- halving: the estimate lets each batch keep ``ceil(n/eta)`` of its ``n`` trials per rung; the
+  maximum uses the pruner's own bound, ``ceil(N/eta)`` of the ``N`` trials that ever reached the
+  rung (a batch better than all before it may keep that many);
+- format: format trials, instructions after round 0 and the final winner cost the mean over the
+  space's votes x CoT choices in the estimate, the costliest one in the maximum.
+
+Under a call budget the search part of both is capped at the budget. Tokens ~ characters / 4.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
+from apeopt.evaluation import request_calls
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.final import baselines
+from apeopt.optimizer.proposer import PROPOSERS, ProposalContext
 from apeopt.optimizer.pruner import rung_sizes
 from apeopt.prompts.demos import sample_demos
 from apeopt.prompts.prompt import PromptConfig
-from apeopt.search_spaces import SearchSpace
-from apeopt.tasks.task import Task
+from apeopt.scorers import get_scorer
+from apeopt.search_spaces import Format, SearchSpace
+from apeopt.tasks.task import EVAL_SPLITS, Example, Task
+
+FORMAT_BATCH = 6  # format trials are scored in batches of this size (optimizer.loop)
+PROPOSAL_TOKENS = 300
 
 
-def halving_calls(n_trials: int, sizes: list[int], eta: int) -> int:
-    calls, prev, active = 0, 0, n_trials
-    for size in sizes:
-        calls += active * (size - prev)
-        prev, active = size, max(1, math.ceil(active / eta))
+class Halving:
+    """LM calls successive halving spends on batches of trials, rung by rung (``worst``: the bound)."""
+
+    def __init__(self, eta: int, rungs: int, worst: bool) -> None:
+        self.eta, self.worst = eta, worst
+        self.reached = [0] * rungs  # trials that have reported each rung so far
+
+    def batch(self, trials: int, slice_calls: Sequence[float]) -> float:
+        """Calls of one batch of ``trials``; ``slice_calls[i]``: one trial's calls on rung i's new slice."""
+        calls, active = 0.0, trials
+        for i, cost in enumerate(slice_calls):
+            if active == 0:
+                break
+            calls += active * cost
+            self.reached[i] += active
+            active = min(active, max(1, math.ceil((self.reached[i] if self.worst else active) / self.eta)))
+        return calls
+
+
+def format_prompt(task: Task, instruction: str, fmt: Format) -> PromptConfig:
+    return PromptConfig(instruction, template=fmt.template, demos=sample_demos(task.split("train"), fmt.demos, fmt.demo_seed),
+                        answer_prefix=fmt.answer_prefix, cot=fmt.cot, votes=fmt.votes, max_tokens=task.max_tokens)
+
+
+def _slice_calls(task: Task, fmt: Format, dev: Sequence[Example], sizes: Sequence[int], likelihood: bool) -> list[int]:
+    prompt = format_prompt(task, task.instruction, fmt)
+    return [request_calls(prompt, dev[a:b], likelihood) for a, b in zip([0, *sizes[:-1]], sizes)]
+
+
+def _proposals(config: OptimizeConfig, task: Task) -> tuple[int, int, int, int]:
+    """Calls and requests of round 0's proposers, and of each later round at most (variation + history)."""
+    ctx = ProposalContext(train=task.split("train"), n=config.per_subsample, subsamples=config.subsamples,
+                          k_demos=config.proposal_demos, temperature=config.proposal_temperature, seed=config.seed * 100)
+    first = [r for name in config.proposers for r, _ in PROPOSERS.get(name)().requests(ctx)]
+    later = config.resample_top + max(1, config.subsamples // 2)
+    return sum(r.calls for r in first), len(first), later * config.per_subsample, later
+
+
+def _search(config: OptimizeConfig, space: SearchSpace, start: Sequence[int], later: Sequence[float],
+            first_calls: int, later_calls: int, worst: bool) -> float:
+    """Scoring calls of the whole search: the human incumbent, then per round the new instructions and the format trials."""
+    formats = [min(FORMAT_BATCH, space.format_trials - i) for i in range(0, space.format_trials, FORMAT_BATCH)]
+    if not space.searchable:
+        formats = []
+    halving = Halving(config.eta, len(start), worst)
+    calls = halving.batch(1, start) + halving.batch(first_calls, start)
+    calls += sum(halving.batch(b, later) for b in formats)
+    for _ in range(config.rounds - 1):
+        calls += halving.batch(later_calls, later) + sum(halving.batch(b, later) for b in formats)
     return calls
 
 
+def _final(config: OptimizeConfig, task: Task, winner: Sequence[Format], dev: Sequence[Example]) -> float:
+    """The winner (mean over ``winner`` formats) and the baselines on dev, test and test_shift, once."""
+    splits = [tuple(dev) if s == "dev" else task.splits[s] for s in EVAL_SPLITS if task.splits.get(s)]
+    likelihood = get_scorer(task.scorer).needs_logprob
+    fixed = baselines(task, config.few_shot_k, config.split_seed).values()
+    won = sum(request_calls(format_prompt(task, task.instruction, f), exs, likelihood) for f in winner for exs in splits)
+    return won / len(winner) + sum(request_calls(p, exs, likelihood) for p in fixed for exs in splits)
+
+
 def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str, Any]:
-    dev = task.split("dev")[: config.dev_limit] if config.dev_limit else task.split("dev")
+    dev = config.dev_split(task)
     sizes = rung_sizes(len(dev), min(config.minibatch, len(dev)), config.eta)
-    fmt = space.defaults()
-    prompt = PromptConfig(task.instruction, demos=sample_demos(task.split("train"), fmt.demos, 0), max_tokens=task.max_tokens)
-    prompt_tokens = len(str(prompt.render(dev[0].input))) // 4
-    per_call = prompt_tokens + (task.max_tokens if space.scoring == "generate" else 4)
-    first = 1 + len(config.proposers) * config.subsamples * config.per_subsample
-    later = config.resample_top * config.per_subsample + max(1, config.subsamples // 2) * config.per_subsample
-    per_round_format = space.format_trials if space.searchable else 0
-    proposal_requests = len(config.proposers) * config.subsamples + (config.rounds - 1) * (config.resample_top + max(1, config.subsamples // 2))
-    proposal_calls = proposal_requests * config.per_subsample  # each request samples per_subsample candidates
-    scoring = halving_calls(first, sizes, config.eta) + (config.rounds - 1) * halving_calls(later, sizes, config.eta)
-    scoring += config.rounds * halving_calls(per_round_format, sizes, config.eta) if per_round_format else 0
-    final = (3 if config.few_shot_k else 2) * (len(dev) + len(task.splits.get("test", ())) + len(task.splits.get("test_shift", ())))
-    calls = proposal_calls + scoring + final
-    tokens = proposal_requests * 300 + (scoring + final) * per_call
+    likelihood = space.scoring == "likelihood"
+    start = _slice_calls(task, space.defaults(), dev, sizes, likelihood)
+    per_format = [_slice_calls(task, f, dev, sizes, likelihood) for f in space.cost_formats()]
+    mean = [sum(c) / len(per_format) for c in zip(*per_format)]
+    costliest = max(per_format, key=sum)
+    first_calls, first_requests, later_calls, later_requests = _proposals(config, task)
+    proposal_calls = first_calls + (config.rounds - 1) * later_calls
+    scoring = _search(config, space, start, mean, first_calls, later_calls, worst=False)
+    scoring_max = _search(config, space, start, costliest, first_calls, later_calls, worst=True)
+    cap = config.budget_calls if config.budget_calls is not None else math.inf
+    search, search_max = min(proposal_calls + scoring, cap), min(proposal_calls + scoring_max, cap)
+    final = _final(config, task, space.cost_formats(), dev)
+    final_max = _final(config, task, [max(space.cost_formats(), key=lambda f: f.votes * (2 if f.cot else 1))], dev)
+    rendered = format_prompt(task, task.instruction, space.defaults()).render(dev[0].input)
+    per_call = len(str(rendered)) // 4 + (task.max_tokens if space.scoring == "generate" else 4)
+    proposal_requests = first_requests + (config.rounds - 1) * later_requests
     return {
         "task": task.name,
         "space": space.name,
         "rungs": sizes,
         "rounds_max": config.rounds,
-        "candidates_round0": first,
+        "candidates_round0": 1 + first_calls,
         "proposal_calls": proposal_calls,
-        "scoring_calls_est": scoring,
-        "final_calls": final,
-        "lm_calls_est": calls,
-        "tokens_est": tokens,
+        "scoring_calls_est": math.ceil(scoring),
+        "final_calls": math.ceil(final),
+        "lm_calls_est": math.ceil(search + final),
+        "lm_calls_max": math.ceil(search_max + final_max),
+        "tokens_est": math.ceil(proposal_requests * PROPOSAL_TOKENS + (max(0.0, search - proposal_calls) + final) * per_call),
         "budget": {"calls": config.budget_calls, "tokens": config.budget_tokens, "minutes": config.budget_minutes},
-        "note": "upper-level estimate: pruning keeps 1/eta per rung, votes/CoT multiply calls; tokens ~ chars/4",
+        "note": "every proposal new, every round run; estimate: each batch halved on its own, the mean votes/CoT cost; "
+                "max: the pruner's bound and the costliest format; tokens ~ chars/4",
     }

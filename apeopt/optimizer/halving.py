@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import optuna
 from optuna.trial import TrialState
 
-from apeopt.evaluation import evaluate_many
+from apeopt.evaluation import evaluate_many, request_calls
 from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.pool import Candidate
 from apeopt.prompts.prompt import PromptConfig
@@ -138,10 +138,8 @@ class Halving:
             self._take(e, r.scores, step, c, t, replayed=False)
 
     def cost(self, prompt: PromptConfig, batch: Sequence[Example]) -> int:
-        """LM calls one prompt costs on ``batch`` (as evaluate_many sends them; a sample is a call)."""
-        if self.scorer.needs_logprob:
-            return sum(len(ex.targets) for ex in batch)
-        return len(batch) * prompt.votes * (2 if prompt.cot else 1)
+        """LM calls one prompt costs on ``batch``: the calls of the requests evaluate_many sends."""
+        return request_calls(prompt, batch, self.scorer.needs_logprob)
 
     def _take(self, e: Entry, scores: Sequence[float], step: int, calls: int, tokens: int, replayed: bool) -> None:
         e.scores.extend(scores)

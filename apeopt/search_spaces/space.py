@@ -22,6 +22,7 @@ kept in each trial's attributes (an Optuna categorical cannot grow).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,6 +53,14 @@ class Param:
     @property
     def fixed(self) -> bool:
         return self.choices is None and self.low is None
+
+    def values(self) -> tuple[Any, ...]:
+        """Every value this dimension can take."""
+        if self.choices is not None:
+            return self.choices
+        if self.low is not None:
+            return tuple(range(self.low, self.high + 1))  # type: ignore[operator]
+        return (self.value,)
 
     def suggest(self, trial: Any) -> Any:
         if self.choices is not None:
@@ -88,6 +97,12 @@ class SearchSpace:
             else:
                 out[name] = min(max(DEFAULTS[name], p.low), p.high)  # type: ignore[type-var]
         return Format(**out)
+
+    def cost_formats(self) -> list[Format]:
+        """The start format in every combination of votes and CoT trigger the space allows: the
+        dimensions that change how many LM calls scoring one example costs."""
+        base = self.defaults()
+        return [dataclasses.replace(base, votes=v, cot=c) for v in self.params["votes"].values() for c in self.params["cot"].values()]
 
     @property
     def searchable(self) -> list[Param]:
