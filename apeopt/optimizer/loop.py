@@ -33,12 +33,11 @@ from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.demo_credit import DemoValue, Observation
 from apeopt.optimizer.demo_search import demo_candidates, estimate_values, observation
 from apeopt.optimizer.entries import EntryMaker
-from apeopt.optimizer.estimate import halving_calls
 from apeopt.optimizer.halving import Entry, Halving
 from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.pool import Candidate, CandidatePool
 from apeopt.optimizer.proposer import PROPOSERS, ProposalContext, ScoredCandidate
-from apeopt.optimizer.pruner import SyncHalvingPruner, rung_sizes
+from apeopt.optimizer.pruner import SyncHalvingPruner, halving_examples, rung_sizes
 from apeopt.optimizer.runstore import RunStore
 from apeopt.optimizer.selection import paired_gain, rank_key
 from apeopt.optimizer.tables import leaderboard, ranked_candidates
@@ -208,13 +207,13 @@ class Optimizer:
 
     def _fit_count(self, entries: list[Entry]) -> list[Entry]:
         """The first entries that the phase's calls can take through successive halving (at least one):
-        n entries cost about ``halving_calls(n)`` examples at the first entry's calls per example."""
+        n entries cost about ``halving_examples(n)`` examples at the first entry's calls per example."""
         left = self._calls_left()
         if left is None or not entries:
             return entries
         per = max(1, self.halving.cost(entries[0].prompt, self.dev[:1]))
         keep = 1
-        while keep < len(entries) and per * halving_calls(keep + 1, self.sizes, self.config.eta) <= left:
+        while keep < len(entries) and per * halving_examples(keep + 1, self.sizes, self.config.eta) <= left:
             keep += 1
         for e in entries[keep:]:
             self.make.discard(e)

@@ -52,3 +52,12 @@ def rung_sizes(n: int, minibatch: int, eta: int) -> list[int]:
         size *= eta
     sizes.append(n)
     return sizes
+
+
+def halving_examples(n_trials: int, sizes: list[int], eta: int) -> int:
+    """Dev examples a batch of ``n_trials`` scores through the rungs, keeping ``ceil(n/eta)`` per rung."""
+    total, prev, active = 0, 0, n_trials
+    for size in sizes:
+        total += active * (size - prev)
+        prev, active = size, max(1, math.ceil(active / eta))
+    return total

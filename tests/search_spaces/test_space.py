@@ -5,6 +5,7 @@ import pytest
 
 from apeopt.errors import UserError
 from apeopt.search_spaces import Format, builtin_space_names, load_space
+from apeopt.search_spaces.format import PARAMS
 
 
 def test_builtins_load():
