@@ -21,16 +21,17 @@ from typing import Any, Sequence
 
 from apeopt.evaluation import request_calls
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.entries import prompt_for
 from apeopt.optimizer.final import baselines
+from apeopt.optimizer.incumbents import ladder
+from apeopt.optimizer.loop import FINISH_TOP
 from apeopt.optimizer.proposer import PROPOSERS, ProposalContext
 from apeopt.optimizer.pruner import rung_sizes
-from apeopt.prompts.demos import sample_demos
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import get_scorer
 from apeopt.search_spaces import Format, SearchSpace
 from apeopt.tasks.task import EVAL_SPLITS, Example, Task
 
-FORMAT_BATCH = 6  # format trials are scored in batches of this size (optimizer.loop)
 PROPOSAL_TOKENS = 300
 
 
@@ -54,8 +55,7 @@ class Halving:
 
 
 def format_prompt(task: Task, instruction: str, fmt: Format) -> PromptConfig:
-    return PromptConfig(instruction, template=fmt.template, demos=sample_demos(task.split("train"), fmt.demos, fmt.demo_seed),
-                        answer_prefix=fmt.answer_prefix, cot=fmt.cot, votes=fmt.votes, max_tokens=task.max_tokens)
+    return prompt_for(instruction, fmt, task.split("train"), task.max_tokens)
 
 
 def _slice_calls(task: Task, fmt: Format, dev: Sequence[Example], sizes: Sequence[int], likelihood: bool) -> list[int]:
@@ -72,17 +72,21 @@ def _proposals(config: OptimizeConfig, task: Task) -> tuple[int, int, int, int]:
     return sum(r.calls for r in first), len(first), later * config.per_subsample, later
 
 
-def _search(config: OptimizeConfig, space: SearchSpace, start: Sequence[int], later: Sequence[float],
-            first_calls: int, later_calls: int, worst: bool) -> float:
-    """Scoring calls of the whole search: the human incumbent, then per round the new instructions and the format trials."""
-    formats = [min(FORMAT_BATCH, space.format_trials - i) for i in range(0, space.format_trials, FORMAT_BATCH)]
-    if not space.searchable:
-        formats = []
+def _search(config: OptimizeConfig, space: SearchSpace, ladder_costs: Sequence[Sequence[int]], start: Sequence[int],
+            formats: Sequence[float], first_calls: int, later_calls: int, worst: bool) -> float:
+    """Scoring calls of the whole search, phase by phase as ``optimizer.loop`` runs them: the incumbent
+    ladder, then per round the demo sets, the format trials and the new instructions, each phase
+    followed by finishing up to ``FINISH_TOP`` leaders on the rest of dev."""
     halving = Halving(config.eta, len(start), worst)
-    calls = halving.batch(1, start) + halving.batch(first_calls, start)
-    calls += sum(halving.batch(b, later) for b in formats)
-    for _ in range(config.rounds - 1):
-        calls += halving.batch(later_calls, later) + sum(halving.batch(b, later) for b in formats)
+    finish = FINISH_TOP * sum(start[1:])  # a leader pruned after the first rung, finished on the rest of dev
+    calls = sum(halving.batch(1, c) for c in ladder_costs) if worst else halving.batch(len(ladder_costs), start)
+    calls += finish
+    demo_trials = space.demo_trials if space.searches_demos else 0
+    format_trials = space.format_trials if space.format_dims else 0
+    for rnd in range(config.rounds):
+        for trials, costs in ((demo_trials, start), (format_trials, formats), (first_calls if rnd == 0 else later_calls, start)):
+            if trials:
+                calls += halving.batch(trials, costs) + finish
     return calls
 
 
@@ -100,13 +104,16 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     sizes = rung_sizes(len(dev), min(config.minibatch, len(dev)), config.eta)
     likelihood = space.scoring == "likelihood"
     start = _slice_calls(task, space.defaults(), dev, sizes, likelihood)
+    rungs = [fmt for _, fmt in ladder(space.defaults(), task.split("train"), task.instruction, config.split_seed)] \
+        if space.incumbents == "ladder" and space.searches_demos else [space.defaults()]
+    ladder_costs = [_slice_calls(task, f, dev, sizes, likelihood) for f in rungs]
     per_format = [_slice_calls(task, f, dev, sizes, likelihood) for f in space.cost_formats()]
     mean = [sum(c) / len(per_format) for c in zip(*per_format)]
     costliest = max(per_format, key=sum)
     first_calls, first_requests, later_calls, later_requests = _proposals(config, task)
     proposal_calls = first_calls + (config.rounds - 1) * later_calls
-    scoring = _search(config, space, start, mean, first_calls, later_calls, worst=False)
-    scoring_max = _search(config, space, start, costliest, first_calls, later_calls, worst=True)
+    scoring = _search(config, space, ladder_costs, start, mean, first_calls, later_calls, worst=False)
+    scoring_max = _search(config, space, ladder_costs, start, costliest, first_calls, later_calls, worst=True)
     cap = config.budget_calls if config.budget_calls is not None else math.inf
     search, search_max = min(proposal_calls + scoring, cap), min(proposal_calls + scoring_max, cap)
     final = _final(config, task, space.cost_formats(), dev)
@@ -119,7 +126,7 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
         "space": space.name,
         "rungs": sizes,
         "rounds_max": config.rounds,
-        "candidates_round0": 1 + first_calls,
+        "candidates_round0": len(rungs) + first_calls,
         "proposal_calls": proposal_calls,
         "scoring_calls_est": math.ceil(scoring),
         "final_calls": math.ceil(final),
