@@ -59,3 +59,32 @@ def test_optimize_then_eval_prompt_file_reproduces_test_score(monkeypatch, capsy
     out = json.loads(cli(monkeypatch, capsys, "eval", "--prompt-file", str(Path(run) / "best_prompt.json"), "--split", "test",
                          "--no-cache", "--json"))
     assert (out["score"], out["n"]) == (winner["score"], winner["n"])
+
+
+def test_retrieval_winner_reproduces_and_other_exports_refuse(monkeypatch, capsys, tmp_path, tiny_model_dir):
+    """A winner whose demos are retrieved per input: its json file reproduces every test output;
+    formats that cannot carry the demo pool refuse with a one-line error and exit code 2."""
+    import apeopt.optimizer.loop as loop
+
+    real = loop.ladder
+    monkeypatch.setattr(loop, "ladder", lambda *a, **kw: [r for r in real(*a, **kw) if r[1].demo_source == "retrieved"])
+    monkeypatch.setenv("APEOPT_CACHE_DIR", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    summary = json.loads(cli(monkeypatch, capsys, "optimize", "--task", "plural", "--model", f"hf:{tiny_model_dir}", *SMALL,
+                             "--run-dir", str(run), "--json"))
+    prompt = summary["winner"]["prompt"]
+    assert prompt["retriever"]["k"] >= 1 and prompt["demos"] == [] and len(prompt["demo_pool"]) > 100
+    best = tmp_path / "best.json"
+    cli(monkeypatch, capsys, "export", str(run), "--format", "json", "-o", str(best))
+    preds = tmp_path / "preds.jsonl"
+    out = json.loads(cli(monkeypatch, capsys, "eval", "--prompt-file", str(best), "--split", "test", "--model", f"hf:{tiny_model_dir}",
+                         "--no-cache", "--json", "--predictions", str(preds)))
+    assert (out["score"], out["n"]) == (summary["winner"]["test"]["score"], 100)
+    mine = [json.loads(line)["output"] for line in preds.read_text().splitlines()]
+    run_rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert mine == [r["output"] for r in run_rows if r["method"] == "winner" and r["split"] == "test"]
+    monkeypatch.setattr(sys, "argv", ["apeopt", "export", str(run), "--format", "txt"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and "cannot express demos retrieved per input" in err[0]

@@ -26,10 +26,17 @@ def print_summary(summary: RunSummary) -> None:
     console.print(table)
     w = summary.winner.prompt
     console.print(f"[bold]winner instruction:[/] {w.instruction}")
+    demos = f"{w.demo_count} retrieved per input (of {len(w.demo_pool)})" if w.retrieves else str(len(w.demos))
     console.print(
-        f"format: template={w.template} demos={len(w.demos)} cot={w.cot!r} votes={w.votes} "
+        f"format: template={w.template} demos={demos} cot={w.cot!r} votes={w.votes} "
         f"answer_prefix={w.answer_prefix!r}"
     )
+    if summary.incumbents:
+        ladder = ", ".join(f"{r.name.removeprefix('human + ')} {r.dev:.2f}/{r.n}" for r in summary.incumbents if r.dev is not None)
+        console.print(f"incumbent ladder (dev score/n): {ladder}")
+    won = [c for c in summary.selection if c.credible]
+    console.print(f"challenges of the incumbent: {len(summary.selection)}, credible: {len(won)}"
+                  + (f" (last: {won[-1].phase}, {won[-1].diff:+.3f} on dev, lower bound {won[-1].lower:+.3f})" if won else ""))
     pt = summary.paired_test.get("winner_vs_human")
     if pt:
         console.print(f"winner - human on test: {pt.diff:+.3f} (95% CI [{pt.ci_lo:+.3f}, {pt.ci_hi:+.3f}], p={pt.p:.3f})")
