@@ -38,9 +38,6 @@ class DemoValue:
     value: float
     shown: int  # trials that showed it
 
-    def to_dict(self) -> dict[str, float | int]:
-        return {"train_index": self.index, "value": round(self.value, 6), "trials": self.shown}
-
 
 def estimate_values(observations: Sequence[Observation], ridge: float = 1.0) -> list[DemoValue]:
     """Each train example's estimated value as a demo, best first (only examples some trial showed)."""

@@ -8,10 +8,11 @@ all scored prompts, not only its own samples.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import optuna
 
+from apeopt.optimizer.bootstrap import bootstrapped_demo
 from apeopt.optimizer.halving import Entry
 from apeopt.optimizer.pool import Candidate
 from apeopt.prompts.demos import demo_pool, demos_at, sample_demos
@@ -22,13 +23,16 @@ from apeopt.tasks.task import Example
 
 
 def prompt_for(instruction: str, fmt: Format, train: Sequence[Example], max_tokens: int,
-               pool: tuple[Demo, ...] | None = None) -> PromptConfig:
-    """The prompt an instruction renders to in ``fmt`` (demos drawn, chosen or retrieved from ``train``)."""
+               pool: tuple[Demo, ...] | None = None, traces: Mapping[int, str] | None = None) -> PromptConfig:
+    """The prompt an instruction renders to in ``fmt`` (demos drawn, chosen, bootstrapped with the
+    reasoning ``traces`` of train examples, or retrieved from ``train``)."""
     retriever = Retriever(k=fmt.demos) if fmt.demo_source == "retrieved" else None
     if retriever is not None:
         demos: tuple[Demo, ...] = ()
     elif fmt.demo_source == "chosen":
         demos = demos_at(train, fmt.demo_ids)
+    elif fmt.demo_source == "bootstrapped":
+        demos = tuple(bootstrapped_demo(train[i], (traces or {})[i], fmt.cot) for i in fmt.demo_ids)
     else:
         demos = sample_demos(train, fmt.demos, seed=fmt.demo_seed)
     return PromptConfig(
@@ -53,9 +57,10 @@ class EntryMaker:
 
     def __post_init__(self) -> None:
         self.pool = demo_pool(self.train)
+        self.traces: dict[int, str] = {}  # train index -> the model's own correct reasoning (bootstrapped demos)
 
     def prompt(self, instruction: str, fmt: Format) -> PromptConfig:
-        return prompt_for(instruction, fmt, self.train, self.max_tokens, self.pool)
+        return prompt_for(instruction, fmt, self.train, self.max_tokens, self.pool, self.traces)
 
     def entry(self, cand: Candidate, fmt: Format, phase: str, rnd: int, trial: optuna.Trial | None = None,
               label: str = "") -> Entry:

@@ -43,9 +43,9 @@ def max_demos(train: Sequence[Example], instruction: str) -> int:
 
 
 def ladder(start: Format, train: Sequence[Example], instruction: str, demo_seed: int) -> list[tuple[str, Format]]:
-    """(name, format) of each rung, in the start format's template and answer prefix."""
+    """(name, format) of each rung: the start format with k random demos, and with retrieved demos."""
     cap = max_demos(train, instruction)
-    base = replace(start, cot="", votes=1, demo_ids=(), demo_source="random", demo_seed=demo_seed)
+    base = replace(start, demo_ids=(), demo_source="random", demo_seed=demo_seed)
     ks = [k for k in LADDER_KS if k <= cap]
     if start.demos not in ks and start.demos <= len(train):
         ks.append(start.demos)

@@ -29,9 +29,10 @@ import optuna
 
 from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.budget import Budget
+from apeopt.optimizer.bootstrap import bootstrap_traces, sample_ids
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.demo_credit import DemoValue, Observation
-from apeopt.optimizer.demo_search import demo_candidates, estimate_values, observation
+from apeopt.optimizer.demo_search import demo_candidates, demo_ids, estimate_values, observation
 from apeopt.optimizer.entries import EntryMaker
 from apeopt.optimizer.halving import Entry, Halving
 from apeopt.optimizer.incumbents import ladder, max_demos
@@ -233,10 +234,28 @@ class Optimizer:
         if inc is None or not self.space.demo_trials:
             return []
         self.demo_values = estimate_values(self._observations())
-        self.store.write_json(DEMO_VALUES, [v.to_dict() for v in self.demo_values])
+        self.store.write_json(DEMO_VALUES, [c.to_dict() for c in self.demo_credits(k=len(self.demo_values))])
         made = demo_candidates(inc.fmt, self.demo_values, len(self.train), self.space.demo_trials,
                                seed=self.config.seed * 1000 + rnd, cap=self.demo_cap)
+        made = self._bootstrapped(inc, rnd) + made
         return self._fit_count([self.make.entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made])
+
+    def _bootstrapped(self, inc: Entry, rnd: int) -> list[tuple[str, Any]]:
+        """For a CoT incumbent with demos: a demo set of the model's own correct reasoning on train
+        examples (the incumbent reasons about ``2k`` new ones; two calls each, from the phase's share)."""
+        k = inc.fmt.demos
+        if not inc.fmt.cot or k == 0 or inc.fmt.demo_source == "retrieved" or self.scorer.needs_logprob:
+            return []
+        left = self._calls_left()
+        n = 2 * k if left is None else min(2 * k, left // 6)
+        ids = sample_ids(len(self.train), n, demo_ids(inc.fmt, len(self.train)), seed=self.config.seed * 1000 + rnd)
+        self.view.update(phase=f"bootstrapping CoT demos on {len(ids)} train examples")
+        traces = bootstrap_traces(inc.prompt, self.train, ids, self.backend, self.scorer, self.task.labels)
+        if not traces:
+            return []
+        self.make.traces.update(traces)
+        chosen = tuple(list(traces)[:k])
+        return [("bootstrapped", dataclasses.replace(inc.fmt, demo_source="bootstrapped", demos=len(chosen), demo_ids=chosen))]
 
     def _format_entries(self, rnd: int) -> list[Entry]:
         inc = self.incumbent
@@ -355,7 +374,7 @@ class Optimizer:
 
     def _observations(self) -> list[Observation]:
         return [observation(e.fmt, e.candidate.text, e.scores, len(self.train)) for e in self.entries
-                if e.scores and e.fmt.demo_source != "retrieved" and e.fmt.demos > 0]
+                if e.scores and e.fmt.demo_source in ("random", "chosen") and e.fmt.demos > 0]
 
     def _show_best(self) -> None:
         best = self.best()

@@ -22,15 +22,15 @@ class Format:
     answer_prefix: str = "Output:"
     # Where the demos come from (set by the search, not sampled by Optuna): ``random`` draws
     # ``demos`` train examples with ``demo_seed``; ``chosen`` shows the train examples
-    # ``demo_ids`` in that order (demo search); ``retrieved`` shows each input's ``demos`` nearest
-    # train examples.
+    # ``demo_ids`` in that order (demo search); ``bootstrapped`` shows them with the model's own
+    # reasoning (CoT formats); ``retrieved`` shows each input's ``demos`` nearest train examples.
     demo_source: str = "random"
     demo_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.demo_source not in DEMO_SOURCES:
             raise UserError(f"format field 'demo_source' must be one of {', '.join(DEMO_SOURCES)}, got {self.demo_source!r}")
-        if self.demo_source == "chosen" and len(self.demo_ids) != self.demos:
+        if self.demo_source in ("chosen", "bootstrapped") and len(self.demo_ids) != self.demos:
             raise UserError(f"format: {len(self.demo_ids)} demo_ids for demos={self.demos}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,7 +50,7 @@ class Format:
         return cls(**kw)
 
 
-DEMO_SOURCES = ("random", "chosen", "retrieved")
+DEMO_SOURCES = ("random", "chosen", "bootstrapped", "retrieved")
 # The dimensions a search space names (in sampling order), each with its type and default.
 PARAMS: dict[str, type] = {f.name: type(f.default) for f in fields(Format) if f.name not in ("demo_source", "demo_ids")}
 DEFAULTS: dict[str, Any] = {name: getattr(Format(), name) for name in PARAMS}

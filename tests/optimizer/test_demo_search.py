@@ -102,3 +102,27 @@ def test_paired_gain_rule():
     assert not paired_gain(inc, inc).credible
     mixed = [1.0, 0.0] * 15
     assert not paired_gain([0.0, 1.0] * 15, mixed).credible  # same mean, other items
+
+
+def test_cot_incumbent_gets_bootstrapped_demos_of_its_own_correct_reasoning(run, tmp_path):
+    """A CoT space whose fake LM reasons "<x> + s" and answers right only after demos that show reasoning."""
+    import re
+
+    class CoT(FakeBackend):
+        def _answer(self, prompt: str) -> str:
+            if prompt.rstrip().endswith("Therefore, the answer is"):  # the answer stage
+                x = re.findall(r"Input: (.*)\nOutput:", prompt)[-1]
+                shows_reasoning = prompt.count("Therefore, the answer is") > 1
+                return " " + (x + "s" if shows_reasoning or int(x[1:]) % 2 == 0 else x)
+            x = prompt.rsplit("Input: ", 1)[-1].split("\n")[0]
+            return f" add s to {x}"
+
+    space = tmp_path / "cot.yaml"
+    space.write_text("name: cot\nincumbents: ladder\ndemo_trials: 2\nformat_trials: 0\n"
+                     "params: {demos: {low: 3, high: 8}, demo_seed: {low: 0, high: 31}, cot: \"Let's think step by step.\"}\n"
+                     "start: {demos: 5}\n")
+    summary, store, _ = run(space=str(space), lm=CoT(plural))
+    assert summary.winner.prompt.demos and all("Therefore, the answer is" in d.output for d in summary.winner.prompt.demos)
+    assert summary.winner.prompt.demos[0].output.startswith("Let's think step by step. add s to ")
+    assert summary.winner.scores["dev"].score == 1.0
+    assert any(c.credible and c.phase == "demos" for c in summary.selection)
