@@ -67,7 +67,7 @@ class HFBackend(LMBackend):
         tokenizer.padding_side = "left"
         self.pad_id: int = int(tokenizer.pad_token_id)
         self.eos_ids: tuple[int, ...] = _eos_ids(model, tokenizer)
-        self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters  # forward(logits_to_keep=)
         # Shared-prefix KV reuse (prefix_cache.py); False falls back to left-padded model.generate.
         self.prefix_reuse = supports_prefix_reuse(model)
         kv_budget = CUDA_KV_BYTES if self.device.type == "cuda" else CPU_KV_BYTES
@@ -143,7 +143,7 @@ class HFBackend(LMBackend):
         first = reqs[0]
         n = first.n
         rows = [ids for ids in prompts for _ in range(n)]
-        input_ids, mask = _left_pad(rows, self.pad_id, self.device)
+        input_ids, mask = self.left_pad(rows)
         width = input_ids.shape[1]
         stopper = _RowStopper(width, first.stop, self.eos_ids, self.tokenizer)
         processors = LogitsProcessorList()
@@ -177,7 +177,7 @@ class HFBackend(LMBackend):
     @torch.inference_mode()
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         unique, where = _dedupe(requests, lambda r: r)
-        items = [self._score_item(r) for r in unique]
+        items = [self.encode_scored(r) for r in unique]
         vocab = int(self.model.get_output_embeddings().weight.shape[0])
         if self.prefix_reuse:
             scored = logprob_shared(self, items, vocab, LOGITS_BUDGET)
@@ -209,8 +209,9 @@ class HFBackend(LMBackend):
         self.usage.add(calls=len(texts), prompt_tokens=sum(len(ids) for ids, _ in items))
         return [(ids, lps) for (ids, _), lps in zip(items, out)]
 
-    def _score_item(self, req: LogprobRequest) -> tuple[list[int], int]:
-        """(full token ids, number of continuation tokens at their end)."""
+    def encode_scored(self, req: LogprobRequest) -> tuple[list[int], int]:
+        """(full token ids, number of continuation tokens at their end): how log-prob scoring (and
+        training on the same prompt) tokenizes a prompt and its continuation."""
         special = isinstance(req.prompt, str)
         text = self.prompt_text(req.prompt)
         prompt_ids = self._encode(text, special)
@@ -226,8 +227,8 @@ class HFBackend(LMBackend):
             return [[] for _ in items]
         # Drop each row's last token: position t predicts token t+1, so after left padding the
         # last ``keep`` positions predict every continuation token.
-        input_ids, mask = _left_pad([ids[:-1] for ids, _ in items], self.pad_id, self.device)
-        logits = self._last_logits(input_ids, mask, keep)
+        input_ids, mask = self.left_pad([ids[:-1] for ids, _ in items])
+        logits = self.last_logits(input_ids, mask, keep)
         logp = torch.log_softmax(logits.float(), dim=-1)
         out = []
         for row, (ids, m) in enumerate(items):
@@ -239,10 +240,22 @@ class HFBackend(LMBackend):
             out.append(picked.tolist())
         return out
 
-    def _last_logits(self, input_ids: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
-        """Logits of the last ``keep`` positions only, never the full sequence."""
+    def left_pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token id rows left-padded into (input_ids, attention_mask) on the model's device."""
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            if r:
+                ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+                mask[i, width - len(r):] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def last_logits(self, input_ids: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
+        """Logits of the last ``keep`` positions only, never the full sequence (the scoring forward;
+        positions follow the attention mask)."""
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        if self._keep_arg:
+        if self.keeps_logits:
             out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                              use_cache=False, logits_to_keep=keep)
             return out.logits[:, -keep:]
@@ -352,17 +365,6 @@ def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> tuple[int, ...]:
     if not ids:
         raise UserError("model has no end-of-sequence token; set eos_token in its tokenizer")
     return tuple(ids)
-
-
-def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-            mask[i, width - len(r):] = 1
-    return ids.to(device), mask.to(device)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -313,7 +313,7 @@ def logprob_shared(backend: Any, items: Sequence[tuple[list[int], int]], vocab: 
         store.ensure(plan.window)
         prep = prepare(store, [seqs[i] for i in plan.rows], plan.groups, backend.pad_id)
         keep = max(scored[i] for i in plan.rows)
-        logits, _ = forward(backend.model, prep, keep, backend._keep_arg)
+        logits, _ = forward(backend.model, prep, keep, backend.keeps_logits)
         store.done(plan.groups)
         logp = torch.log_softmax(logits.float(), dim=-1)
         for r, i in enumerate(plan.rows):
