@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import TYPE_CHECKING, Any, Mapping, Union
 
 from apeopt.atomic_files import atomic_write_json
 from apeopt.errors import UserError
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.records.base import SCHEMA_VERSION, check_schema, parse, read_json
 from apeopt.records.scores import Paired, Scores, SplitScore, scores_from, scores_to_dict
+
+if TYPE_CHECKING:
+    from apeopt.records.compare import CompareSummary
 
 OPTIMIZE = "optimize"
 
