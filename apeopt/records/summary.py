@@ -202,7 +202,7 @@ def load_summary(path: str | Path) -> Summary:
     from apeopt.records.compare import COMPARE, CompareSummary
 
     where = str(path)
-    data = read_json(path, "summary.json")
+    data = read_json(path, f"{where!r} does not exist")
     check_schema(data, where)
     kind = data.get("kind") or (COMPARE if "methods" in data else OPTIMIZE)
     if kind == COMPARE:
