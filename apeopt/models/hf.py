@@ -36,7 +36,7 @@ from apeopt.models.base import (
 from apeopt.models.cache import default_cache_dir
 from apeopt.models.device import resolve_device
 from apeopt.models.hf_generate import _dedupe, _generate_key, _GumbelSampler, _row_seed, _RowStopper, generate_shared
-from apeopt.models.prefix_cache import kv_bytes_per_token, logprob_shared, supports_prefix_reuse
+from apeopt.models.prefix_cache import common_prefix, kv_bytes_per_token, logprob_shared, supports_prefix_reuse
 from apeopt.models.spec import ModelSpec
 
 CPU_BATCH = 64
@@ -216,7 +216,7 @@ class HFBackend(LMBackend):
         text = self.prompt_text(req.prompt)
         prompt_ids = self._encode(text, special)
         full = self._encode(text + req.continuation, special)
-        shared = _common_prefix(prompt_ids, full)
+        shared = common_prefix(prompt_ids, full)
         if shared == 0:  # nothing to condition the first token on
             full, shared = [self._start_id()] + full, 1
         return full, len(full) - shared
@@ -365,15 +365,6 @@ def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> tuple[int, ...]:
     if not ids:
         raise UserError("model has no end-of-sequence token; set eos_token in its tokenizer")
     return tuple(ids)
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
