@@ -178,15 +178,7 @@ class HFBackend(LMBackend):
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         unique, where = _dedupe(requests, lambda r: r)
         items = [self.encode_scored(r) for r in unique]
-        vocab = int(self.model.get_output_embeddings().weight.shape[0])
-        if self.prefix_reuse:
-            scored = logprob_shared(self, items, vocab, LOGITS_BUDGET)
-        else:
-            scored = [[] for _ in items]
-            order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-            for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
-                for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
-                    scored[i] = lps
+        scored = self._score_items(items)
         results = [LogprobResult(tuple(lps), len(ids) - m) for lps, (ids, m) in zip(scored, items)]
         self.usage.add(calls=len(unique), prompt_tokens=sum(len(ids) - m for ids, m in items),
                        completion_tokens=sum(m for _, m in items))
@@ -197,17 +189,21 @@ class HFBackend(LMBackend):
         """Each text's token ids (as a completion prompt) and the log-prob of every token after the
         first: OpenAI-style ``echo`` prompt scoring, served by ``apeopt serve``."""
         items = [(ids, max(0, len(ids) - 1)) for ids in (self._encode(t, special=True) for t in texts)]
-        vocab = int(self.model.get_output_embeddings().weight.shape[0])
-        if self.prefix_reuse:  # echo requests of one prompt template share their prefix
-            out = logprob_shared(self, items, vocab, LOGITS_BUDGET)
-        else:
-            out = [[] for _ in items]
-            order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-            for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
-                for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
-                    out[i] = lps
+        out = self._score_items(items)  # echo requests of one prompt template share their prefix
         self.usage.add(calls=len(texts), prompt_tokens=sum(len(ids) for ids, _ in items))
         return [(ids, lps) for (ids, _), lps in zip(items, out)]
+
+    def _score_items(self, items: list[tuple[list[int], int]]) -> list[list[float]]:
+        """Log-probs of the last ``m`` tokens of each (ids, m): shared-prefix reuse, or length-sorted batches."""
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        if self.prefix_reuse:
+            return logprob_shared(self, items, vocab, LOGITS_BUDGET)
+        scored: list[list[float]] = [[] for _ in items]
+        order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
+        for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
+            for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
+                scored[i] = lps
+        return scored
 
     def encode_scored(self, req: LogprobRequest) -> tuple[list[int], int]:
         """(full token ids, number of continuation tokens at their end): how log-prob scoring (and
