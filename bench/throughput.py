@@ -111,7 +111,7 @@ def naive_likelihood(backend: HFBackend, jobs: Sequence[tuple[PromptConfig, Sequ
         for ex in exs:
             best = float("-inf")
             for target in ex.targets:
-                ids, m = backend._score_item(LogprobRequest(prompt.render(ex.input), prompt.continuation(target)))
+                ids, m = backend.encode_scored(LogprobRequest(prompt.render(ex.input), prompt.continuation(target)))
                 logits = backend.model(input_ids=torch.tensor([ids], device=backend.device)).logits[0]
                 logp = torch.log_softmax(logits.float(), dim=-1)
                 pos = torch.arange(len(ids) - m - 1, len(ids) - 1)

@@ -37,8 +37,12 @@ def test_help_does_not_import_torch():
 def test_tasks_json(monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, "tasks", "--json")
     rows = json.loads(out)
-    assert code == 0 and len(rows) >= 12
-    assert {"name", "source", "scorer", "sizes"} <= set(rows[0])
+    from apeopt.tasks import builtin_task_names
+
+    assert code == 0 and [r["name"] for r in rows] == builtin_task_names()
+    for r in rows:
+        assert {"name", "source", "scorer", "sizes"} <= set(r)
+        assert all(r["sizes"][s] > 0 for s in ("train", "dev", "test")), r["name"]
 
 
 def test_unknown_task(monkeypatch, capsys):
@@ -94,7 +98,9 @@ def test_unknown_option_value(monkeypatch, capsys):
 def test_dry_run_plans_without_spending(monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, "optimize", "--task", "plural", "--dry-run")
     plan = json.loads(out)
-    assert code == 0 and plan["lm_calls_est"] > plan["proposal_calls"] > 0 and plan["tokens_est"] > 0
+    assert code == 0 and plan["proposal_calls"] == 54  # 2 proposers x 4 subsamples x 3, then 2 rounds of (3 + 2) x 3
+    assert plan["lm_calls_est"] == plan["proposal_calls"] + plan["scoring_calls_est"] + plan["final_calls"] <= plan["lm_calls_max"]
+    assert plan["final_calls"] == 3 * 300 and plan["tokens_est"] > plan["lm_calls_est"]  # 3 prompts on dev, test, test_shift
     assert plan["rungs"][-1] == 100
 
 

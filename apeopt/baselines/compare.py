@@ -19,7 +19,6 @@ from apeopt.baselines import TRAINERS, Method
 from apeopt.baselines.config import CompareConfig
 from apeopt.errors import UserError
 from apeopt.records.compare import CompareResult, CompareRow, CompareSummary
-from apeopt.records.scores import SplitScore
 from apeopt.tasks.task import Example, Task
 
 METHODS_DIR = "methods"
@@ -164,8 +163,8 @@ def _score(method: Method, prompt: Any, scoring: Any, task: Task, splits: dict[s
         method=method.name,
         family=method.family,
         description=method.description,
-        test=SplitScore.of(results["test"].aggregate),
-        test_shift=SplitScore.of(results["test_shift"].aggregate) if "test_shift" in results else None,
+        test=results["test"].aggregate,
+        test_shift=results["test_shift"].aggregate if "test_shift" in results else None,
         trainable_params=info["trainable_params"],
         virtual_tokens=info["virtual_tokens"],
         train_examples=info["train_examples"],

@@ -72,7 +72,7 @@ def encode(backend: Any, prompt: PromptConfig, examples: Sequence[Example], max_
     eos = int(eos) if eos is not None else backend.eos_ids[0]
     items = []
     for ex in examples:
-        ids, m = backend._score_item(LogprobRequest(prompt.render(ex.input), prompt.continuation(ex.target)))
+        ids, m = backend.encode_scored(LogprobRequest(prompt.render(ex.input), prompt.continuation(ex.target)))
         ids, m = ids + [eos], m + 1
         if len(ids) > max_length:  # keep the target; cut the prompt on the left
             ids, m = ids[-max_length:], min(m, max_length - 1)
@@ -82,11 +82,9 @@ def encode(backend: Any, prompt: PromptConfig, examples: Sequence[Example], max_
 
 def batch_loss(backend: Any, items: Sequence[Item]) -> tuple[torch.Tensor, int]:
     """Summed cross-entropy over the target tokens of ``items`` and the number of those tokens."""
-    from apeopt.models.hf import _left_pad
-
     keep = max(m for _, m in items)
-    input_ids, mask = _left_pad([ids[:-1] for ids, _ in items], backend.pad_id, backend.device)
-    logits = backend._last_logits(input_ids, mask, keep)  # [rows, keep, vocab]: the scoring forward
+    input_ids, mask = backend.left_pad([ids[:-1] for ids, _ in items])
+    logits = backend.last_logits(input_ids, mask, keep)  # [rows, keep, vocab]: the scoring forward
     target = torch.full((len(items), keep), -100, dtype=torch.long)
     for row, (ids, m) in enumerate(items):
         target[row, keep - m:] = torch.tensor(ids[-m:], dtype=torch.long)

@@ -8,19 +8,19 @@ job that raises is re-enqueued by the worker up to the plan's retry limit, keepi
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from apeopt.batch.plan import Job, Plan
+from apeopt.batch.state import JOB, SPURIOUS, JobState, job_states
 from apeopt.errors import UserError
 
-JOB = "job_key"
 ATTEMPT = "attempt"
 
 
@@ -43,13 +43,28 @@ def open_storage(url: str, heartbeat: int = 30, grace: int | None = None, retrie
         raise UserError(f"cannot open storage {url!r}: {msg}") from None
 
 
-@dataclass
-class JobState:
-    job: Job
-    state: str  # pending | running | done | failed
-    attempts: int
-    value: float | None
-    attrs: dict[str, Any]
+class Heartbeat:
+    """While the ``with`` block runs, a thread records the trial's heartbeat every storage interval."""
+
+    def __init__(self, storage: RDBStorage, trial_id: int) -> None:
+        self.storage, self.trial_id = storage, trial_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="apeopt-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        interval = self.storage.get_heartbeat_interval() or 30
+        while True:
+            self.storage.record_heartbeat(self.trial_id)
+            if self.stop.wait(interval):
+                return
+
+    def __enter__(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 class JobQueue:
@@ -61,6 +76,7 @@ class JobQueue:
             storage=storage, study_name=f"apeopt-batch-{plan.name}", direction="maximize", load_if_exists=True
         )
         self.by_key = {j.key: j for j in plan.jobs}
+        self.study_id = storage.get_study_id_from_name(self.study.study_name)
 
     def enqueue_missing(self) -> int:
         """Enqueue every job of the plan that has no trial yet (idempotent across restarts)."""
@@ -85,14 +101,13 @@ class JobQueue:
             if key in self.by_key:
                 return trial, self.by_key[key]
             # raced another worker for the last waiting job and got a fresh trial: discard it
-            trial.set_user_attr("spurious", True)
+            trial.set_user_attr(SPURIOUS, True)
             self.study.tell(trial, state=TrialState.FAIL)
         return None
 
-    def heartbeat(self, trial: optuna.Trial) -> Any:
-        from optuna.storages._heartbeat import get_heartbeat_thread
-
-        return get_heartbeat_thread(trial._trial_id, self.storage)
+    def heartbeat(self, trial: optuna.Trial) -> Heartbeat:
+        """Keep ``trial`` alive while its job runs (a dead worker's trial goes stale and is retried)."""
+        return Heartbeat(self.storage, self.storage.get_trial_id_from_study_id_trial_number(self.study_id, trial.number))
 
     def done(self, trial: optuna.Trial, value: float, attrs: dict[str, Any]) -> None:
         for k, v in attrs.items():
@@ -108,27 +123,7 @@ class JobQueue:
 
     def states(self) -> list[JobState]:
         """The latest attempt of every job in the plan."""
-        latest: dict[str, FrozenTrial] = {}
-        count: dict[str, int] = {}
-        for t in self.study.get_trials(deepcopy=False):
-            key = t.user_attrs.get(JOB)
-            if key is None or t.user_attrs.get("spurious"):
-                continue
-            count[key] = count.get(key, 0) + (t.state != TrialState.WAITING)
-            if key not in latest or t.number > latest[key].number:
-                latest[key] = t
-        out = []
-        for job in self.plan.jobs:
-            t = latest.get(job.key)
-            state = "pending"
-            if t is not None and t.state == TrialState.RUNNING:
-                state = "running"
-            elif t is not None and t.state == TrialState.COMPLETE:
-                state = "done"
-            elif t is not None and t.state == TrialState.FAIL:
-                state = "failed"
-            out.append(JobState(job, state, count.get(job.key, 0), t.value if t is not None and t.state == TrialState.COMPLETE else None, dict(t.user_attrs) if t else {}))
-        return out
+        return job_states(self.plan.jobs, self.study.get_trials(deepcopy=False))
 
     def spent(self) -> dict[str, float]:
         """LM calls and tokens of the jobs done so far (for the plan's budget)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from apeopt.batch.plan import Job, Plan
 from apeopt.batch.queue import JobQueue

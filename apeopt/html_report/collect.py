@@ -261,7 +261,7 @@ def _db_jobs(db: Path) -> dict[str, Job] | str:
         import optuna
         from optuna.trial import TrialState
 
-        from apeopt.batch.queue import JOB
+        from apeopt.batch.state import job_attempts
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", engine_kwargs={"connect_args": {"timeout": 30}},
@@ -270,21 +270,12 @@ def _db_jobs(db: Path) -> dict[str, Job] | str:
         for study in storage.get_all_studies():
             if not study.study_name.startswith("apeopt-batch-"):
                 continue
-            latest: dict[str, Any] = {}
-            tries: dict[str, int] = {}
-            for t in storage.get_all_trials(storage.get_study_id_from_name(study.study_name), deepcopy=False):
-                key = t.user_attrs.get(JOB)
-                if key is None or t.user_attrs.get("spurious"):
-                    continue
-                tries[key] = tries.get(key, 0) + (t.state != TrialState.WAITING)  # as `apeopt batch status` counts
-                if key not in latest or t.number > latest[key].number:
-                    latest[key] = t
-            states = {TrialState.RUNNING: "running", TrialState.COMPLETE: "done", TrialState.FAIL: "failed"}
-            for key, t in latest.items():
-                a = t.user_attrs
+            trials = storage.get_all_trials(storage.get_study_id_from_name(study.study_name), deepcopy=False)
+            for key, attempt in job_attempts(trials).items():
+                t, a = attempt.latest, attempt.latest.user_attrs
                 error = str(a.get("error") or (a.get("previous_error") if t.state == TrialState.WAITING else "") or "")
                 recorded = {"test": _recorded(a.get("test")), "human": _recorded(a.get("human_test")), "lm_calls": _int(a.get("lm_calls"))}
-                jobs[key] = Job(key, short_label(str(a.get("label") or key)), states.get(t.state, "pending"), tries.get(key, 0), error,
+                jobs[key] = Job(key, short_label(str(a.get("label") or key)), attempt.state, attempt.tries, error,
                                 _num(a.get("job_seconds")), None, recorded)
         return jobs
     except Exception as exc:  # an old schema, a locked or damaged file: the files alone still make a report

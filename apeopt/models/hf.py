@@ -36,7 +36,7 @@ from apeopt.models.base import (
 from apeopt.models.cache import default_cache_dir
 from apeopt.models.device import resolve_device
 from apeopt.models.hf_generate import _dedupe, _generate_key, _GumbelSampler, _row_seed, _RowStopper, generate_shared
-from apeopt.models.prefix_cache import kv_bytes_per_token, logprob_shared, supports_prefix_reuse
+from apeopt.models.prefix_cache import common_prefix, kv_bytes_per_token, logprob_shared, supports_prefix_reuse
 from apeopt.models.spec import ModelSpec
 
 CPU_BATCH = 64
@@ -67,7 +67,7 @@ class HFBackend(LMBackend):
         tokenizer.padding_side = "left"
         self.pad_id: int = int(tokenizer.pad_token_id)
         self.eos_ids: tuple[int, ...] = _eos_ids(model, tokenizer)
-        self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters  # forward(logits_to_keep=)
         # Shared-prefix KV reuse (prefix_cache.py); False falls back to left-padded model.generate.
         self.prefix_reuse = supports_prefix_reuse(model)
         kv_budget = CUDA_KV_BYTES if self.device.type == "cuda" else CPU_KV_BYTES
@@ -143,7 +143,7 @@ class HFBackend(LMBackend):
         first = reqs[0]
         n = first.n
         rows = [ids for ids in prompts for _ in range(n)]
-        input_ids, mask = _left_pad(rows, self.pad_id, self.device)
+        input_ids, mask = self.left_pad(rows)
         width = input_ids.shape[1]
         stopper = _RowStopper(width, first.stop, self.eos_ids, self.tokenizer)
         processors = LogitsProcessorList()
@@ -177,16 +177,8 @@ class HFBackend(LMBackend):
     @torch.inference_mode()
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         unique, where = _dedupe(requests, lambda r: r)
-        items = [self._score_item(r) for r in unique]
-        vocab = int(self.model.get_output_embeddings().weight.shape[0])
-        if self.prefix_reuse:
-            scored = logprob_shared(self, items, vocab, LOGITS_BUDGET)
-        else:
-            scored = [[] for _ in items]
-            order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-            for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
-                for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
-                    scored[i] = lps
+        items = [self.encode_scored(r) for r in unique]
+        scored = self._score_items(items)
         results = [LogprobResult(tuple(lps), len(ids) - m) for lps, (ids, m) in zip(scored, items)]
         self.usage.add(calls=len(unique), prompt_tokens=sum(len(ids) - m for ids, m in items),
                        completion_tokens=sum(m for _, m in items))
@@ -197,25 +189,30 @@ class HFBackend(LMBackend):
         """Each text's token ids (as a completion prompt) and the log-prob of every token after the
         first: OpenAI-style ``echo`` prompt scoring, served by ``apeopt serve``."""
         items = [(ids, max(0, len(ids) - 1)) for ids in (self._encode(t, special=True) for t in texts)]
-        vocab = int(self.model.get_output_embeddings().weight.shape[0])
-        if self.prefix_reuse:  # echo requests of one prompt template share their prefix
-            out = logprob_shared(self, items, vocab, LOGITS_BUDGET)
-        else:
-            out = [[] for _ in items]
-            order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-            for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
-                for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
-                    out[i] = lps
+        out = self._score_items(items)  # echo requests of one prompt template share their prefix
         self.usage.add(calls=len(texts), prompt_tokens=sum(len(ids) for ids, _ in items))
         return [(ids, lps) for (ids, _), lps in zip(items, out)]
 
-    def _score_item(self, req: LogprobRequest) -> tuple[list[int], int]:
-        """(full token ids, number of continuation tokens at their end)."""
+    def _score_items(self, items: list[tuple[list[int], int]]) -> list[list[float]]:
+        """Log-probs of the last ``m`` tokens of each (ids, m): shared-prefix reuse, or length-sorted batches."""
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        if self.prefix_reuse:
+            return logprob_shared(self, items, vocab, LOGITS_BUDGET)
+        scored: list[list[float]] = [[] for _ in items]
+        order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
+        for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
+            for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
+                scored[i] = lps
+        return scored
+
+    def encode_scored(self, req: LogprobRequest) -> tuple[list[int], int]:
+        """(full token ids, number of continuation tokens at their end): how log-prob scoring (and
+        training on the same prompt) tokenizes a prompt and its continuation."""
         special = isinstance(req.prompt, str)
         text = self.prompt_text(req.prompt)
         prompt_ids = self._encode(text, special)
         full = self._encode(text + req.continuation, special)
-        shared = _common_prefix(prompt_ids, full)
+        shared = common_prefix(prompt_ids, full)
         if shared == 0:  # nothing to condition the first token on
             full, shared = [self._start_id()] + full, 1
         return full, len(full) - shared
@@ -226,8 +223,8 @@ class HFBackend(LMBackend):
             return [[] for _ in items]
         # Drop each row's last token: position t predicts token t+1, so after left padding the
         # last ``keep`` positions predict every continuation token.
-        input_ids, mask = _left_pad([ids[:-1] for ids, _ in items], self.pad_id, self.device)
-        logits = self._last_logits(input_ids, mask, keep)
+        input_ids, mask = self.left_pad([ids[:-1] for ids, _ in items])
+        logits = self.last_logits(input_ids, mask, keep)
         logp = torch.log_softmax(logits.float(), dim=-1)
         out = []
         for row, (ids, m) in enumerate(items):
@@ -239,10 +236,22 @@ class HFBackend(LMBackend):
             out.append(picked.tolist())
         return out
 
-    def _last_logits(self, input_ids: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
-        """Logits of the last ``keep`` positions only, never the full sequence."""
+    def left_pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token id rows left-padded into (input_ids, attention_mask) on the model's device."""
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            if r:
+                ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+                mask[i, width - len(r):] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def last_logits(self, input_ids: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
+        """Logits of the last ``keep`` positions only, never the full sequence (the scoring forward;
+        positions follow the attention mask)."""
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        if self._keep_arg:
+        if self.keeps_logits:
             out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                              use_cache=False, logits_to_keep=keep)
             return out.logits[:, -keep:]
@@ -352,26 +361,6 @@ def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> tuple[int, ...]:
     if not ids:
         raise UserError("model has no end-of-sequence token; set eos_token in its tokenizer")
     return tuple(ids)
-
-
-def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-            mask[i, width - len(r):] = 1
-    return ids.to(device), mask.to(device)
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

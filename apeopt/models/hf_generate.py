@@ -132,7 +132,7 @@ def _decode(backend: Any, prep: pc.Prepared, max_tokens: int, stopper: _RowStopp
             sampler: _GumbelSampler | None) -> list[list[int]]:
     """Greedy (or Gumbel-sampled) decoding; returns each row's new tokens up to where it ended."""
     model = backend.model
-    logits, cache = pc.forward(model, prep, 1, backend._keep_arg)
+    logits, cache = pc.forward(model, prep, 1, backend.keeps_logits)
     mask, pos = prep.attention_mask, prep.next_position
     b = mask.shape[0]
     new: list[list[int]] = [[] for _ in range(b)]
@@ -156,7 +156,7 @@ def _decode(backend: Any, prep: pc.Prepared, max_tokens: int, stopper: _RowStopp
             tokens, mask, pos = tokens[sel], mask[sel], pos[sel]
             active = [active[k] for k in keep]
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-        logits = _step(model, tokens[:, None], mask, pos[:, None], cache, backend._keep_arg)
+        logits = _step(model, tokens[:, None], mask, pos[:, None], cache, backend.keeps_logits)
         pos = pos + 1
     return new
 

@@ -46,7 +46,8 @@ def supports_prefix_reuse(model: Any) -> bool:
     return getattr(text, "sliding_window", None) is None or getattr(text, "use_sliding_window", True) is False
 
 
-def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
     n = 0
     for x, y in zip(a, b):
         if x != y:
@@ -70,7 +71,7 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     shared = 0
     for i in order:
         if cur:
-            l = min(shared, _lcp(seqs[cur[-1]], seqs[i]), caps[i])
+            l = min(shared, common_prefix(seqs[cur[-1]], seqs[i]), caps[i])
             if l >= min_shared and (len(cur) - 1) * (shared - l) < l:
                 cur.append(i)
                 shared = l
@@ -316,7 +317,7 @@ def logprob_shared(backend: Any, items: Sequence[tuple[list[int], int]], vocab: 
         store.ensure(plan.window)
         prep = prepare(store, [seqs[i] for i in plan.rows], plan.groups, backend.pad_id)
         keep = max(scored[i] for i in plan.rows)
-        logits, _ = forward(backend.model, prep, keep, backend._keep_arg)
+        logits, _ = forward(backend.model, prep, keep, backend.keeps_logits)
         store.done(plan.groups)
         logp = torch.log_softmax(logits.float(), dim=-1)
         for r, i in enumerate(plan.rows):

@@ -32,7 +32,7 @@ def score_final(
     if dev is not None:
         splits["dev"] = tuple(dev)
     raw = evaluate_splits(prompts, splits, backend, get_scorer(task.scorer), task.labels)
-    scores = {name: {s: SplitScore.of(r.aggregate) for s, r in per_split.items()} for name, per_split in raw.items()}
+    scores = {name: {s: r.aggregate for s, r in per_split.items()} for name, per_split in raw.items()}
     return scores, raw
 
 

@@ -6,7 +6,6 @@ fsynced line per evaluated rung, so a crash loses at most the evaluation in flig
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -78,13 +77,9 @@ class RunStore:
         atomic_write_json(self.path(CONFIG), config)
 
     def read_json(self, name: str) -> Any:
-        p = self.path(name)
-        try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"run {str(self.root)!r} has no {name}") from None
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{str(p)!r} is not valid JSON (line {exc.lineno})") from None
+        from apeopt.records.base import read_json
+
+        return read_json(self.path(name), f"run {str(self.root)!r} has no {name}")
 
     def config(self) -> dict[str, Any]:
         return self.read_json(CONFIG)

@@ -15,13 +15,14 @@ SCHEMA_VERSION = 1
 T = TypeVar("T")
 
 
-def read_json(path: str | Path, what: str) -> Any:
-    """The JSON document in ``path``; a missing or malformed file is a one-line UserError."""
+def read_json(path: str | Path, missing: str) -> Any:
+    """The JSON document in ``path``; a missing file (``missing`` says what) or malformed JSON is a
+    one-line UserError."""
     p = Path(path)
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{str(p)!r}: no {what}") from None
+        raise UserError(missing) from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{str(p)!r} is not valid JSON (line {exc.lineno})") from None
 

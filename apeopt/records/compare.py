@@ -148,7 +148,7 @@ def save_comparison(path: str | Path, rows: tuple[CompareRow, ...] | list[Compar
 
 def load_comparison(path: str | Path) -> tuple[CompareRow, ...]:
     """The rows of a ``comparison.json``."""
-    data = read_json(path, "comparison.json")
+    data = read_json(path, f"{str(path)!r} does not exist")
     if not isinstance(data, list):
         raise UserError(f"{str(path)!r} must hold a JSON list of rows")
     return tuple(CompareRow.from_dict(r, where=f"{path}: row {i}") for i, r in enumerate(data))

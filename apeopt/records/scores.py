@@ -1,4 +1,5 @@
-"""A score on one split (mean, n, 95% interval) and a paired difference between two prompts."""
+"""Per-split scores (each a ``scorers.Aggregate``: mean, n, 95% interval) and a paired difference
+between two prompts on the same items."""
 
 from __future__ import annotations
 
@@ -6,27 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from apeopt.scorers import Aggregate
+
+SplitScore = Aggregate  # a split's score in a record: the aggregate of its per-item scores
 from apeopt.tasks.task import EVAL_SPLITS
-
-
-@dataclass(frozen=True)
-class SplitScore:
-    score: float
-    n: int
-    ci: tuple[float, float]
-    ci_method: str = "wilson"
-
-    @classmethod
-    def of(cls, agg: Aggregate) -> "SplitScore":
-        return cls(agg.score, agg.n, (round(agg.ci[0], 6), round(agg.ci[1], 6)), agg.method)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "n": self.n, "ci": list(self.ci), "ci_method": self.ci_method}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SplitScore":
-        lo, hi = data["ci"]
-        return cls(float(data["score"]), int(data["n"]), (float(lo), float(hi)), str(data.get("ci_method", "wilson")))
 
 
 Scores = Mapping[str, SplitScore]  # by split: dev, test, test_shift (those that were scored)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import TYPE_CHECKING, Any, Mapping, Union
 
 from apeopt.atomic_files import atomic_write_json
 from apeopt.errors import UserError
@@ -14,6 +14,9 @@ from apeopt.prompts.prompt import PromptConfig
 from apeopt.records.base import SCHEMA_VERSION, check_schema, parse, read_json
 from apeopt.records.scores import Paired, Scores, SplitScore, scores_from, scores_to_dict
 from apeopt.records.search import Challenge, DemoCredit, IncumbentRung
+
+if TYPE_CHECKING:
+    from apeopt.records.compare import CompareSummary
 
 OPTIMIZE = "optimize"
 
@@ -216,7 +219,7 @@ def load_summary(path: str | Path) -> Summary:
     from apeopt.records.compare import COMPARE, CompareSummary
 
     where = str(path)
-    data = read_json(path, "summary.json")
+    data = read_json(path, f"{where!r} does not exist")
     check_schema(data, where)
     kind = data.get("kind") or (COMPARE if "methods" in data else OPTIMIZE)
     if kind == COMPARE:

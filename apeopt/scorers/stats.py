@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class Aggregate:
+    """A mean score over n items with its 95% interval (rounded to 6 digits): the score of a split
+    wherever one is shown or recorded (summary.json, comparison rows, job attributes)."""
+
     score: float
     n: int
     ci: tuple[float, float]
     method: str = "wilson"
 
     def as_dict(self) -> dict[str, object]:
-        return {"score": self.score, "n": self.n, "ci": [round(self.ci[0], 6), round(self.ci[1], 6)], "ci_method": self.method}
+        return {"score": self.score, "n": self.n, "ci": [self.ci[0], self.ci[1]], "ci_method": self.method}
+
+    to_dict = as_dict
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Aggregate":
+        lo, hi = data["ci"]
+        return cls(float(data["score"]), int(data["n"]), (float(lo), float(hi)), str(data.get("ci_method", "wilson")))
 
     def __str__(self) -> str:
         return f"{self.score:.3f} (n={self.n}, 95% CI [{self.ci[0]:.3f}, {self.ci[1]:.3f}])"
+
+
+def _rounded(ci: tuple[float, float]) -> tuple[float, float]:
+    return (round(ci[0], 6), round(ci[1], 6))
 
 
 def wilson(successes: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -50,8 +64,8 @@ def aggregate(values: Sequence[float]) -> Aggregate:
         return Aggregate(0.0, 0, (0.0, 0.0), "none")
     mean = float(np.mean(values))
     if all(v in (0.0, 1.0) for v in values):
-        return Aggregate(mean, n, wilson(sum(values), n), "wilson")
-    return Aggregate(mean, n, bootstrap(values), "bootstrap")
+        return Aggregate(mean, n, _rounded(wilson(sum(values), n)), "wilson")
+    return Aggregate(mean, n, _rounded(bootstrap(values)), "bootstrap")
 
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], reps: int = 5000, seed: int = 0) -> dict[str, float]:

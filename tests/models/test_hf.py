@@ -202,11 +202,11 @@ def test_logprob_computes_output_layer_only_at_needed_positions(backend: HFBacke
 def test_logprob_fallback_without_logits_to_keep(backend: HFBackend) -> None:
     requests = [LogprobRequest(p, c) for p, c in PAIRS]
     fast = backend.logprob(requests)
-    backend._keep_arg = False
+    backend.keeps_logits = False
     try:
         slow = backend.logprob(requests)
     finally:
-        backend._keep_arg = True
+        backend.keeps_logits = True
     for a, b in zip(fast, slow):
         assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-5)
 
