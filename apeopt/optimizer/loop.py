@@ -35,15 +35,15 @@ from apeopt.optimizer.demo_credit import DemoValue, Observation
 from apeopt.optimizer.demo_search import demo_candidates, demo_ids, estimate_values, observation
 from apeopt.optimizer.entries import EntryMaker
 from apeopt.optimizer.halving import Entry, Halving
+from apeopt.optimizer.incumbency import Incumbency
 from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.pool import Candidate, CandidatePool
 from apeopt.optimizer.proposer import PROPOSERS, ProposalContext, ScoredCandidate
 from apeopt.optimizer.pruner import SyncHalvingPruner, halving_examples, rung_sizes
 from apeopt.optimizer.runstore import RunStore
-from apeopt.optimizer.selection import paired_gain, rank_key
 from apeopt.optimizer.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.view import View
-from apeopt.records.search import Challenge, DemoCredit, IncumbentRung
+from apeopt.records.search import DemoCredit
 from apeopt.scorers import Scorer, get_scorer
 from apeopt.search_spaces import SearchSpace
 from apeopt.tasks.task import Task
@@ -103,10 +103,8 @@ class Optimizer:
         self.sizes = rung_sizes(len(self.dev), min(config.minibatch, len(self.dev)), config.eta)
         self.budget = Budget([backend.usage, proposer_backend.usage], config.budget_calls, config.budget_tokens, config.budget_minutes)
         self.entries: list[Entry] = []
-        self.incumbent: Entry | None = None
+        self.incumbency = Incumbency(self.dev[0].input)
         self.human: Candidate | None = None
-        self.ladder_rows: list[IncumbentRung] = []
-        self.verdicts: list[Challenge] = []
         self.demo_values: list[DemoValue] = []
         self.demo_cap = max_demos(self.train, self.task.instruction)
         self._cap: int | None = None
@@ -176,6 +174,10 @@ class Optimizer:
         if self.stop_reason is None and self._should_stop():
             self.stop_reason = self._should_stop()
 
+    @property
+    def incumbent(self) -> Entry | None:
+        return self.incumbency.current
+
     # ----- phases ----------------------------------------------------------------------
     def _phase(self, name: str, rnd: int, make: Callable[[int], list[Entry]]) -> None:
         """Make a phase's entries, score them by successive halving, finish the leaders on all of dev
@@ -192,9 +194,10 @@ class Optimizer:
             self._evaluate(entries)
             entries += self._finish_leaders(entries)
             if name == "incumbents":
-                self._start_incumbent(entries)
+                self.incumbency.start(entries, [e for e in self.entries if e.trial.user_attrs.get("continues") is not None])
             else:
-                self._select(entries)
+                self.incumbency.challenge(entries)
+            self._show_best()
         finally:
             self._cap = None
 
@@ -325,52 +328,13 @@ class Optimizer:
             self._write_tables()
         return conts
 
-    def _start_incumbent(self, entries: list[Entry]) -> None:
-        """The ladder's best on all of dev (ties to the shorter prompt) is the first incumbent."""
-        done = [e for e in entries if e.state == "complete"]
-        if done:
-            self.incumbent = min(done, key=lambda e: (rank_key(e.value, self._length(e)), e.trial.number))
-        for e in entries:
-            if e.phase == "incumbents" and e.trial.user_attrs.get("continues") is None:
-                last = self._latest(e)
-                self.ladder_rows.append(IncumbentRung(e.label, last.trial.number, last.value if last.scores else None,
-                                                      len(last.scores), last.state, e.fmt.to_dict()))
-        self._show_best()
-
-    def _select(self, entries: list[Entry]) -> None:
-        """A challenger replaces the incumbent only on a credible paired gain on all of dev."""
-        inc = self.incumbent
-        if inc is None:
-            return self._start_incumbent(entries)
-        done = [e for e in entries if e.state == "complete" and e.value > inc.value]
-        for e in sorted(done, key=lambda e: (rank_key(e.value, self._length(e)), e.trial.number)):
-            v = paired_gain(e.scores, inc.scores, seed=e.trial.number)
-            self.verdicts.append(Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value,
-                                           v.diff, v.lower, v.n, v.credible))
-            verdict = v
-            if verdict.credible:
-                self.incumbent = e
-                break
-        self._show_best()
-
     def best_fixed(self) -> Entry | None:
-        """When the incumbent retrieves its demos: the best prompt with fixed demos on all of dev."""
-        if self.incumbent is None or not self.incumbent.prompt.retrieves:
-            return None
-        done = [e for e in self.completed() if not e.prompt.retrieves]
-        return min(done, key=lambda e: (rank_key(e.value, self._length(e)), e.trial.number), default=None)
-
-    def _latest(self, e: Entry) -> Entry:
-        """``e``, or the trial that finished it on all of dev."""
-        return next((c for c in self.entries if c.trial.user_attrs.get("continues") == e.trial.number), e)
+        return self.incumbency.best_fixed(self.completed())
 
     def demo_credits(self, k: int = 10) -> tuple[DemoCredit, ...]:
         """The ``k`` most and ``k`` least valuable train demos by the last estimate."""
         values = self.demo_values if len(self.demo_values) <= 2 * k else [*self.demo_values[:k], *self.demo_values[-k:]]
         return tuple(DemoCredit(v.index, self.train[v.index].input, v.value, v.shown) for v in values)
-
-    def _length(self, e: Entry) -> int:
-        return len(str(e.prompt.render(self.dev[0].input)))
 
     def _observations(self) -> list[Observation]:
         return [observation(e.fmt, e.candidate.text, e.scores, len(self.train)) for e in self.entries

@@ -96,8 +96,8 @@ def optimize(
         data_fingerprint=task.fingerprint(),
         versions=versions(),
         run_dir=str(store.root.resolve()),
-        incumbents=tuple(opt.ladder_rows),
-        selection=tuple(opt.verdicts),
+        incumbents=tuple(opt.incumbency.rungs),
+        selection=tuple(opt.incumbency.challenges),
         demo_values=opt.demo_credits(),
     )
     if not interrupted:
