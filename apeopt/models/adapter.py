@@ -39,14 +39,12 @@ META_VERSION = 1
 
 
 # --------------------------------------------------------------------------- modules
-class SoftPromptModel(torch.nn.Module):
-    """A PEFT prompt-tuning model whose virtual tokens sit after each row's left padding."""
+class _PeftWrapper(torch.nn.Module):
+    """A PEFT prompt-learning model seen through its base model's config and embeddings."""
 
     def __init__(self, peft_model: Any) -> None:
         super().__init__()
         self.peft = peft_model
-        cfg = peft_model.active_peft_config
-        self.virtual_tokens = int(cfg.num_virtual_tokens * cfg.num_transformer_submodules)
 
     @property
     def base(self) -> Any:
@@ -65,6 +63,15 @@ class SoftPromptModel(torch.nn.Module):
 
     def get_output_embeddings(self) -> Any:
         return self.base.get_output_embeddings()
+
+
+class SoftPromptModel(_PeftWrapper):
+    """A PEFT prompt-tuning model whose virtual tokens sit after each row's left padding."""
+
+    def __init__(self, peft_model: Any) -> None:
+        super().__init__(peft_model)
+        cfg = peft_model.active_peft_config
+        self.virtual_tokens = int(cfg.num_virtual_tokens * cfg.num_transformer_submodules)
 
     def splice(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings and mask with the virtual tokens inserted right after each row's left padding."""
@@ -111,7 +118,7 @@ class _Shifted(StoppingCriteria):
         return self.inner(input_ids[:, self.offset:], scores, **kwargs)
 
 
-class PrefixModel(torch.nn.Module):
+class PrefixModel(_PeftWrapper):
     """A PEFT prefix-tuning model behind the signature HFBackend drives (``logits_to_keep``).
 
     The trained prefix is PEFT's (``get_prompt``: per-layer keys/values of the virtual tokens);
@@ -122,27 +129,8 @@ class PrefixModel(torch.nn.Module):
     """
 
     def __init__(self, peft_model: Any) -> None:
-        super().__init__()
-        self.peft = peft_model
+        super().__init__(peft_model)
         self.virtual_tokens = int(peft_model.active_peft_config.num_virtual_tokens)
-
-    @property
-    def base(self) -> Any:
-        return self.peft.get_base_model()
-
-    @property
-    def generation_config(self) -> Any:
-        return self.base.generation_config
-
-    @property
-    def config(self) -> Any:
-        return self.base.config
-
-    def get_input_embeddings(self) -> Any:
-        return self.base.get_input_embeddings()
-
-    def get_output_embeddings(self) -> Any:
-        return self.base.get_output_embeddings()
 
     def _prefixed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
                   position_ids: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, Any]:
