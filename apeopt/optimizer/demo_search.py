@@ -16,7 +16,7 @@ import random
 from dataclasses import replace
 from typing import Sequence
 
-from apeopt.optimizer.demo_credit import DemoValue, Observation, estimate_values, propose_demo_sets
+from apeopt.optimizer.demo_credit import DemoValue, Observation, propose_demo_sets
 from apeopt.prompts.demos import sample_demo_ids
 from apeopt.search_spaces import Format
 
@@ -54,5 +54,3 @@ def demo_candidates(incumbent: Format, values: Sequence[DemoValue], n_train: int
         out.append(("random", replace(incumbent, demo_source="random", demo_ids=(), demo_seed=rng.randrange(1, 1 << 30))))
     return out
 
-
-__all__ = ["demo_candidates", "demo_ids", "estimate_values", "observation"]

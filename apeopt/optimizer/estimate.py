@@ -23,8 +23,8 @@ from apeopt.evaluation import request_calls
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.entries import prompt_for
 from apeopt.optimizer.final import baselines
+from apeopt.optimizer.halving import FINISH_TOP
 from apeopt.optimizer.incumbents import ladder
-from apeopt.optimizer.loop import FINISH_TOP
 from apeopt.optimizer.proposer import PROPOSERS, ProposalContext
 from apeopt.optimizer.pruner import rung_sizes
 from apeopt.prompts.prompt import PromptConfig

@@ -23,6 +23,10 @@ from apeopt.search_spaces import Format
 from apeopt.tasks.task import Example
 
 
+# Entries pruned early but ahead of the incumbent that the search finishes on all of dev, per phase.
+FINISH_TOP = 2
+
+
 @dataclass
 class Entry:
     """One trial under evaluation: an instruction candidate in a format."""

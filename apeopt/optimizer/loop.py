@@ -31,10 +31,10 @@ from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.budget import Budget
 from apeopt.optimizer.bootstrap import bootstrap_traces, sample_ids
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.demo_credit import DemoValue, Observation
-from apeopt.optimizer.demo_search import demo_candidates, demo_ids, estimate_values, observation
+from apeopt.optimizer.demo_credit import DemoValue, Observation, estimate_values
+from apeopt.optimizer.demo_search import demo_candidates, demo_ids, observation
 from apeopt.optimizer.entries import EntryMaker
-from apeopt.optimizer.halving import Entry, Halving
+from apeopt.optimizer.halving import FINISH_TOP, Entry, Halving
 from apeopt.optimizer.incumbency import Incumbency
 from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.pool import Candidate, CandidatePool
@@ -53,8 +53,6 @@ DEMO_VALUES = "demo_values.json"
 # Share of the calls left that a phase may spend, under a call budget (round 0, later rounds).
 SHARES_ROUND0 = {"incumbents": 0.35, "demos": 0.35, "format": 0.45, "instruction": 1.0}
 SHARES = {"demos": 0.35, "format": 0.45, "instruction": 1.0}
-# Pruned entries level with the incumbent that are finished on all of dev, per phase.
-FINISH_TOP = 2
 
 
 def search_view(task: Task) -> Task:
