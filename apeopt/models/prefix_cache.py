@@ -24,6 +24,10 @@ from apeopt.models.kv_arg import cache_kwargs, returned_cache
 MIN_SHARED = 4
 # Left padding (tokens) worth one more prefix forward instead: each forward streams all weights.
 PAD_WASTE = 32
+# A row starts a new prefix group when it shares this many more tokens with the next row.
+RUN_GAIN = 16
+# Prefix lengths that differ by less than this share a sort bucket in plan_batches.
+PREFIX_BUCKET = 32
 # Rows of this many batches are sorted together by suffix length (less padding).
 WINDOW_BATCHES = 4
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: (keys, values), each [1, heads, P, head_dim]
@@ -69,10 +73,10 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     groups: list[tuple[int, list[int]]] = []
     cur: list[int] = []
     shared = 0
-    for i in order:
+    for pos, i in enumerate(order):
         if cur:
             l = min(shared, common_prefix(seqs[cur[-1]], seqs[i]), caps[i])
-            if l >= min_shared and (len(cur) - 1) * (shared - l) < l:
+            if l >= min_shared and (len(cur) - 1) * (shared - l) < l and not _starts_run(seqs, caps, order, pos, l):
                 cur.append(i)
                 shared = l
                 continue
@@ -81,6 +85,18 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     if cur:
         groups.append((shared, cur))
     return groups
+
+
+def _starts_run(seqs: Sequence[Sequence[int]], caps: Sequence[int], order: Sequence[int], pos: int, l: int) -> bool:
+    """Does row ``order[pos]`` share far more with the next row than ``l`` with the current group?
+    Then it starts a new group: rows of different prompts interleave in lexicographic order (a
+    zero-shot row sorts between two 32-demo rows), and a lone row that took it in would cut the
+    next run's shared prefix from hundreds of tokens to the instruction's dozen."""
+    if pos + 1 >= len(order):
+        return False
+    i, j = order[pos], order[pos + 1]
+    nxt = min(common_prefix(seqs[i], seqs[j]), caps[i], caps[j])
+    return nxt >= 2 * l and nxt - l >= RUN_GAIN
 
 
 @dataclass
@@ -99,10 +115,13 @@ def plan_batches(groups: list[tuple[int, list[int]]], lengths: Sequence[int], ex
     ``rows * (longest prefix + longest suffix + extra)`` at most ``max_cells`` (bounds the KV cache
     and attention). ``weight[i]`` counts row ``i`` as that many rows (samples per prompt).
 
-    Compute goes to suffix tokens (prefix slots only cost attention), so rows are batched by suffix
-    length, across groups: groups are taken in windows (shortest prefix first; a window holds a few
-    batches' rows and a bounded number of prefix tokens, whose KV stays alive meanwhile), and each
-    window's rows are sorted by suffix length before being cut into batches.
+    Every row of a batch pays for the batch's longest prefix and suffix (its KV cache is padded to
+    them and copied at every decoding step: on a CPU, a zero-shot row batched with a 32-demo row
+    costs as much as the 32-demo row), so rows are batched by prefix length, then suffix length:
+    groups are taken in windows (shortest prefix first; a window holds a few batches' rows and a
+    bounded number of prefix tokens, whose KV stays alive meanwhile), and each window's rows are
+    sorted by prefix length (in buckets of ``PREFIX_BUCKET`` tokens) and suffix length before
+    being cut into batches.
     """
     w = weight or [1] * len(lengths)
     order = sorted(range(len(groups)), key=lambda g: groups[g][0])
@@ -115,7 +134,7 @@ def plan_batches(groups: list[tuple[int, list[int]]], lengths: Sequence[int], ex
         n_prefix += shared
         last = pos == len(order) - 1
         if last or n_rows >= WINDOW_BATCHES * max_rows or n_prefix >= max_cells // 4:
-            window.sort(key=lambda rg: (lengths[rg[0]] - groups[rg[1]][0], rg[1]))
+            window.sort(key=lambda rg: (groups[rg[1]][0] // PREFIX_BUCKET, lengths[rg[0]] - groups[rg[1]][0], rg[1]))
             gids = list(dict.fromkeys(g for _, g in window))
             for plan in _cut(window, groups, lengths, extra, max_rows, max_cells, w):
                 plan.window = gids

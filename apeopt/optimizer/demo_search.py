@@ -5,7 +5,9 @@ The incumbent's demo count ``k`` stays; what changes is which demos, and in whic
 - fixed demos (random or chosen): half the new sets come from credit assignment
   (:mod:`apeopt.optimizer.demo_credit`: the highest-valued train examples, most valuable last,
   and explorative draws), half are fresh random draws, which also feed the credit estimate;
-- retrieved demos: the retriever with half and twice ``k`` (within the ladder's token cap).
+- retrieved demos: the retriever with half and twice ``k`` (within the ladder's token cap), and
+  credit-chosen fixed sets of ``k`` demos, since a retrieval incumbent that merely ties the
+  fixed rungs on dev should still meet chosen demos.
 
 Zero-shot incumbents get no demo search: the ladder already found that demos did not help.
 """
@@ -41,10 +43,13 @@ def demo_candidates(incumbent: Format, values: Sequence[DemoValue], n_train: int
     k = incumbent.demos
     if k == 0 or count == 0:
         return []
+    out: list[tuple[str, Format]] = []
     if incumbent.demo_source == "retrieved":
         ks = sorted({max(1, k // 2), min(cap, 2 * k)} - {k})
-        return [("retrieved", replace(incumbent, demos=j)) for j in ks][:count]
-    out: list[tuple[str, Format]] = []
+        out = [("retrieved", replace(incumbent, demos=j)) for j in ks][:count]
+        credit = propose_demo_sets(values, n_train, k, count=count - len(out), seed=seed) if values else []
+        return out + [("credit", replace(incumbent, demo_source="chosen", demo_seed=0, demos=len(ids), demo_ids=ids))
+                      for ids in credit]
     credit = propose_demo_sets(values, n_train, k, count=(count + 1) // 2, seed=seed) if values else []
     for ids in credit:
         if ids != demo_ids(incumbent, n_train):

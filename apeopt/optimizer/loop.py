@@ -41,6 +41,7 @@ from apeopt.optimizer.pool import Candidate, CandidatePool
 from apeopt.optimizer.proposer import PROPOSERS, ProposalContext, ScoredCandidate
 from apeopt.optimizer.pruner import SyncHalvingPruner, halving_examples, rung_sizes
 from apeopt.optimizer.runstore import RunStore
+from apeopt.optimizer.selection import contends
 from apeopt.optimizer.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.view import View
 from apeopt.records.search import DemoCredit
@@ -190,7 +191,7 @@ class Optimizer:
             if not entries:
                 return
             self._evaluate(entries)
-            entries += self._finish_leaders(entries)
+            entries += self._finish_leaders(entries, near=name == "incumbents")
             if name == "incumbents":
                 self.incumbency.start(entries, [e for e in self.entries if e.trial.user_attrs.get("continues") is not None])
             else:
@@ -231,7 +232,7 @@ class Optimizer:
         return self._fit_count([self.make.entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rungs])
 
     def _demo_entries(self, rnd: int) -> list[Entry]:
-        inc = self.incumbent
+        inc = self._demo_base()
         if inc is None or not self.space.demo_trials:
             return []
         self.demo_values = estimate_values(self._observations())
@@ -240,6 +241,16 @@ class Optimizer:
                                seed=self.config.seed * 1000 + rnd, cap=self.demo_cap)
         made = self._bootstrapped(inc, rnd) + made
         return self._fit_count([self.make.entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made])
+
+    def _demo_base(self) -> Entry | None:
+        """What demo search varies: the incumbent, or for a zero-shot one the best complete prompt
+        with demos (a zero-shot incumbent often only ties the demo rungs on dev and wins as the
+        shorter prompt; new demo sets must still challenge it credibly)."""
+        inc = self.incumbent
+        if inc is None or inc.fmt.demos > 0:
+            return inc
+        with_demos = [e for e in self.completed() if e.fmt.demos > 0 and e.fmt.template == inc.fmt.template]
+        return min(with_demos, key=self.incumbency.key, default=None)
 
     def _bootstrapped(self, inc: Entry, rnd: int) -> list[tuple[str, Any]]:
         """For a CoT incumbent with demos: a demo set of the model's own correct reasoning on train
@@ -307,14 +318,17 @@ class Optimizer:
         return new
 
     # ----- selection -------------------------------------------------------------------
-    def _finish_leaders(self, entries: list[Entry]) -> list[Entry]:
+    def _finish_leaders(self, entries: list[Entry], near: bool = False) -> list[Entry]:
         """Entries pruned before all of dev but ahead of the incumbent (or the phase's best) on the
-        examples they share are scored on the rest of dev, the best ``FINISH_TOP`` of them."""
+        examples they share are scored on the rest of dev, the best ``FINISH_TOP`` of them. With
+        ``near`` (the ladder: the floor the run may not fall below, a handful of rungs) "ahead"
+        widens to "not credibly behind": a rung within noise of the best on 10 or 30 items is
+        finished too, since halving's ranking of near-ties on so few items is a coin toss."""
         n = len(self.dev)
         ref = self.incumbent or max((e for e in entries if e.state == "complete"), key=lambda e: e.value, default=None)
         leaders = [e for e in entries if e.state == "pruned" and 0 < len(e.scores) < n]
         if ref is not None:
-            leaders = [e for e in leaders if e.value > sum(ref.scores[: len(e.scores)]) / len(e.scores) + 1e-9]
+            leaders = [e for e in leaders if contends(e.scores, ref.scores, near, seed=e.trial.number)]
         leaders = sorted(leaders, key=lambda e: (-e.value, e.trial.number))[:FINISH_TOP]
         conts = [self.make.continuation(e) for e in leaders]
         if conts and not self._should_stop():

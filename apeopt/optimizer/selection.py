@@ -52,6 +52,18 @@ def paired_gain(challenger: Sequence[float], incumbent: Sequence[float], confide
     return Verdict(float(d.mean()), lower, n, lower > 0.0)
 
 
+def contends(scores: Sequence[float], reference: Sequence[float], near: bool = False, seed: int = 0) -> bool:
+    """Is a prompt scored on a prefix of dev (``scores``) worth finishing against ``reference``
+    (scored on at least as many items, in the same order)? When its mean on the shared items is
+    above the reference's; with ``near``, also when it is not credibly behind it."""
+    if not scores:
+        return False
+    shared = reference[: len(scores)]
+    if sum(scores) / len(scores) > sum(shared) / len(shared) + 1e-9:
+        return True
+    return near and not paired_gain(shared, scores, seed=seed).credible
+
+
 def rank_key(mean: float, length: int) -> tuple[float, int]:
     """Sort key, best first: higher dev mean, then the shorter prompt."""
     return (-round(mean, 9), length)

@@ -60,6 +60,20 @@ def test_group_by_prefix_splits_where_sharing_pays() -> None:
     assert group_by_prefix([a, a], [3, 9]) == [(3, [0]), (9, [1])]  # too short to share
 
 
+def test_group_by_prefix_keeps_a_long_shared_run_when_other_prompts_interleave() -> None:
+    """Zero-shot rows (instruction + input) sort between the rows of a many-demo prompt with the same
+    instruction; the long demo prefix must stay shared, not shrink to the instruction."""
+    ins, demos = [1, 2, 3, 4, 5], list(range(100, 400))
+    zero = [ins + [50 + k, 9] for k in range(4)]  # inputs 50.. sort before the demos' first token 100
+    many = [ins + demos + [60 + k, 9] for k in range(6)]
+    late = [ins + [500 + k, 9] for k in range(3)]  # and some after them
+    seqs = zero + many + late
+    groups = group_by_prefix(seqs, [len(s) - 1 for s in seqs])
+    shared = {tuple(sorted(rows)): p for p, rows in groups}
+    assert shared[tuple(range(4, 10))] == len(ins) + len(demos)  # the 6 demo rows share all 305 tokens
+    assert all(p >= len(ins) for p in shared.values())
+
+
 def test_plan_batches_respects_rows_and_cells() -> None:
     groups = [(10, [0, 1, 2]), (4, [3, 4])]
     lengths = [12, 11, 15, 6, 5]
