@@ -33,7 +33,7 @@ from apeopt.models.base import (
     Usage,
     cut_at_stop,
 )
-from apeopt.models.cache import default_cache_dir
+from apeopt.models.cache import announce_cache_write, default_cache_dir
 from apeopt.models.device import resolve_device
 from apeopt.models.hf_generate import _dedupe, _generate_key, _GumbelSampler, _row_seed, _RowStopper, generate_shared
 from apeopt.models.prefix_cache import common_prefix, kv_bytes_per_token, logprob_shared, supports_prefix_reuse
@@ -297,6 +297,7 @@ def _load_gguf(spec: ModelSpec, dtype: torch.dtype, cache_dir: Path) -> tuple[Pr
             _save_plain_copy(model, tokenizer, folder)
         except OSError:  # read-only cache: keep the de-quantized model as it is
             return model.to(dtype), tokenizer
+        announce_cache_write(f"converted {spec.spec} to a plain safetensors copy", folder)
         del model
     return _load_pretrained(str(folder), dtype, False)
 
