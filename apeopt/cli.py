@@ -185,12 +185,13 @@ def serve_cmd(
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most requests merged into one model call."),
     wait_ms: float = typer.Option(5.0, "--batch-wait-ms", min=0.0, help="How long to wait for more requests to batch."),
     key_env: Optional[str] = typer.Option(None, "--key-env", help="Require the API key held in this environment variable."),
+    max_tokens: int = typer.Option(1024, "--max-tokens", min=1, help="Tokens a request without max_tokens may generate."),
 ) -> None:
     """Serve a local model as an OpenAI-compatible endpoint (clients use openai:<name>@http://HOST:PORT/v1)."""
     from apeopt.commands.serve import run_serve
 
     run_serve(model, host=host, port=port, device=device, name=name, max_batch=max_batch, wait_ms=wait_ms,
-              key_env=key_env)
+              key_env=key_env, default_max_tokens=max_tokens)
 
 
 @app.command("compare")
