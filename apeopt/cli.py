@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -64,6 +64,7 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print {score, n, ci, split, task, model} as JSON."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write per-example outputs and scores (JSONL)."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="A tuned model folder from `apeopt compare` (runs/<id>/methods/<method>/adapter): scored with its own prompt."),
+    rendering: str = typer.Option("scored", "--as", help="scored | chat: the prompt as it was scored, or as the chat messages `export --format openai|prompty` write."),
 ) -> None:
     """Score an instruction (or an exported prompt file) on a task split."""
     from apeopt.commands.eval import run_eval
@@ -72,7 +73,7 @@ def eval_cmd(
         task=task, instruction=instruction, prompt_file=prompt_file, split=split, demos=demos,
         template=template, scorer=scorer, model=model, limit=limit, seed=seed, device=device,
         use_cache=not no_cache, show=show, quiet=as_json, predictions=predictions,
-        adapter=adapter,
+        adapter=adapter, rendering=rendering,
     )
     if as_json:
         _echo_json(result)
@@ -113,6 +114,7 @@ def optimize_cmd(
 
         summary = resume_optimize(resume, quiet=as_json)
         _echo_json(summary.to_dict()) if as_json else print_summary(summary)
+        _exit_if_interrupted(summary)
         return
     if task is None:
         raise UserError("--task is required (or --resume RUN_DIR)")
@@ -137,6 +139,13 @@ def optimize_cmd(
         _echo_json(summary.to_dict())
     else:
         print_summary(summary)
+    _exit_if_interrupted(summary)
+
+
+def _exit_if_interrupted(summary: Any) -> None:
+    """An interrupted run exits 130 (as after Ctrl-C), so scripts can tell it from a finished one."""
+    if not summary.complete:
+        sys.exit(130)
 
 
 @app.command("export")
@@ -146,24 +155,12 @@ def export_cmd(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
     fixed: bool = typer.Option(False, "--fixed", help="Export the run's best prompt with fixed demos (when its winner retrieves demos per input)."),
 ) -> None:
-    """Export a run's best prompt."""
-    from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, RunStore
-    from apeopt.prompts.export import export_prompt
-    from apeopt.prompts.file import load_prompt_file
-    from apeopt.atomic_files import atomic_write_text
+    """Export a run's best prompt (an interrupted run's partial prompt, with a warning)."""
+    from apeopt.commands.export import run_export
 
-    store = RunStore.resolve(run)
-    if not store.path(BEST_PROMPT).is_file():
-        raise UserError(f"run {str(run)!r} has no {BEST_PROMPT} (did it finish?)")
-    name = BEST_FIXED_PROMPT if fixed else BEST_PROMPT
-    if fixed and not store.path(name).is_file():
-        raise UserError(f"run {str(run)!r} has no {name}: its winner already uses fixed demos; export without --fixed")
-    text = export_prompt(load_prompt_file(store.path(name)), fmt)
+    text = run_export(run, fmt, output, fixed=fixed)
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
-    else:
-        atomic_write_text(output, text)
-        typer.echo(f"wrote {output}", err=True)
 
 
 @app.command("report")
@@ -188,12 +185,13 @@ def serve_cmd(
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most requests merged into one model call."),
     wait_ms: float = typer.Option(5.0, "--batch-wait-ms", min=0.0, help="How long to wait for more requests to batch."),
     key_env: Optional[str] = typer.Option(None, "--key-env", help="Require the API key held in this environment variable."),
+    max_tokens: int = typer.Option(1024, "--max-tokens", min=1, help="Tokens a request without max_tokens may generate."),
 ) -> None:
     """Serve a local model as an OpenAI-compatible endpoint (clients use openai:<name>@http://HOST:PORT/v1)."""
     from apeopt.commands.serve import run_serve
 
     run_serve(model, host=host, port=port, device=device, name=name, max_batch=max_batch, wait_ms=wait_ms,
-              key_env=key_env)
+              key_env=key_env, default_max_tokens=max_tokens)
 
 
 @app.command("compare")
@@ -271,7 +269,10 @@ def batch_cmd(
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # Ctrl-C inside a command comes back as exit code 130
+        if code == 130:
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -19,6 +19,7 @@ from apeopt.baselines import TRAINERS, Method
 from apeopt.baselines.config import CompareConfig
 from apeopt.errors import UserError
 from apeopt.records.compare import CompareResult, CompareRow, CompareSummary
+from apeopt.tasks.loader import portable_task_ref
 from apeopt.tasks.task import Example, Task
 
 METHODS_DIR = "methods"
@@ -85,7 +86,7 @@ def run_comparison(config: CompareConfig, task: Task, base: Any, folder: Path,
     write_jsonl(folder / "predictions.jsonl", predictions)
     rows = add_paired(rows, predictions)
     meta = CompareSummary(
-        task=task.name, task_source=config.task, model=config.model, base_identity=getattr(inner, "identity", config.model),
+        task=task.name, task_source=portable_task_ref(config.task), model=config.model, base_identity=getattr(inner, "identity", config.model),
         device=device, scorer=scorer.name, test_items={s: {"n": len(ex), "digest": items_digest(ex)} for s, ex in splits.items()},
         data_fingerprint=task.fingerprint(), config=config.to_dict(), wall_seconds=round(time.perf_counter() - started, 2),
         run_dir=str(folder), methods=tuple(r.method for r in rows),
@@ -137,7 +138,7 @@ def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, 
         method=method.name, kind=trainer.kind, task=task.name, base_model=config.model, prompt=prompt.to_dict(),
         split_seed=config.split_seed, base_identity=inner.identity, weights_digest=info["weights_digest"],
         virtual_tokens=info["virtual_tokens"], trainable_params=info["trainable_params"],
-        data_fingerprint=task.fingerprint(), task_source=config.task, train={**config.train_config().to_dict(), "lr": info["lr"],
+        data_fingerprint=task.fingerprint(), task_source=portable_task_ref(config.task), train={**config.train_config().to_dict(), "lr": info["lr"],
                                                     "batch_size": info["batch_size"], "options": trainer.options.to_dict()},
         dev_selection=info["dev_selection"],
     ).save(adapter_dir)

@@ -15,6 +15,8 @@ from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import Scorer, aggregate, get_scorer
 from apeopt.tasks.task import Example
 
+RENDERINGS = ("scored", "chat")  # --as: the prompt as scored, or as the chat messages openai/prompty exports write
+
 
 def run_eval(
     *,
@@ -34,8 +36,17 @@ def run_eval(
     quiet: bool = False,
     predictions: Path | None = None,
     adapter: Path | None = None,
+    rendering: str = "scored",
 ) -> dict[str, Any]:
+    """Score a prompt on a split. ``rendering="chat"`` scores the prompt as the chat messages that
+    ``apeopt export --format openai|prompty`` write (for a completion-template prompt, not what
+    was scored), so a user can measure that rendering before shipping it."""
+    import sys
+
     from apeopt.tasks import load_task
+
+    if rendering not in RENDERINGS:
+        raise UserError(f"--as {rendering!r}: expected one of {', '.join(RENDERINGS)}")
 
     meta = None
     if adapter is not None:  # a tuned model from `apeopt compare`: its task, split seed and prompt by default
@@ -52,14 +63,14 @@ def run_eval(
     if task is None and pf is None:
         raise UserError("--task is required with --instruction")
     split_seed = seed if seed is not None else (pf.split_seed if pf else 0)
-    the_task = load_task(task or _task_of(pf), seed=split_seed)  # type: ignore[arg-type]
+    the_task = load_task(task or _task_of(pf, prompt_file), seed=split_seed)  # type: ignore[arg-type]
     if pf is not None:
         if pf.task != the_task.name:
             raise UserError(f"prompt file {str(prompt_file)!r} was made for task {pf.task!r}, not {the_task.name!r}")
         prompt = pf.prompt
+        if pf.partial:
+            print(f"warning: {pf.partial_note}", file=sys.stderr)
         if pf.data_fingerprint and pf.data_fingerprint != the_task.fingerprint():
-            import sys
-
             print(f"warning: task {the_task.name!r} train/dev data differ from those the prompt was selected on", file=sys.stderr)
         scorer = scorer or (pf.scoring if pf.scoring == "likelihood" else None)
     else:
@@ -71,6 +82,10 @@ def run_eval(
         )
     if meta is not None and instruction == meta.prompt.get("instruction") and not demos:
         prompt = PromptConfig.from_dict(meta.prompt, where=f"adapter {str(adapter)!r}")
+    if rendering == "chat":
+        from apeopt.prompts.export import chat_rendering
+
+        prompt = chat_rendering(prompt)
     examples = the_task.split(split)[:limit] if limit else the_task.split(split)
     model_spec = model or (pf.model if pf else (meta.base_model if meta else DEFAULT_SPEC))
     the_scorer = get_scorer(scorer or the_task.scorer)
@@ -91,6 +106,8 @@ def run_eval(
         "task": the_task.name,
         "model": model_spec,
         "scorer": the_scorer.name,
+        "rendering": rendering,
+        "template": prompt.template,
         "usage": backend.usage.as_dict(),
     }
     if predictions is not None:
@@ -135,10 +152,26 @@ def progress_evaluate(
     )
 
 
-def _task_of(pf: Any) -> str:
-    """The task a prompt file names: its source path when that still exists, else its name."""
-    src = Path(pf.task_source)
-    return pf.task_source if src.suffix in (".yaml", ".yml") and src.is_file() else pf.task
+def _task_of(pf: Any, prompt_file: Path | None) -> str:
+    """The task a prompt file names: its task YAML (an absolute path; in older files a path relative
+    to the folder the run started in, tried from here and from the prompt file's folder), else its
+    built-in name. A task that cannot be found is a UserError naming the paths tried and --task."""
+    from apeopt.tasks import builtin_task_names
+
+    src, where = str(pf.task_source or ""), str(prompt_file)
+    if Path(src).suffix in (".yaml", ".yml") or "/" in src or "\\" in src:
+        path = Path(src).expanduser()
+        tried = [path] if path.is_absolute() else [Path.cwd() / path, Path(where).parent / path]
+        for p in tried:
+            if p.is_file():
+                return str(p)
+        raise UserError(f"prompt file {where!r} was made for task {pf.task!r} from "
+                        f"{' or '.join(repr(str(p)) for p in dict.fromkeys(tried))}, which does not exist here; "
+                        "--task NAME_OR_PATH overrides where the task is loaded from")
+    if pf.task in builtin_task_names():
+        return str(pf.task)
+    raise UserError(f"prompt file {where!r} was made for task {pf.task!r}, which is not a built-in task, and the file "
+                    "records no task YAML path; --task PATH says where the task is")
 
 
 def _print_result(out: dict[str, Any], rows: list[dict[str, Any]]) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from apeopt.optimizer.runstore import PARTIAL_PROMPT
 from apeopt.records.scores import SplitScore
 from apeopt.records.summary import RunSummary
 
@@ -18,6 +21,7 @@ def print_summary(summary: RunSummary) -> None:
     from rich.table import Table
 
     console = Console()
+    console.print()  # a line between the progress view's last lines and the table
     table = Table("method", "dev", "test", "test_shift", title=f"{summary.task} — {summary.space} — {summary.model}")
     rows = {**summary.baselines(), "winner": summary.winner}
     for name, row in rows.items():
@@ -41,6 +45,21 @@ def print_summary(summary: RunSummary) -> None:
     if pt:
         console.print(f"winner - human on test: {pt.diff:+.3f} (95% CI [{pt.ci_lo:+.3f}, {pt.ci_hi:+.3f}], p={pt.p:.3f})")
     console.print(
-        f"{summary.status} ({summary.stop_reason}); {summary.candidates} candidates, {summary.trials} trials, "
-        f"{summary.lm_calls} LM calls, {summary.tokens} tokens, {summary.wall_seconds:.0f} s -> {summary.run_dir}"
+        f"{closing_status(summary)}; {summary.candidates} candidates, {summary.trials} trials, "
+        f"{summary.lm_calls} LM calls, {summary.tokens} tokens, {summary.wall_seconds:.0f} s -> {summary.run_dir}",
+        soft_wrap=True,
     )
+    if not summary.complete:
+        partial = Path(summary.run_dir) / PARTIAL_PROMPT
+        kept = (f"its best prompt fully scored on dev is in {partial} (not scored on test)" if partial.is_file()
+                else "no prompt was fully scored on dev yet")
+        console.print(f"interrupted: {kept}; `apeopt optimize --resume {summary.run_dir}` finishes the run", soft_wrap=True)
+
+
+def closing_status(summary: RunSummary) -> str:
+    """``complete (rounds finished)``, ``interrupted (Ctrl-C)``: the status, then why, each word once."""
+    reason = summary.stop_reason
+    if reason.startswith(summary.status):
+        reason = reason[len(summary.status):].strip()
+        reason = reason[1:-1] if reason.startswith("(") and reason.endswith(")") else reason
+    return f"{summary.status} ({reason})" if reason else summary.status

@@ -258,7 +258,7 @@ class AdapterMeta:
     data_fingerprint: str = ""
     train: Mapping[str, Any] = field(default_factory=dict)
     dev_selection: Mapping[str, Any] = field(default_factory=dict)
-    task_source: str = ""  # the --task given to compare (a built-in name or a YAML path)
+    task_source: str = ""  # a built-in name or the task YAML's absolute path (older files: the path as given)
 
     @property
     def task_ref(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ class Completion:
     texts: tuple[str, ...]
     prompt_tokens: int
     completion_tokens: int
+    # the new token ids behind each text (through any stop string or end of text), from backends
+    # that know them; not part of equality, not cached
+    token_ids: tuple[tuple[int, ...], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -76,6 +80,31 @@ class LogprobResult:
     @property
     def mean(self) -> float:
         return self.total / max(1, len(self.token_logprobs))
+
+
+@dataclass(frozen=True)
+class TokenChoice:
+    """One token and its log-probability at a position."""
+
+    token: str
+    logprob: float
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """A continuation's tokens (whose texts join to the continuation), the log-probability of each,
+    and at each position the ``top`` most likely tokens, most likely first."""
+
+    tokens: tuple[str, ...] = ()
+    logprobs: tuple[float, ...] = ()
+    top: tuple[tuple[TokenChoice, ...], ...] = ()
+
+    def trimmed(self, k: int) -> "TokenLogprobs":
+        """The same with at most ``k`` alternatives per position."""
+        return TokenLogprobs(self.tokens, self.logprobs, tuple(alts[:k] for alts in self.top))
+
+
+ScoredCompletion = tuple[Completion, tuple[TokenLogprobs, ...]]  # a completion and its texts' token log-probs
 
 
 @dataclass
@@ -118,6 +147,7 @@ class LMBackend(ABC):
 
     spec: str
     usage: Usage
+    gives_token_logprobs: bool = False  # implements ``generate_with_logprobs``
 
     @abstractmethod
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
@@ -130,6 +160,17 @@ class LMBackend(ABC):
     def render_chat(self, messages: tuple[Message, ...]) -> str:
         """Render chat messages to the model's prompt text (with the generation prompt)."""
         raise NotImplementedError(f"{type(self).__name__} cannot render chat prompts")
+
+    def text_pieces(self, text: str) -> list[str]:
+        """``text`` cut into pieces that join to it, one per token where the backend knows its
+        tokenizer (a streamed answer's chunks); here, words with their leading spaces."""
+        return re.findall(r"\s*\S+|\s+", text)
+
+    def generate_with_logprobs(self, requests: Sequence[GenerateRequest], top: int) -> list[ScoredCompletion]:
+        """``generate``, and for each text the log-probability of each generated token with the
+        ``top`` most likely tokens at its position (what an OpenAI server returns as ``logprobs``).
+        Backends that implement it set ``gives_token_logprobs``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot give per-token log-probabilities")
 
     @property
     def identity(self) -> str:

@@ -2,7 +2,8 @@
 
 Used by ``apeopt serve``: HTTP handler threads ``submit`` their requests and block; the batcher
 takes everything waiting (after a short window when requests arrive together) and runs it as one
-``generate`` or echo-log-prob call, so batch workers sharing a server share its batches too.
+``generate``, echo-log-prob or generate-with-token-log-probs call, so batch workers sharing a server
+share its batches too.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from apeopt.models.base import LMBackend
+from apeopt.models.base import GenerateRequest, LMBackend, ScoredCompletion
 
 
 @dataclass
 class _Job:
-    kind: str  # "generate" | "echo"
+    kind: str  # "generate" | "echo" (prompt log-probs) | "scored" (generate with token log-probs)
     items: list[Any]
     future: Future[list[Any]] = field(default_factory=Future)
 
@@ -101,7 +102,17 @@ class MicroBatcher:
     def _compute(self, kind: str) -> Callable[[list[Any]], list[Any]]:
         if kind == "generate":
             return self.backend.generate
+        if kind == "scored":
+            return lambda items: generate_scored(self.backend, items)
         return lambda texts: echo_logprobs(self.backend, texts)
+
+
+def generate_scored(backend: LMBackend, items: Sequence[tuple[GenerateRequest, int]]) -> list[ScoredCompletion]:
+    """(request, top) pairs generated and scored in one call with the largest ``top``, each
+    trimmed to its own."""
+    most = max(top for _, top in items)
+    done = backend.generate_with_logprobs([r for r, _ in items], most)
+    return [(c, tuple(lp.trimmed(top) for lp in lps)) for (c, lps), (_, top) in zip(done, items)]
 
 
 def echo_logprobs(backend: Any, texts: Sequence[str]) -> list[dict[str, Any]]:

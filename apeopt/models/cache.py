@@ -32,6 +32,19 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "apeopt"
 
 
+def announce_cache_write(what: str, path: Path, stream: Any = None) -> str:
+    """One line on stderr when a large file first lands in the cache folder: where, how big, how
+    to free it. Returns the line."""
+    import sys
+
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    size = sum(p.stat().st_size for p in files)
+    line = (f"apeopt: {what} -> {path} ({size / 1e6:,.0f} MB, once; later loads reuse it). "
+            f"Delete that {'file' if path.is_file() else 'folder'} to free the space (it is rebuilt when needed); APEOPT_CACHE_DIR moves the cache.")
+    print(line, file=stream if stream is not None else sys.stderr, flush=True)
+    return line
+
+
 def request_key(identity: str, kind: str, request: GenerateRequest | LogprobRequest) -> str:
     """The cache key of one request to the model ``identity``."""
     fields = dataclasses.asdict(request)

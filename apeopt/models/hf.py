@@ -30,10 +30,11 @@ from apeopt.models.base import (
     LogprobResult,
     Message,
     Prompt,
+    ScoredCompletion,
     Usage,
     cut_at_stop,
 )
-from apeopt.models.cache import default_cache_dir
+from apeopt.models.cache import announce_cache_write, default_cache_dir
 from apeopt.models.device import resolve_device
 from apeopt.models.hf_generate import _dedupe, _generate_key, _GumbelSampler, _row_seed, _RowStopper, generate_shared
 from apeopt.models.prefix_cache import common_prefix, kv_bytes_per_token, logprob_shared, supports_prefix_reuse
@@ -52,6 +53,8 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".json")
 
 class HFBackend(LMBackend):
     """A transformers causal LM. ``model``, ``tokenizer`` and ``device`` are public (PEFT uses them)."""
+
+    gives_token_logprobs = True
 
     def __init__(self, model: PreTrainedModel, tokenizer: Any, spec: str, identity: str,
                  batch_size: int | None = None) -> None:
@@ -154,15 +157,17 @@ class HFBackend(LMBackend):
             input_ids=input_ids, attention_mask=mask, generation_config=self._gen_config(first.max_tokens),
             logits_processor=processors, stopping_criteria=StoppingCriteriaList([stopper]),
         )
-        texts, counts = [], []
+        texts, counts, new_ids = [], [], []
         for row in range(len(rows)):
             length = stopper.lengths[row] if stopper.lengths[row] is not None else out.shape[1] - width
             new = out[row, width: width + length].tolist()
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             texts.append(cut_at_stop(text, first.stop))
             counts.append(length)
+            new_ids.append(tuple(new))
         return [
-            Completion(tuple(texts[k * n:(k + 1) * n]), len(prompts[k]), sum(counts[k * n:(k + 1) * n]))
+            Completion(tuple(texts[k * n:(k + 1) * n]), len(prompts[k]), sum(counts[k * n:(k + 1) * n]),
+                       tuple(new_ids[k * n:(k + 1) * n]))
             for k in range(len(prompts))
         ]
 
@@ -192,6 +197,18 @@ class HFBackend(LMBackend):
         out = self._score_items(items)  # echo requests of one prompt template share their prefix
         self.usage.add(calls=len(texts), prompt_tokens=sum(len(ids) for ids, _ in items))
         return [(ids, lps) for (ids, _), lps in zip(items, out)]
+
+    def text_pieces(self, text: str) -> list[str]:
+        from apeopt.models.hf_logprobs import token_pieces
+
+        pieces = token_pieces(self.tokenizer, self._encode(text, special=False))
+        return pieces if "".join(pieces) == text else super().text_pieces(text)
+
+    def generate_with_logprobs(self, requests: Sequence[GenerateRequest], top: int) -> list[ScoredCompletion]:
+        """Generate, then score the generated tokens teacher-forced (:mod:`apeopt.models.hf_logprobs`)."""
+        from apeopt.models.hf_logprobs import generate_with_logprobs
+
+        return generate_with_logprobs(self, requests, top)
 
     def _score_items(self, items: list[tuple[list[int], int]]) -> list[list[float]]:
         """Log-probs of the last ``m`` tokens of each (ids, m): shared-prefix reuse, or length-sorted batches."""
@@ -297,6 +314,7 @@ def _load_gguf(spec: ModelSpec, dtype: torch.dtype, cache_dir: Path) -> tuple[Pr
             _save_plain_copy(model, tokenizer, folder)
         except OSError:  # read-only cache: keep the de-quantized model as it is
             return model.to(dtype), tokenizer
+        announce_cache_write(f"converted {spec.spec} to a plain safetensors copy", folder)
         del model
     return _load_pretrained(str(folder), dtype, False)
 

@@ -109,6 +109,7 @@ def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateR
     lengths = [len(p) for p in prompts]
     texts: list[list[str]] = [[""] * n for _ in prompts]
     counts: list[list[int]] = [[0] * n for _ in prompts]
+    ids: list[list[tuple[int, ...]]] = [[()] * n for _ in prompts]
     batches = pc.plan_batches(groups, lengths, first.max_tokens, backend.batch_size, backend.max_cells, [n] * len(prompts))
     for plan in batches:
         store.ensure(plan.window)
@@ -125,7 +126,8 @@ def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateR
                 text = backend.tokenizer.decode(new, skip_special_tokens=True)
                 texts[i][j] = cut_at_stop(text, first.stop)
                 counts[i][j] = len(new)
-    return [Completion(tuple(texts[i]), len(prompts[i]), sum(counts[i])) for i in range(len(prompts))]
+                ids[i][j] = tuple(new)
+    return [Completion(tuple(texts[i]), len(prompts[i]), sum(counts[i]), tuple(ids[i])) for i in range(len(prompts))]
 
 
 def _decode(backend: Any, prep: pc.Prepared, max_tokens: int, stopper: _RowStopper,

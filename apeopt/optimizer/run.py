@@ -13,7 +13,7 @@ from typing import Any
 from apeopt import __version__
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, RunStore
+from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore
 from apeopt.records.scores import SplitScore, scores_to_dict
 from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
 
@@ -44,10 +44,15 @@ def optimize(
     replayed (not recomputed, not logged twice) and the search goes on from where it stopped.
     ``final=False`` stops after the search (a comparison scores its routes on test itself): nothing
     is scored on test, and best_prompt.json records the winner's dev selection.
+    An interrupted run (Ctrl-C) scores nothing on test and writes no best_prompt.json; its best prompt
+    fully scored on dev so far goes to partial_prompt.json, marked ``partial``. Interrupted before
+    anything was scored on all of dev, it raises KeyboardInterrupt (the CLI exits 130).
     """
     from apeopt.optimizer.final import baselines, paired, score_final
     from apeopt.optimizer.loop import Optimizer
     from apeopt.prompts.file import PromptFile
+    from apeopt.scorers import aggregate
+    from apeopt.tasks import portable_task_ref
 
     started = time.monotonic()
     if not resume:
@@ -55,9 +60,12 @@ def optimize(
     opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage, resume=resume)
     best = opt.run()
     search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
+    interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
+    if best is None and interrupted:
+        raise KeyboardInterrupt
     if best is None:
         raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
-    interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
+    source = portable_task_ref(config.task)
     prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
     fixed = opt.best_fixed()  # a winner with retrieved demos: also the best fixed-demo prompt, for exports
     if fixed is not None:
@@ -74,7 +82,7 @@ def optimize(
                     DevSelection(best.value, len(best.scores), opt.scorer.name), scores.get("winner", {}))
     summary = RunSummary(
         task=task.name,
-        task_source=config.task,
+        task_source=source,
         model=config.model,
         proposer_model=config.proposer_spec,
         space=space.name,
@@ -100,13 +108,24 @@ def optimize(
         selection=tuple(opt.incumbency.challenges),
         demo_values=opt.demo_credits(),
     )
-    if not interrupted:
+    def prompt_file(entry: Any, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
+        return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",
+                          split_seed=config.split_seed, data_fingerprint=task.fingerprint(), scores=file_scores,
+                          partial=partial)
+
+    def dev_selection(entry: Any) -> dict[str, Any]:
+        return {"dev_selection": DevSelection(entry.value, len(entry.scores), opt.scorer.name).to_dict()}
+
+    if interrupted:
+        full = [e for e in [opt.incumbent, *opt.completed()] if e is not None and len(e.scores) >= len(opt.dev)]
+        if full:
+            top = full[0] if opt.incumbent in full else max(full, key=lambda e: (e.value, -e.trial.number))
+            file_scores = {"dev": aggregate(list(top.scores)).to_dict(), **dev_selection(top)}
+            prompt_file(top, file_scores, partial=True).save(store.path(PARTIAL_PROMPT))
+    else:
         files = [(best, BEST_PROMPT, winner.scores)] + ([(fixed, BEST_FIXED_PROMPT, scores.get("best_fixed", {}))] if fixed else [])
         for entry, name, got in files:
-            PromptFile(
-                prompt=entry.prompt, task=task.name, task_source=config.task, model=config.model, scoring="generate",
-                split_seed=config.split_seed, data_fingerprint=task.fingerprint(),
-                scores=scores_to_dict(got) if final else {"dev_selection": DevSelection(entry.value, len(entry.scores), opt.scorer.name).to_dict()},
-            ).save(store.path(name))
+            prompt_file(entry, scores_to_dict(got) if final else dev_selection(entry)).save(store.path(name))
+        store.path(PARTIAL_PROMPT).unlink(missing_ok=True)  # a resumed run that finished
     store.write_summary(summary)
     return summary

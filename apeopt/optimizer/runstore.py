@@ -25,6 +25,7 @@ LEADERBOARD = "leaderboard.json"
 LEADERBOARD_MD = "leaderboard.md"
 BEST_PROMPT = "best_prompt.json"
 BEST_FIXED_PROMPT = "best_fixed_prompt.json"  # when the winner retrieves its demos: the best fixed-demo prompt
+PARTIAL_PROMPT = "partial_prompt.json"  # an interrupted run: its best prompt fully scored on dev so far
 STUDY_DB = "study.db"
 PREDICTIONS = "predictions.jsonl"
 
@@ -37,6 +38,7 @@ def new_run_id(task: str, space: str, seed: int) -> str:
 class RunStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.created = False  # made by ``create`` (not a folder the user made or an earlier run)
 
     # ----- creation / opening --------------------------------------------------------
     @classmethod
@@ -46,12 +48,27 @@ class RunStore:
             raise UserError(f"run dir {str(root)!r} exists and is not a folder")
         if root.is_dir() and any(root.iterdir()):
             raise UserError(f"run dir {str(root)!r} is not empty; choose another --run-dir")
+        store = cls(root)
+        store.created = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
-        return cls(root)
+        return store
+
+    def discard_if_empty(self) -> None:
+        """Remove the run folder ``create`` made if nothing was written to it (a run that failed to start)."""
+        if not self.created:
+            return
+        try:
+            self.root.rmdir()  # only succeeds on an empty folder
+        except OSError:
+            pass
 
     @classmethod
     def open(cls, path: str | Path) -> "RunStore":
         root = Path(path)
+        if not root.exists():
+            raise UserError(f"run folder {str(root)!r} does not exist")
+        if not root.is_dir():
+            raise UserError(f"{str(root)!r} is a file, not a run folder")
         if not (root / CONFIG).is_file():
             raise UserError(f"{str(root)!r} is not an apeopt run (no {CONFIG})")
         return cls(root)

@@ -1,9 +1,21 @@
-"""The live progress view: round, phase, candidates left, best dev score, calls and tokens."""
+"""Progress views: round, phase, candidates left, best dev score, calls and tokens.
+
+On a terminal, a Rich live panel (``LiveView``); in a log (batch, CI, ``nohup``), plain lines at
+each phase change and every ~30 s (``LogView``); nothing in quiet mode (``View``).
+"""
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
-from typing import Any
+from typing import Any, Callable, Optional, Protocol, TextIO
+
+
+class Budgets(Protocol):
+    budget_calls: Optional[int]
+    budget_tokens: Optional[int]
+    budget_minutes: Optional[float]
 
 
 class View:
@@ -66,3 +78,76 @@ class LiveView(View):
 
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(*exc)  # type: ignore[arg-type]
+
+
+class LogView(View):
+    """Plain progress lines for logs: one at each phase change, and one every ``every`` seconds
+    while the phase lasts, e.g. ``[  31 s] round 0 | scoring demos candidates | 180/800 LM calls,
+    9,140 tokens | best dev 0.433``. Budgets given are shown against what was spent."""
+
+    def __init__(self, title: str, budget: Budgets | None = None, stream: TextIO | None = None,
+                 every: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.title, self.budget, self.every, self.clock = title, budget, every, clock
+        self.stream = stream if stream is not None else sys.stderr
+        self.started = self.last = clock()
+        self._phase: object = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def update(self, **fields: Any) -> None:
+        super().update(**fields)
+        phase = self.fields.get("phase")
+        if phase is not None and phase != self._phase:
+            self._phase = phase
+            self.emit()
+        elif self.clock() - self.last >= self.every:
+            self.emit()
+
+    def line(self) -> str:
+        f, b = self.fields, self.budget
+        calls, tokens = int(f.get("calls", 0)), int(f.get("tokens", 0))
+        spent = [f"{calls:,}" + (f"/{b.budget_calls:,}" if b is not None and b.budget_calls else "") + " LM calls",
+                 f"{tokens:,}" + (f"/{b.budget_tokens:,}" if b is not None and b.budget_tokens else "") + " tokens"]
+        elapsed = self.clock() - self.started
+        if b is not None and b.budget_minutes:
+            spent.append(f"{elapsed / 60:.1f}/{b.budget_minutes:g} min")
+        best = f.get("best")
+        parts = [f"round {f.get('round', 0)}", str(f.get("phase", "starting")), ", ".join(spent),
+                 "best dev -" if best is None else f"best dev {best:.3f}"]
+        return f"[{elapsed:5.0f} s] " + " | ".join(parts)
+
+    def emit(self, text: str | None = None) -> None:
+        with self._lock:
+            self.last = self.clock()
+            print(text if text is not None else self.line(), file=self.stream, flush=True)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(min(self.every, 5.0)):
+            if self.clock() - self.last >= self.every:
+                self.emit()
+
+    def __enter__(self) -> "LogView":
+        self.emit(f"{self.title}: started")
+        self._ticker = threading.Thread(target=self._tick, name="apeopt-progress", daemon=True)
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        failed = exc and isinstance(exc[0], type)
+        self.fields["phase"] = f"stopped ({exc[0].__name__})" if failed else "done"  # type: ignore[union-attr]
+        self.emit()
+
+
+def make_view(title: str, quiet: bool = False, budget: Budgets | None = None, stream: TextIO | None = None) -> View:
+    """No view when ``quiet``; the live panel when ``stream`` (stderr) is a terminal, else log lines."""
+    if quiet:
+        return View()
+    out = stream if stream is not None else sys.stderr
+    if out.isatty():
+        return LiveView(title)
+    return LogView(title, budget, out)

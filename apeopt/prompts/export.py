@@ -37,6 +37,7 @@ class ExportFormat:
     render: Callable[[PromptFile], str]
     suffix: str
     description: str = ""
+    chat: bool = False  # writes the prompt as chat messages, whatever template it was scored in
 
 
 EXPORTERS: Registry[ExportFormat] = Registry("export format")
@@ -65,27 +66,42 @@ def export_prompt(pf: PromptFile, fmt: str) -> str:
     return exporter.render(pf)
 
 
+def rendering_note(pf: PromptFile, fmt: str, source: str = "best_prompt.json") -> str | None:
+    """A one-line warning when format ``fmt`` hands over a prompt other than the one scored: a
+    completion-template prompt written as chat messages. None when the file is what was scored."""
+    if not EXPORTERS.get(fmt).chat or pf.prompt.template == "chat":
+        return None
+    return (f"the {fmt} format writes this completion-template prompt as chat messages (instruction as system, "
+            "demos as user/assistant turns); that rendering was not scored: measure it with "
+            f"`apeopt eval --prompt-file {source} --as chat`, or ship the json or txt export")
+
+
 def export_suffix(fmt: str) -> str:
     """The file ending for ``fmt`` (e.g. ``.prompty``; dspy needs ``.json`` to load)."""
     return EXPORTERS.get(fmt).suffix
 
 
-def _format(name: str, suffix: str) -> Callable[[Callable[[PromptFile], str]], Callable[[PromptFile], str]]:
+def _format(name: str, suffix: str, chat: bool = False) -> Callable[[Callable[[PromptFile], str]], Callable[[PromptFile], str]]:
     def deco(fn: Callable[[PromptFile], str]) -> Callable[[PromptFile], str]:
         doc = (fn.__doc__ or "").strip().splitlines()
-        EXPORTERS.add(name, ExportFormat(fn, suffix, doc[0] if doc else ""))
+        EXPORTERS.add(name, ExportFormat(fn, suffix, doc[0] if doc else "", chat))
         return fn
 
     return deco
 
 
 # ----- shared pieces ----------------------------------------------------------------------
+def chat_rendering(p: PromptConfig) -> PromptConfig:
+    """The prompt in the chat template, as the chat formats (openai, prompty) write it: chat
+    templates are unchanged; completion templates map to system = instruction, each demo a
+    user/assistant pair, and a last user message with the input (and the CoT trigger).
+    Completion rendering ignores ``system``, so this does too. ``apeopt eval --as chat`` scores it."""
+    return p if p.template == "chat" else replace(p, template="chat", system="")
+
+
 def chat_messages(p: PromptConfig, x: str = PLACEHOLDER) -> tuple[Message, ...]:
-    """The prompt as chat messages. Chat templates render as they are scored; completion templates
-    map to system = instruction, each demo a user/assistant pair, and a last user message with the
-    input (and the CoT trigger). Completion rendering ignores ``system``, so this does too."""
-    chat = p if p.template == "chat" else replace(p, template="chat", system="")
-    messages = chat.render(x)
+    """The prompt as chat messages (:func:`chat_rendering`)."""
+    messages = chat_rendering(p).render(x)
     assert isinstance(messages, tuple)
     return messages
 
@@ -145,23 +161,32 @@ def _txt(pf: PromptFile) -> str:
     return "\n\n".join(f"### {role}\n{content}" for role, content in p.render(PLACEHOLDER))
 
 
-@_format("openai", suffix=".openai.json")
+@_format("openai", suffix=".openai.json", chat=True)
 def _openai(pf: PromptFile) -> str:
-    """An OpenAI-style chat completions request body with {input} in the last user message."""
+    """An OpenAI-style chat completions request body with {input} in the last user message.
+
+    A completion-template prompt gets ``metadata`` (a request field the API accepts) saying the
+    messages are a rendering apeopt did not score."""
     body: dict[str, Any] = {
         "model": pf.model,
         "messages": [{"role": r, "content": c} for r, c in chat_messages(pf.prompt)],
     }
     body.update(request_params(pf.prompt))
+    if rendering_note(pf, "openai"):
+        body["metadata"] = {"apeopt_scored_template": pf.prompt.template,
+                            "apeopt_warning": "chat rendering of a completion prompt; not scored by apeopt"}
     return _dump_json(body)
 
 
-@_format("prompty", suffix=".prompty")
+@_format("prompty", suffix=".prompty", chat=True)
 def _prompty(pf: PromptFile) -> str:
-    """A Prompty file (YAML front matter, then role-marked Jinja2 messages with {{input}})."""
+    """A Prompty file (YAML front matter, then role-marked Jinja2 messages with {{input}}).
+
+    A completion-template prompt says in its description that these messages were not scored."""
+    note = rendering_note(pf, "prompty")
     front = {
         "name": pf.task,
-        "description": _description(pf),
+        "description": _description(pf) + (f". WARNING: {note}" if note else ""),
         "model": {
             "api": "chat",
             "configuration": {"type": "openai", "name": pf.model},

@@ -26,6 +26,13 @@ class PromptFile:
     data_fingerprint: str = ""
     scores: Mapping[str, Any] = field(default_factory=dict)
     apeopt_version: str = __version__
+    partial: bool = False  # from an interrupted run: selected on dev, never scored on test
+
+    @property
+    def partial_note(self) -> str:
+        """The one-line warning a partial file gets wherever it is used."""
+        return (f"this prompt comes from an interrupted run: the best fully scored on dev when it stopped "
+                f"(dev {_dev_text(self.scores)}), not scored on test")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +46,7 @@ class PromptFile:
             "scoring": self.scoring,
             "prompt": self.prompt.to_dict(),
             "scores": dict(self.scores),
+            **({"partial": True} if self.partial else {}),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -68,4 +76,14 @@ def load_prompt_file(path: str | Path) -> PromptFile:
         data_fingerprint=str(data.get("data_fingerprint", "")),
         scores=data.get("scores", {}),
         apeopt_version=str(data.get("apeopt_version", "")),
+        partial=data.get("partial") is True,
     )
+
+
+def _dev_text(scores: Mapping[str, Any]) -> str:
+    dev = scores.get("dev")
+    if isinstance(dev, Mapping) and isinstance(dev.get("score"), (int, float)):
+        ci = dev.get("ci") or ("?", "?")
+        lo, hi = (f"{v:.2f}" if isinstance(v, (int, float)) else "?" for v in ci)
+        return f"{dev['score']:.3f} [{lo}, {hi}] n={dev.get('n', '?')}"
+    return "unknown"

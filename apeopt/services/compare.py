@@ -36,7 +36,7 @@ def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: P
     backend = open_backend(config.model, device=config.device, use_cache=config.use_cache)
     base = backend.base_backend()
     check_methods(config, task, backend)  # applicability, before any work or run folder
-    store = RunStore.create(run_dir, runs_root, new_run_id(config.task, "compare", config.seed))
+    store = RunStore.create(run_dir, runs_root, new_run_id(task.name, "compare", config.seed))
     store.write_config({"compare": config.to_dict(), "task": task.name, "versions": versions(), "kind": "compare"})
     progress(f"compare {task.name} on {config.model} ({getattr(base, 'device', '?')}): {', '.join(config.methods or ())}"
              f" -> {store.root}")

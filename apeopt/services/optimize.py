@@ -20,7 +20,7 @@ def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root:
     from apeopt.search_spaces import load_space
 
     space = load_space(config.space)
-    return _execute(config, space, lambda: RunStore.create(run_dir, runs_root, new_run_id(config.task, space.name, config.seed)),
+    return _execute(config, space, lambda task: RunStore.create(run_dir, runs_root, new_run_id(task.name, space.name, config.seed)),
                     quiet, resume=False)
 
 
@@ -36,21 +36,26 @@ def resume_optimize(run: Path, quiet: bool = False) -> RunSummary:
         raise UserError(f"{str(run)!r} is not an optimize run (its config.json has no 'optimize' and 'space')")
     config = OptimizeConfig.from_dict(saved["optimize"], where=str(store.path(CONFIG)))
     space = parse_space(saved["space"], where=f"{store.path(CONFIG)}: space")
-    return _execute(config, space, lambda: store, quiet, resume=True)
+    return _execute(config, space, lambda task: store, quiet, resume=True)
 
 
-def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[], RunStore], quiet: bool,
+def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[Any], RunStore], quiet: bool,
              resume: bool) -> RunSummary:
+    """Load the task, open the run folder (named after the task's ``name``), load the models, run.
+    A start that fails (a bad model, a missing file) leaves no empty run folder behind."""
     from apeopt.models.stack import open_backend
-    from apeopt.optimizer.view import LiveView, View
+    from apeopt.optimizer.view import make_view
     from apeopt.tasks import load_task
 
     task = load_task(config.task, seed=config.split_seed)
     task.split("train"), task.split("dev")  # fail early on empty splits
-    store = make_store()
-    backend = open_backend(config.model, device=config.device, use_cache=config.use_cache, metered=True)
-    proposer = backend if config.proposer_spec == config.model else open_backend(
-        config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True)
-    view: Any = View() if quiet else LiveView(f"apeopt optimize {task.name} ({space.name})")
-    with view:
-        return optimize(config, task, space, backend, proposer, store, view, resume=resume)
+    store = make_store(task)  # before the models load: a taken --run-dir fails in a second, not after a load
+    try:
+        backend = open_backend(config.model, device=config.device, use_cache=config.use_cache, metered=True)
+        proposer = backend if config.proposer_spec == config.model else open_backend(
+            config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True)
+        view = make_view(f"apeopt optimize {task.name} ({space.name})", quiet=quiet, budget=config)
+        with view:
+            return optimize(config, task, space, backend, proposer, store, view, resume=resume)
+    finally:
+        store.discard_if_empty()

@@ -90,6 +90,18 @@ def resolve_task_path(name_or_path: str) -> Path:
     raise UserError(unknown("task", text, names) + " (or give a path to a task YAML file)")
 
 
+def portable_task_ref(name_or_path: str) -> str:
+    """The task as a prompt file or summary records it, so it loads from any folder: a built-in's
+    name, or the absolute path of a task YAML. A name that is neither is returned as it is."""
+    try:
+        path = resolve_task_path(name_or_path)
+    except UserError:
+        return str(name_or_path)
+    if path.parent.resolve() == BUILTIN_DIR.resolve() and path.stem == str(name_or_path):
+        return path.stem
+    return str(path.resolve())
+
+
 def load_task(name_or_path: str, seed: int | None = None) -> Task:
     """Load a built-in task by name or a task YAML by path; ``seed`` overrides ``splits.seed``."""
     path = resolve_task_path(name_or_path)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from apeopt.cli import main
-from apeopt.commands.serve import ModelServer
+from apeopt.serving import ModelServer
 from apeopt.models.base import Completion, GenerateRequest, LMBackend, LogprobRequest, LogprobResult, Usage
 from apeopt.models.openai_backend import OpenAIBackend
 
@@ -79,7 +79,12 @@ def test_chat_and_apply_template(server: ModelServer, tiny_backend: LMBackend) -
 
 @pytest.mark.parametrize("path, body, status, fragment", [
     ("/v1/completions", {"model": "gpt-5", "prompt": "x"}, 404, "is not served here"),
-    ("/v1/completions", {"prompt": "x", "max_tokens": 3, "logprobs": 1}, 400, "echo=true and max_tokens=0"),
+    ("/v1/completions", {"prompt": "x", "max_tokens": 3, "echo": True, "logprobs": 1}, 400, "set max_tokens=0"),
+    ("/v1/completions", {"prompt": "x", "logprobs": 99}, 400, "logprobs must be an integer from 0 to 20"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2}, 400,
+     "top_logprobs needs logprobs=true"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}},
+     400, "response_format 'json_object' is not offered"),
     ("/v1/completions", {"prompt": "x", "n": 2, "temperature": 0}, 400, "n > 1 needs temperature"),
     ("/v1/completions", {"prompt": [1, 2]}, 400, "prompt must be"),
     ("/v1/completions", {"prompt": "x", "max_tokens": "many"}, 400, "max_tokens must be a number"),

@@ -288,3 +288,28 @@ def test_e2e_safetensors_cache_matches_gguf(smollm: HFBackend) -> None:
     assert ids.tolist() == smollm.tokenizer(text, return_tensors="pt")["input_ids"].tolist()
     with torch.no_grad():
         assert torch.equal(raw(ids).logits, smollm.model(ids.to(smollm.device)).logits.cpu())
+
+
+def test_first_gguf_conversion_says_where_it_went_once(tmp_path: Any, tiny_model_dir: Any, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """De-quantizing a GGUF writes a plain copy into the cache: one stderr line with its folder, size
+    and how to free it, the first time only."""
+    import apeopt.models.hf as hf
+
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    real = hf._load_pretrained
+
+    def load(location: str, dtype: Any, trust: bool, **kw: Any) -> Any:  # the tiny model stands in for the GGUF
+        return real(str(tiny_model_dir) if "gguf_file" in kw else location, dtype, trust)
+
+    monkeypatch.setattr(hf, "_load_pretrained", load)
+    spec = parse_spec(f"gguf:{gguf}")
+    hf.load_model_and_tokenizer(spec, torch.float32, tmp_path / "cache")
+    [line] = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    folder = hf.gguf_cache_folder(spec, tmp_path / "cache")
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert line.startswith(f"apeopt: converted {spec.spec} to a plain safetensors copy -> {folder} (")
+    assert f"({size / 1e6:,.0f} MB," in line and "Delete that folder" in line and "APEOPT_CACHE_DIR" in line
+    hf.load_model_and_tokenizer(spec, torch.float32, tmp_path / "cache")
+    assert capsys.readouterr().err.strip() == ""  # the second load reuses it, silently
