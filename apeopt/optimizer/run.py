@@ -99,6 +99,7 @@ def optimize(
         incumbents=tuple(opt.incumbency.rungs),
         selection=tuple(opt.incumbency.challenges),
         demo_values=opt.demo_credits(),
+        split_sources=dict(task.origins),
     )
     if not interrupted:
         files = [(best, BEST_PROMPT, winner.scores)] + ([(fixed, BEST_FIXED_PROMPT, scores.get("best_fixed", {}))] if fixed else [])
