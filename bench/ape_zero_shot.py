@@ -3,7 +3,7 @@
 The APE paper's setting (Zhou et al. 2023): the prompt is an instruction alone, no demos; the task
 model is an instruction-following model (default Qwen2.5-Coder-0.5B-Instruct, `qwen2.5-coder-0.5b`)
 and the proposer the same model unless `--proposer-model` names another (`qwen2.5-coder-1.5b`).
-Per task, apeopt's `instruction` space (template set by `--template`, chat by default) searches on
+Per task, apeopt's `instruction` space (its completion template, or `--template chat`) searches on
 train/dev under a call budget; then the winner and the human instruction — in the same prompt
 format, so only the instruction differs — are scored on the same first `--test` test items, with a
 paired bootstrap 95% interval of the difference (apeopt.scorers.stats). The model is loaded once
@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tasks", nargs="+", default=None, help="built-in task names (default: all of them)")
     p.add_argument("--model", default=MODEL, help="the task model (scored)")
     p.add_argument("--proposer-model", default=None, help="the model that writes candidates (default: --model)")
-    p.add_argument("--template", choices=("chat", "completion"), default="chat")
+    p.add_argument("--template", choices=("completion", "chat"), default="completion",
+                   help="the prompt template (default: the instruction space's own, completion)")
     p.add_argument("--dev", type=int, default=30, help="dev items per task the search scores on")
     p.add_argument("--test", type=int, default=50, help="test items per task (the first N)")
     p.add_argument("--budget-calls", type=int, default=150, help="LM calls per task search (proposals + dev scoring)")

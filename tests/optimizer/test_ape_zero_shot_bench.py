@@ -14,7 +14,7 @@ def test_ape_zero_shot_bench_on_tiny_model(tiny_model_dir: Path, tmp_path: Path,
     bench = load_bench("ape_zero_shot")
     out = tmp_path / "ape"
     bench.main(["--tasks", "plural", "first_letter", "--model", f"hf:{tiny_model_dir}", "--dev", "6", "--test", "7",
-                "--budget-calls", "40", "--rounds", "1", "--runs", str(tmp_path / "runs"), "--out", str(out)])
+                "--budget-calls", "40", "--rounds", "1", "--template", "chat", "--runs", str(tmp_path / "runs"), "--out", str(out)])
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["meta"]["template"] == "chat" and data["meta"]["cpus"] and data["meta"]["command"].startswith("python bench/")
     assert [r["task"] for r in data["rows"]] == ["plural", "first_letter"]
