@@ -9,7 +9,7 @@ format, so only the instruction differs — are scored on the same first `--test
 paired bootstrap 95% interval of the difference (apeopt.scorers.stats). The model is loaded once
 and shared by all tasks; test is read only after each search has finished.
 
-    python bench/ape_zero_shot.py                                   # all 14 built-ins, default sizes
+    python bench/ape_zero_shot.py                                   # all 14 built-ins: est. ~25 min on 2 CPU cores
     python bench/ape_zero_shot.py --tasks plural antonyms --dev 10 --test 10 --budget-calls 40 --out /tmp/ape
     python bench/ape_zero_shot.py --proposer-model qwen2.5-coder-1.5b
 """
@@ -39,8 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--template", choices=("completion", "chat"), default="completion",
                    help="the prompt template (default: the instruction space's own, completion)")
     p.add_argument("--dev", type=int, default=30, help="dev items per task the search scores on")
-    p.add_argument("--test", type=int, default=50, help="test items per task (the first N)")
-    p.add_argument("--budget-calls", type=int, default=150, help="LM calls per task search (proposals + dev scoring)")
+    p.add_argument("--test", type=int, default=100, help="test items per task (the first N; the built-ins have 100)")
+    p.add_argument("--budget-calls", type=int, default=300,
+                   help="LM calls per task search: ~24 proposals a round, then 10+ dev log-probs per candidate")
     p.add_argument("--budget-minutes", type=float, default=None, help="also stop each search after this long")
     p.add_argument("--rounds", type=int, default=2, help="search rounds per task")
     p.add_argument("--seed", type=int, default=0)
