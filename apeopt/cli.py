@@ -27,11 +27,15 @@ def _echo_json(data: object) -> None:
 
 
 @app.command("tasks")
-def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table.")) -> None:
-    """List built-in tasks with their sizes, scorer and source."""
+def tasks_cmd(
+    tasks: Optional[list[str]] = typer.Argument(None, help="Task names or task YAML paths (default: every built-in)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
+) -> None:
+    """List tasks with their sizes, scorer and where each split came from."""
     from apeopt.tasks import list_tasks
+    from apeopt.tasks.provenance import describe_origins, origins_from_dict
 
-    rows = list_tasks()
+    rows = list_tasks(tasks or None)
     if as_json:
         _echo_json(rows)
         return
@@ -42,7 +46,8 @@ def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Print a JSON l
     for r in rows:
         s = r["sizes"]
         sizes = "/".join(str(s.get(k, 0)) for k in ("train", "dev", "test", "test_shift"))
-        table.add_row(r["name"], r["scorer"], sizes, str(r["source"]), str(r.get("description", "")))
+        source = describe_origins(origins_from_dict(r["split_sources"])) or str(r["source"])
+        table.add_row(r["name"], r["scorer"], sizes, source, str(r.get("description", "")))
     Console().print(table)
 
 

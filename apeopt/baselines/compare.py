@@ -89,7 +89,7 @@ def run_comparison(config: CompareConfig, task: Task, base: Any, folder: Path,
         task=task.name, task_source=portable_task_ref(config.task), model=config.model, base_identity=getattr(inner, "identity", config.model),
         device=device, scorer=scorer.name, test_items={s: {"n": len(ex), "digest": items_digest(ex)} for s, ex in splits.items()},
         data_fingerprint=task.fingerprint(), config=config.to_dict(), wall_seconds=round(time.perf_counter() - started, 2),
-        run_dir=str(folder), methods=tuple(r.method for r in rows),
+        run_dir=str(folder), methods=tuple(r.method for r in rows), split_sources=dict(task.origins),
     )
     write_comparison(folder, rows, meta)
     return CompareResult(tuple(rows), meta)

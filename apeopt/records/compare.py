@@ -11,6 +11,7 @@ from apeopt.atomic_files import atomic_write_json
 from apeopt.errors import UserError
 from apeopt.records.base import SCHEMA_VERSION, check_schema, parse, read_json
 from apeopt.records.scores import Paired, SplitScore
+from apeopt.tasks.provenance import SplitOrigin, origins_from_dict, origins_to_dict
 
 COMPARE = "compare"
 
@@ -92,6 +93,7 @@ class CompareSummary:
     run_dir: str = ""
     methods: tuple[str, ...] = ()
     load_seconds: float | None = None  # loading the base model (known after the files are written)
+    split_sources: Mapping[str, SplitOrigin] = field(default_factory=dict)  # where each split came from
     schema_version: int = SCHEMA_VERSION
 
     kind = COMPARE
@@ -101,7 +103,7 @@ class CompareSummary:
                "model": self.model, "base_identity": self.base_identity, "device": self.device, "scorer": self.scorer,
                "test_items": {k: dict(v) for k, v in self.test_items.items()}, "data_fingerprint": self.data_fingerprint,
                "config": dict(self.config), "wall_seconds": self.wall_seconds, "run_dir": self.run_dir,
-               "methods": list(self.methods)}
+               "methods": list(self.methods), "split_sources": origins_to_dict(self.split_sources)}
         if self.load_seconds is not None:
             out["load_seconds"] = self.load_seconds
         return out
@@ -114,6 +116,7 @@ class CompareSummary:
             known = {f.name for f in fields(cls)}
             kw = {k: v for k, v in data.items() if k in known}
             kw["methods"] = tuple(data.get("methods") or ())
+            kw["split_sources"] = origins_from_dict(data.get("split_sources"))
             return cls(**kw)
 
         return parse(where, "comparison summary", build)

@@ -14,6 +14,7 @@ from apeopt.prompts.prompt import PromptConfig
 from apeopt.records.base import SCHEMA_VERSION, check_schema, parse, read_json
 from apeopt.records.scores import Paired, Scores, SplitScore, scores_from, scores_to_dict
 from apeopt.records.search import Challenge, DemoCredit, IncumbentRung
+from apeopt.tasks.provenance import SplitOrigin, origins_from_dict, origins_to_dict
 
 if TYPE_CHECKING:
     from apeopt.records.compare import CompareSummary
@@ -131,6 +132,7 @@ class RunSummary:
     incumbents: tuple[IncumbentRung, ...] = ()  # the incumbent ladder, in the order scored
     selection: tuple[Challenge, ...] = ()  # every challenge of the incumbent, in order
     demo_values: tuple[DemoCredit, ...] = ()  # the most and least valuable train demos (top and bottom 10)
+    split_sources: Mapping[str, SplitOrigin] = field(default_factory=dict)  # where each split came from
     schema_version: int = SCHEMA_VERSION
 
     kind = OPTIMIZE
@@ -180,6 +182,7 @@ class RunSummary:
             "incumbents": [r.to_dict() for r in self.incumbents],
             "selection": [c.to_dict() for c in self.selection],
             "demo_values": [v.to_dict() for v in self.demo_values],
+            "split_sources": origins_to_dict(self.split_sources),
         }
 
     @classmethod
@@ -203,6 +206,7 @@ class RunSummary:
                 incumbents=tuple(IncumbentRung.from_dict(r) for r in data.get("incumbents") or ()),
                 selection=tuple(Challenge.from_dict(c) for c in data.get("selection") or ()),
                 demo_values=tuple(DemoCredit.from_dict(v) for v in data.get("demo_values") or ()),
+                split_sources=origins_from_dict(data.get("split_sources")),
             )
 
         return parse(where, "run summary", build)

@@ -14,7 +14,13 @@ Task YAML schema (``yaml.safe_load``; unknown keys are errors)::
       n: 400                           #     n (count, optional), shift (bool), seed (default 0)
                                        #   jsonl | csv | parquet | bigbench: path (relative to
                                        #     this YAML; bigbench: task.json or its folder), n (cap)
-                                       #   hf: dataset (hub id or local path), config, split, n
+                                       #   hf: dataset (hub id, save_to_disk folder or folder of
+                                       #     data files such as parquet), config, split, n
+    # or one source per split (pre-split data; a split not given is cut from source.train):
+    # source:
+    #   train: {type: jsonl, path: train.jsonl}
+    #   dev: {type: hf, dataset: my_dataset, split: validation}
+    #   test: {type: csv, path: test.csv}
     input_field: input                 # default "input"; dotted paths reach nested fields
     input_template: "{question} {context}"  # instead of input_field: str.format over the record
     target_field: target               # default "target"; a string or a list of accepted answers
@@ -23,6 +29,8 @@ Task YAML schema (``yaml.safe_load``; unknown keys are errors)::
     splits: {train: 200, dev: 100, test: 100, seed: 0}
                                        # counts (ints) or fractions (floats summing to <= 1);
                                        # default {train: 0.5, dev: 0.25, test: 0.25, seed: 0}
+                                       # per-split sources: each size caps its split (any may
+                                       # be left out: the whole split is kept)
     test_shift:                        # optional shifted test split
       source: {type: generator, name: plural, shift: true, n: 100}
       size: 100                        # optional: keep the first `size` examples
@@ -33,7 +41,15 @@ canonical one); examples are deduplicated on the input (later targets are merged
 task has labels) before splitting; ``train``/``dev``/``test`` are cut from one seeded shuffle,
 so they never overlap and are the same for the same seed. ``test_shift`` drops every input
 that also occurs in the in-distribution data and keeps source order, so it does not depend on
-the split seed. The data seed of a generator (``source.seed``) is separate from the split
+the split seed.
+
+Per-split sources (``source: {train: …, dev: …, test: …}``, or an ``hf`` dataset without a named
+``split`` whose own splits are train/validation/test): nothing is reshuffled across splits; a
+size caps its split with a seeded subsample kept in source order; an input that occurs in two
+given splits is dropped from the later one (train, then dev, then test) and counted; a split not
+given is a seeded cut of ``source.train``. A dataset with other split names stops with an error
+(name the split of each task split); a train-only dataset is one pool. ``Task.origins`` records
+where each split came from. The data seed of a generator (``source.seed``) is separate from the split
 seed (``splits.seed``, overridden by ``load_task(..., seed=)``).
 
 BIG-bench ``task.json``: each of ``examples`` has ``input`` and ``target`` (a string or a list)
@@ -56,6 +72,8 @@ from apeopt.registry import did_you_mean, unknown
 from apeopt.yaml_files import read_yaml
 from apeopt.tasks.examples import FieldSpec, dedupe, record_examples, scalar_text, template_fields
 from apeopt.tasks.sources import check_source_spec, load_source
+from apeopt.tasks.presplit import expand_dataset_splits, load_given, parse_plan
+from apeopt.tasks.provenance import CUT, GIVEN, SHIFT, SplitOrigin, origins_to_dict
 from apeopt.tasks.splits import make_splits, parse_split_spec, resolve_sizes, shift_split
 from apeopt.tasks.task import Task
 
@@ -108,28 +126,33 @@ def load_task(name_or_path: str, seed: int | None = None) -> Task:
     return _build(path, _read_yaml(path), seed)
 
 
+def task_row(task: Task, path: Path | str) -> dict[str, Any]:
+    """What ``apeopt tasks`` shows of a task: its fields, sizes and where each split came from."""
+    return {
+        "name": task.name,
+        "description": task.description,
+        "instruction": task.instruction,
+        "scorer": task.scorer,
+        "source": task.source,
+        "labels": list(task.labels) if task.labels else None,
+        "max_tokens": task.max_tokens,
+        "sizes": task.sizes(),
+        "split_sources": origins_to_dict(task.origins),
+        "path": str(path),
+    }
+
+
 @lru_cache(maxsize=1)
 def _list_tasks_cached() -> tuple[dict[str, Any], ...]:
-    out = []
-    for name in builtin_task_names():
-        task = load_task(name)
-        out.append({
-            "name": task.name,
-            "description": task.description,
-            "instruction": task.instruction,
-            "scorer": task.scorer,
-            "source": task.source,
-            "labels": list(task.labels) if task.labels else None,
-            "max_tokens": task.max_tokens,
-            "sizes": task.sizes(),
-            "path": str(BUILTIN_DIR / f"{name}.yaml"),
-        })
-    return tuple(out)
+    return tuple(task_row(load_task(name), BUILTIN_DIR / f"{name}.yaml") for name in builtin_task_names())
 
 
-def list_tasks() -> list[dict[str, Any]]:
-    """One dict per built-in task: name, description, instruction, scorer, source, labels,
-    max_tokens, sizes (examples per split) and path. Computed once per process."""
+def list_tasks(names: list[str] | None = None) -> list[dict[str, Any]]:
+    """One dict per built-in task (or per given task name or YAML path): name, description,
+    instruction, scorer, source, labels, max_tokens, sizes (examples per split), split_sources
+    (each split's :class:`SplitOrigin` as a dict) and path. The built-ins are computed once per process."""
+    if names:
+        return [task_row(load_task(n), resolve_task_path(n)) for n in names]
     return copy.deepcopy(list(_list_tasks_cached()))
 
 
@@ -220,12 +243,11 @@ def _build(path: Path, doc: dict[str, Any], seed: int | None) -> Task:
         raise UserError(f"{where}: max_tokens: expected an integer from 1 to 8192, got {max_tokens!r}")
     if "source" not in doc:
         raise UserError(f"{where}: source: missing required field")
-    source_spec = check_source_spec(doc["source"], where, "source")
+    plan = parse_plan(doc["source"], where)
     fields = _field_spec(doc, where)
-    split_spec = parse_split_spec(doc.get("splits"), where)
+    parse_split_spec(doc.get("splits"), where, partial=True)  # shape only: which sizes are needed depends on the data
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise UserError(f"seed: expected an integer, got {seed!r}")
-    split_seed = split_spec.seed if seed is None else seed
 
     shift_doc = doc.get("test_shift")
     if shift_doc is not None:  # validate the whole file before reading any data
@@ -242,32 +264,49 @@ def _build(path: Path, doc: dict[str, Any], seed: int | None) -> Task:
         if shift_size is not None and (isinstance(shift_size, bool) or not isinstance(shift_size, int) or shift_size < 1):
             raise UserError(f"{where}: test_shift.size: bad split size {shift_size!r} (expected a positive count)")
 
-    data = load_source(source_spec, path, "source")
-    labels = labels if labels is not None else data.labels
-    examples, duplicates = dedupe(record_examples(data, fields, labels), merge_targets=labels is None)
-    sizes = resolve_sizes(split_spec, len(examples), where, data.origin)
-    splits = make_splits(examples, sizes, split_seed)
+    plan = expand_dataset_splits(plan, path)
+    split_spec = parse_split_spec(doc.get("splits"), where, partial=plan.per_split)
+    split_seed = split_spec.seed if seed is None else seed
     metadata: dict[str, Any] = {
         "path": where,
         "builtin": path.parent.resolve() == BUILTIN_DIR.resolve(),
         "seed": split_seed,
-        "source": dict(source_spec),
-        "pool_size": len(examples),
-        "duplicates_dropped": duplicates,
     }
+    if plan.per_split:
+        given = load_given(plan, path, fields, labels, split_spec, split_seed)
+        splits, origins, labels, in_distribution = given.splits, given.origins, given.labels, given.in_distribution
+        extra = given.data["train"].extra
+        source_label = "; ".join(f"{n}: {given.data[n].label}" for n in given.data)
+        metadata.update(
+            sources={n: dict(s) for n, s in plan.given.items()},
+            duplicates_dropped=sum(o.duplicates_dropped for o in origins.values()),
+            overlaps_dropped={n: o.overlaps_dropped for n, o in origins.items() if o.how == GIVEN},
+        )
+    else:
+        assert plan.pool is not None
+        data = load_source(plan.pool, path, "source")
+        labels = labels if labels is not None else data.labels
+        in_distribution, duplicates = dedupe(record_examples(data, fields, labels), merge_targets=labels is None)
+        sizes = resolve_sizes(split_spec, len(in_distribution), where, data.origin)
+        splits = make_splits(in_distribution, sizes, split_seed)
+        origins = {n: SplitOrigin(n, data.label, CUT, len(in_distribution), len(splits[n])) for n in splits}
+        extra, source_label = data.extra, data.label
+        metadata.update(source=dict(plan.pool), pool_size=len(in_distribution), duplicates_dropped=duplicates)
     if shift_doc is not None:
         shift_data = load_source(shift_doc["source"], path, "test_shift.source")
         shift_examples, shift_dups = dedupe(record_examples(shift_data, shift_fields, labels), labels is None)
         splits["test_shift"], overlaps = shift_split(
-            shift_examples, examples, shift_size, where, shift_data.origin
+            shift_examples, in_distribution, shift_size, where, shift_data.origin
         )
+        origins["test_shift"] = SplitOrigin("test_shift", shift_data.label, SHIFT, len(shift_examples) - overlaps,
+                                            len(splits["test_shift"]), shift_dups, overlaps)
         metadata.update(
             test_shift_source=dict(shift_doc["source"]),
             test_shift_duplicates_dropped=shift_dups,
             test_shift_overlaps_dropped=overlaps,
         )
-    if data.extra.get("description") and not description:
-        description = " ".join(data.extra["description"].split())
+    if extra.get("description") and not description:
+        description = " ".join(extra["description"].split())
     return Task(
         name=name,  # type: ignore[arg-type]
         instruction=instruction,  # type: ignore[arg-type]
@@ -275,7 +314,8 @@ def _build(path: Path, doc: dict[str, Any], seed: int | None) -> Task:
         scorer=scorer,  # type: ignore[arg-type]
         labels=labels,
         description=description or "",
-        source=data.label,
+        source=source_label,
         max_tokens=max_tokens,
         metadata=metadata,
+        origins=origins,
     )

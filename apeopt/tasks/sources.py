@@ -196,12 +196,53 @@ def _read_bigbench(path: Path) -> SourceData:
     return SourceData(records, str(path), f"bigbench:{path.parent.name}/{path.name}", labels, extra)
 
 
-def _read_hf(spec: dict[str, Any], yaml_path: Path, key: str) -> SourceData:
-    dataset, config, split = spec["dataset"], spec.get("config"), spec.get("split") or "train"
-    local = Path(dataset).expanduser()
+def _hf_target(spec: dict[str, Any], yaml_path: Path) -> tuple[Path, str]:
+    """The local folder the dataset names (relative to the YAML), and what to hand to ``datasets``."""
+    local = Path(spec["dataset"]).expanduser()
     if not local.is_absolute():
         local = yaml_path.parent / local
-    target = str(local) if local.exists() else dataset
+    return local, str(local) if local.exists() else spec["dataset"]
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def hf_split_names(spec: dict[str, Any], yaml_path: Path, key: str = "source") -> list[str] | None:
+    """The split names of an ``hf`` source's dataset, or None for a single saved ``Dataset``.
+
+    A ``save_to_disk`` DatasetDict folder is read from its ``dataset_dict.json``; a folder of data
+    files (e.g. parquet) or a hub dataset is asked through ``datasets.get_dataset_split_names``."""
+    local, target = _hf_target(spec, yaml_path)
+    if local.is_dir() and (local / "state.json").is_file():
+        return None
+    if local.is_dir() and (local / "dataset_dict.json").is_file():
+        try:
+            names = json.loads((local / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UserError(f"{yaml_path}: {key}.dataset: cannot read {local / 'dataset_dict.json'}: {e}") from None
+        return [str(n) for n in names]
+    try:
+        import datasets
+
+        return [str(n) for n in datasets.get_dataset_split_names(target, spec.get("config"))]
+    except Exception as e:  # datasets raises many types; the message is what matters
+        raise UserError(
+            f"{yaml_path}: {key}.dataset: cannot load {spec['dataset']!r}: {type(e).__name__}: {_first_line(e)}"
+        ) from None
+
+
+def _read_hf(spec: dict[str, Any], yaml_path: Path, key: str) -> SourceData:
+    dataset, config, split = spec["dataset"], spec.get("config"), spec.get("split") or "train"
+    local, target = _hf_target(spec, yaml_path)
+    if local.is_dir() and spec.get("split"):
+        names = hf_split_names(spec, yaml_path, key)
+        if names is not None and split not in names:
+            raise UserError(
+                f"{yaml_path}: {key}.split: {dataset!r} has no split {split!r};{did_you_mean(split, names)}"
+                f" it has: {', '.join(names)}"
+            )
     try:
         import datasets
 
@@ -213,9 +254,8 @@ def _read_hf(spec: dict[str, Any], yaml_path: Path, key: str) -> SourceData:
             ds = datasets.load_dataset(target, config, split=split)
         rows = ds.to_list()
     except Exception as e:  # datasets raises many types; the message is what matters
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise UserError(
-            f"{yaml_path}: {key}.dataset: cannot load {dataset!r} (split {split!r}): {type(e).__name__}: {first}"
+            f"{yaml_path}: {key}.dataset: cannot load {dataset!r} (split {split!r}): {type(e).__name__}: {_first_line(e)}"
         ) from None
     origin = f"{target} [{split}]"
     return SourceData([(f"row {i}", r) for i, r in enumerate(rows, 1)], origin, f"hf:{dataset}[{split}]")

@@ -26,10 +26,13 @@ class SplitSpec:
         return any(isinstance(v, float) for v in self.sizes.values())
 
 
-def parse_split_spec(raw: Any, where: str) -> SplitSpec:
-    """Validate the YAML ``splits`` mapping (``where`` is the YAML file for messages)."""
+def parse_split_spec(raw: Any, where: str, partial: bool = False) -> SplitSpec:
+    """Validate the YAML ``splits`` mapping (``where`` is the YAML file for messages).
+
+    ``partial`` (per-split sources): any split may be left out (given splits are then kept whole),
+    and no ``splits`` at all gives no sizes."""
     if raw is None:
-        return SplitSpec(dict(DEFAULT_SPLITS))
+        return SplitSpec({} if partial else dict(DEFAULT_SPLITS))
     if not isinstance(raw, dict):
         raise UserError(f"{where}: splits: expected a mapping like {{train: 200, dev: 100, test: 100}}")
     for key in raw:
@@ -41,6 +44,8 @@ def parse_split_spec(raw: Any, where: str) -> SplitSpec:
     sizes: dict[str, int | float] = {}
     for name in MAIN_SPLITS:
         if name not in raw:
+            if partial:
+                continue
             raise UserError(f"{where}: splits.{name}: missing (give a count or a fraction)")
         v = raw[name]
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -53,7 +58,7 @@ def parse_split_spec(raw: Any, where: str) -> SplitSpec:
     kinds = {type(v) for v in sizes.values()}
     if len(kinds) > 1:
         raise UserError(f"{where}: splits: bad split sizes {sizes} (use all counts or all fractions)")
-    if float in kinds and sum(sizes.values()) > 1 + 1e-9:
+    if float in kinds and not partial and sum(sizes.values()) > 1 + 1e-9:
         raise UserError(f"{where}: splits: bad split sizes: fractions {sizes} sum to more than 1")
     return SplitSpec(sizes, seed)
 
@@ -81,13 +86,17 @@ def resolve_sizes(spec: SplitSpec, available: int, where: str, origin: str) -> d
 
 
 def make_splits(pool: list[Example], sizes: Mapping[str, int], seed: int) -> dict[str, tuple[Example, ...]]:
-    """Shuffle ``pool`` with ``seed`` and cut consecutive, disjoint splits."""
+    """Shuffle ``pool`` with ``seed`` and cut consecutive, disjoint train/dev/test splits."""
+    return cut_splits(pool, {name: sizes[name] for name in MAIN_SPLITS}, seed)
+
+
+def cut_splits(pool: list[Example], sizes: Mapping[str, int], seed: int) -> dict[str, tuple[Example, ...]]:
+    """Shuffle ``pool`` with ``seed`` and cut consecutive, disjoint splits, in the order of ``sizes``."""
     order = list(range(len(pool)))
     random.Random(seed).shuffle(order)
     out: dict[str, tuple[Example, ...]] = {}
     start = 0
-    for name in MAIN_SPLITS:
-        k = sizes[name]
+    for name, k in sizes.items():
         out[name] = tuple(pool[i] for i in order[start : start + k])
         start += k
     return out

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from apeopt.tasks.provenance import SplitOrigin
+
 SPLITS = ("train", "dev", "test", "test_shift")
 EVAL_SPLITS = ("dev", "test", "test_shift")  # what prompts are scored on once selection is over
 
@@ -38,6 +40,7 @@ class Task:
     source: str = ""
     max_tokens: int = 32
     metadata: Mapping[str, object] = field(default_factory=dict)
+    origins: Mapping[str, SplitOrigin] = field(default_factory=dict)  # where each split came from
 
     def split(self, name: str) -> tuple[Example, ...]:
         from apeopt.errors import UserError

@@ -96,3 +96,23 @@ def test_job_result_of_a_comparison_names_the_best_method_not_a_fake_prompt():
     assert math.isnan(JobResult("/r", compare=CompareResult((), meta())).value)
     with pytest.raises(ValueError):
         JobResult("/r")
+
+
+def test_split_sources_are_written_by_a_run_and_round_trip(tmp_path):
+    import dataclasses
+
+    from toy import run_toy, toy_task
+
+    from apeopt.tasks.provenance import SplitOrigin
+
+    task = toy_task()
+    origins = {name: SplitOrigin(name, f"jsonl:{name}.jsonl", "given", len(ex) + 3, len(ex), 1, 3 if name != "train" else 0)
+               for name, ex in task.splits.items() if name != "test_shift"}
+    summary, _, _ = run_toy(tmp_path / "run", rounds=1, task=dataclasses.replace(task, origins=origins))
+    assert summary.split_sources == origins
+    data = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert data["split_sources"]["dev"] == {"split": "dev", "source": "jsonl:dev.jsonl", "how": "given", "available": 63,
+                                            "size": 60, "duplicates_dropped": 1, "overlaps_dropped": 3}
+    assert load_run_summary(tmp_path / "run" / "summary.json").split_sources == origins
+    with_sources = dataclasses.replace(meta(), split_sources={"test": origins["test"]})
+    assert CompareSummary.from_dict(with_sources.to_dict()) == with_sources
