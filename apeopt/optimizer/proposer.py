@@ -222,9 +222,10 @@ PROPOSERS.add("history", HistoryProposer)
 PROPOSERS.add("reflect", "apeopt.optimizer.reflect:ReflectProposer")
 PROPOSERS.add("merge", "apeopt.optimizer.merge:MergeProposer")
 
-# Text that is no instruction: the writer speaking of themselves, a question, or the meta-prompt echoed.
+# Text that is no instruction: the writer speaking of themselves, a question, a header ("Refinements
+# of this instruction:"), or the meta-prompt echoed.
 _NOT_INSTRUCTION = re.compile(
-    r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself)\b|\?\s*$|one-sentence instruction|the instruction (?:was|is)\b"
+    r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself)\b|\?\s*$|:\s*$|one-sentence instruction|the instruction (?:was|is)\b"
     r"|input-output pairs|\bthe friend\b",
     re.I,
 )

@@ -129,3 +129,11 @@ def test_reflection_calls_count_against_the_call_budget(tmp_path, later, parents
     logged = [r for r in store.evaluations() if r.get("feedback")]
     assert logged and all(len(r["outputs"]) == len(r["scores"]) == len(r["feedback"]) for r in logged)
     assert store.path(EVALUATIONS).is_file()
+
+
+def test_reflection_replies_are_cleaned_to_instructions():
+    from apeopt.optimizer.proposer import clean_instruction
+
+    assert clean_instruction("Improved instruction: answer with the opposite word only") == "Answer with the opposite word only."
+    assert clean_instruction("Refinements of this instruction:") is None  # a header, not an instruction
+    assert clean_instruction("Here is an improved version of the instruction with rules:") is None
