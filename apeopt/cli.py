@@ -98,6 +98,10 @@ def optimize_cmd(
     dev_limit: Optional[int] = typer.Option(None, "--dev-limit", min=1),
     subsamples: int = typer.Option(4, "--subsamples", min=1, help="Demo subsamples per proposer."),
     per_subsample: int = typer.Option(3, "--per-subsample", min=1, help="Candidates sampled per subsample."),
+    later_proposers: str = typer.Option("variation,history,reflect", "--later-proposers",
+                                        help="Proposers of rounds after 0, comma-separated: variation, history, reflect, merge."),
+    parents: str = typer.Option("top", "--parents", help="Parents of later rounds: top (best dev means) | pareto (per-example front)."),
+    reflect_tokens: int = typer.Option(1200, "--reflect-tokens", help="Hard cap on a reflection/merge prompt (estimated tokens)."),
     budget_calls: Optional[int] = typer.Option(None, "--budget-calls", min=1, help="Hard cap on the search's LM calls."),
     budget_tokens: Optional[int] = typer.Option(None, "--budget-tokens", min=1, help="Search tokens, checked between evaluations."),
     budget_minutes: Optional[float] = typer.Option(10.0, "--budget-minutes", help="Search minutes, checked between evaluations."),
@@ -127,7 +131,8 @@ def optimize_cmd(
     config = OptimizeConfig(
         task=task, model=model, proposer_model=proposer_model, space=space, seed=seed, split_seed=split_seed,
         rounds=rounds, minibatch=minibatch, eta=eta, dev_limit=dev_limit, subsamples=subsamples,
-        per_subsample=per_subsample, budget_calls=budget_calls, budget_tokens=budget_tokens,
+        per_subsample=per_subsample, later_proposers=tuple(p.strip() for p in later_proposers.split(",") if p.strip()),
+        parents=parents, reflect_tokens=reflect_tokens, budget_calls=budget_calls, budget_tokens=budget_tokens,
         budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, storage=storage, use_cache=not no_cache,
     )
     if dry_run:

@@ -26,16 +26,18 @@ class EvalResult:
     scores: tuple[float, ...]
     outputs: tuple[str, ...]
     examples: tuple[Example, ...]
+    feedback: tuple[str | None, ...] = ()  # the scorer's reason per example (None: right, or no reason)
 
     @property
     def score(self) -> float:
         return self.aggregate.score
 
     def rows(self, k: int | None = None) -> list[dict[str, object]]:
-        items = zip(self.examples, self.outputs, self.scores)
+        feedback = self.feedback or (None,) * len(self.scores)
+        items = zip(self.examples, self.outputs, self.scores, feedback)
         return [
-            {"input": ex.input, "output": out, "target": ex.target, "score": s}
-            for i, (ex, out, s) in enumerate(items)
+            {"input": ex.input, "output": out, "target": ex.target, "score": s, **({"feedback": fb} if fb else {})}
+            for i, (ex, out, s, fb) in enumerate(items)
             if k is None or i < k
         ]
 
@@ -60,15 +62,15 @@ def evaluate_many(
     if scorer.needs_logprob:
         per_job = _likelihood(jobs, backend)
         outputs = [tuple("" for _ in exs) for _, exs in jobs]
+        reasons = [tuple(None for _ in exs) for _, exs in jobs]
     else:
         outputs = _predictions(jobs, backend, labels)
-        per_job = [
-            tuple(scorer.score(out, ex.targets, labels) for out, ex in zip(outs, exs))
-            for outs, (_, exs) in zip(outputs, jobs)
-        ]
+        judged = [[scorer.judge(out, ex.targets, labels) for out, ex in zip(outs, exs)] for outs, (_, exs) in zip(outputs, jobs)]
+        per_job = [tuple(j.score for j in js) for js in judged]
+        reasons = [tuple(j.feedback for j in js) for js in judged]
     return [
-        EvalResult(aggregate(list(scores)), scores, outs, tuple(exs))
-        for scores, outs, (_, exs) in zip(per_job, outputs, jobs)
+        EvalResult(aggregate(list(scores)), scores, outs, tuple(exs), fbs)
+        for scores, outs, fbs, (_, exs) in zip(per_job, outputs, reasons, jobs)
     ]
 
 

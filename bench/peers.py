@@ -1,8 +1,9 @@
-"""apeopt against DSPy COPRO and MIPROv2 on the same model, items, scorer and LM-call budget.
+"""apeopt against DSPy COPRO, MIPROv2 and GEPA on the same model, items, scorer and LM-call budget.
 
     python bench/peers.py --tasks plural sentiment antonyms --budget-calls 500 --dev 30 --test 100   # ~1 h on 2 cores
     python bench/peers.py --tasks antonyms --budget-calls 500 --dev 30 --test 100 --merge   # add a task to the results
     python bench/peers.py --tasks plural --budget-calls 200 --dev 10 --test 20 --methods copro  # quick
+    python bench/peers.py --tasks antonyms --budget-calls 500 --dev 30 --test 100 --methods gepa --merge  # add GEPA rows
     python bench/peers.py --render --notes bench/results/peers_notes.md  # re-render peers.md from peers.json
 
 One process loads the model once; every method gets a fresh call counter (MeteredBackend) over the
@@ -33,11 +34,12 @@ from apeopt.optimizer.run import versions
 from apeopt.scorers import aggregate, paired_bootstrap
 from apeopt.tasks import load_task
 
-METHODS = ("apeopt_instruction", "apeopt_fewshot", "apeopt_full", "copro", "mipro_0shot", "mipro_demos", "human_dspy")
+METHODS = ("apeopt_instruction", "apeopt_fewshot", "apeopt_full", "copro", "mipro_0shot", "mipro_demos", "gepa", "human_dspy")
+PEERS = ("copro", "mipro_0shot", "mipro_demos", "gepa")
 LABELS = {
     "apeopt_instruction": "apeopt (instruction space)", "apeopt_fewshot": "apeopt (fewshot space)",
     "apeopt_full": "apeopt (full space)", "copro": "DSPy COPRO", "mipro_0shot": "DSPy MIPROv2 0-shot",
-    "mipro_demos": "DSPy MIPROv2 + demos", "human_dspy": "human instruction, dspy.Predict",
+    "mipro_demos": "DSPy MIPROv2 + demos", "gepa": "DSPy GEPA", "human_dspy": "human instruction, dspy.Predict",
     "human_apeopt": "human instruction, apeopt template", "human_fewshot_apeopt": "human + 5 demos, apeopt template",
 }
 
@@ -97,6 +99,10 @@ def runner(method: str, task: Any, shared: Any, items: dict[str, Any], args: arg
         from apeopt.peers.mipro import run_mipro
 
         return lambda: [run_mipro(task, backend, b, train, dev, test, demos=method == "mipro_demos", seed=seed, num_threads=threads)]
+    if method == "gepa":
+        from apeopt.peers.gepa import run_gepa
+
+        return lambda: [run_gepa(task, backend, b, train, dev, test, seed=seed, num_threads=threads)]
     from apeopt.peers.program import run_human_dspy
 
     return lambda: [run_human_dspy(task, backend, dev, test, num_threads=threads)]
@@ -240,7 +246,7 @@ def paired_lines(report: dict[str, Any]) -> list[str]:
         if not ours:
             continue
         best = max(ours, key=lambda m: rows[m].get("dev") or 0.0)
-        for peer in ("copro", "mipro_0shot", "mipro_demos", "human_dspy", "human_apeopt", "human_fewshot_apeopt"):
+        for peer in (*PEERS, "human_dspy", "human_apeopt", "human_fewshot_apeopt"):
             if peer in rows and len(rows[peer]["test_scores"]) == len(rows[best]["test_scores"]):
                 d = paired_bootstrap(rows[best]["test_scores"], rows[peer]["test_scores"])
                 p = "<0.001" if d["p"] < 0.001 else f"{d['p']:.3f}"
@@ -262,6 +268,12 @@ HOW = [
     "- MIPROv2: train for bootstrapping (capped at a third of the budget), dev as valset without minibatches; "
     "candidates follow DSPy's `auto` rule with N sized to the budget; the number of trials is set from the calls left "
     "when the trials start (`apeopt.peers.mipro.BudgetedMIPROv2`). 0-shot: no demos; + demos: up to 4 bootstrapped + 4 labeled.",
+    "- GEPA: `dspy.GEPA` (gepa 0.1.4) with the proposer as reflection LM, train for its reflection minibatches (3 "
+    "examples), dev as its Pareto/val set, merges on (DSPy defaults); the metric returns the task scorer's score and "
+    "feedback (\"expected 'geese', got 'gooses'\"). `max_metric_calls` = the budget and a stop callback that ends it between "
+    "iterations once the calls spent + one iteration's worst case (dev + 7) reach the budget (`apeopt.peers.gepa`). Its "
+    "instruction proposer uses the same counting ChatAdapter as the task program instead of DSPy's JSONAdapter, which small "
+    "models rarely satisfy.",
     "- Calls: DSPy 3.4 fans `n=k` samples out as k engine requests, so COPRO's proposals count k calls; apeopt asks for "
     "n samples in one request (one call). Proposals are a small share of every method's calls; tokens are the "
     "size-independent cost.",
@@ -282,7 +294,7 @@ def verdicts(report: dict[str, Any]) -> list[str]:
         line = f"- {name}: best on test: {LABELS.get(top['method'], top['method'])} ({top['test']['score']:.3f})"
         if ours:
             best = max(ours, key=lambda r: r["test"]["score"])
-            wins = [LABELS[m] for m in ("copro", "mipro_0shot", "mipro_demos") if m in rows and rows[m]["test"]["score"] >= best["test"]["score"]]
+            wins = [LABELS[m] for m in PEERS if m in rows and rows[m]["test"]["score"] >= best["test"]["score"]]
             line += "; peers scoring >= apeopt's best row on test (ties included): " + (", ".join(wins) if wins else "none")
         lines.append(line)
     return lines + [""]
@@ -291,7 +303,7 @@ def verdicts(report: dict[str, Any]) -> list[str]:
 def markdown(report: dict[str, Any]) -> str:
     s = report["settings"]
     md = [
-        "# apeopt vs DSPy COPRO / MIPROv2 (same model, items, scorer, LM-call budget)", "",
+        "# apeopt vs DSPy COPRO / MIPROv2 / GEPA (same model, items, scorer, LM-call budget)", "",
         f"- command: `{report['command']}`",
         f"- date: {report['date']}; elapsed {report.get('elapsed_s', 0) / 60:.1f} min; load average at start {report['load_start']}, "
         f"at end {report.get('load_end', '(still running)')}; machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs",

@@ -65,7 +65,9 @@ class FakeBackend(LMBackend):
             self.seen_prompts.append(text)
             texts = []
             for k in range(r.n):
-                if text.startswith("Generate a variation"):
+                if "\nExpected answer: " in text:  # a reflection or merge prompt: a rule that names the keyword
+                    raw = f" Answer with the {self.keyword} form of the input word only, one word" if k == 0 else self._propose(r.seed, k)
+                elif text.startswith("Generate a variation"):
                     instr = re.findall(r"Input: (.*)", text)[0]
                     raw = f" Please {instr[0].lower()}{instr[1:]}" if k == 0 else f" Kindly {instr}"
                 elif "instruction" in text.lower() and "Input:" in text and "Output:" in text and not re.search(r"Output:[^\n]*$", text):

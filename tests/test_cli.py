@@ -98,7 +98,8 @@ def test_unknown_option_value(monkeypatch, capsys):
 def test_dry_run_plans_without_spending(monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, "optimize", "--task", "plural", "--dry-run")
     plan = json.loads(out)
-    assert code == 0 and plan["proposal_calls"] == 54  # 2 proposers x 4 subsamples x 3, then 2 rounds of (3 + 2) x 3
+    # 2 proposers x 4 subsamples x 3, then 2 rounds of (variation 3 + history 2 + reflect 3 requests) x 3
+    assert code == 0 and plan["proposal_calls"] == 72
     assert plan["lm_calls_est"] == plan["proposal_calls"] + plan["scoring_calls_est"] + plan["final_calls"] <= plan["lm_calls_max"]
     assert plan["final_calls"] == 3 * 300 and plan["tokens_est"] > plan["lm_calls_est"]  # 3 prompts on dev, test, test_shift
     assert plan["rungs"][-1] == 100

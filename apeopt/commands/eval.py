@@ -149,6 +149,7 @@ def progress_evaluate(
         scores,
         tuple(o for p in parts for o in p.outputs),
         tuple(e for p in parts for e in p.examples),
+        tuple(f for p in parts for f in (p.feedback or (None,) * len(p.scores))),
     )
 
 

@@ -19,6 +19,13 @@ class OptimizeConfig:
     seed: int = 0
     split_seed: int = 0
     proposers: tuple[str, ...] = ("forward", "chat")
+    # proposers of the rounds after round 0 (they read scored candidates): variation, history (OPRO),
+    # reflect (a parent's dev failures with the scorer's feedback, GEPA), merge (two Pareto-front candidates)
+    later_proposers: tuple[str, ...] = ("variation", "history", "reflect")
+    parents: str = "top"  # parents of later rounds: top (best dev means) | pareto (per-example front, GEPA)
+    reflect_tokens: int = 1200  # hard cap on a reflection or merge prompt, in estimated tokens
+    reflect_failures: int = 4  # failing dev examples shown per reflection
+    reflect_successes: int = 1  # and right ones
     subsamples: int = 4  # demo subsamples per proposer
     per_subsample: int = 3  # candidates sampled per subsample
     proposal_demos: int = 5
@@ -38,11 +45,11 @@ class OptimizeConfig:
     use_cache: bool = True
 
     def __post_init__(self) -> None:
-        positive = ("subsamples", "per_subsample", "minibatch", "rounds", "resample_top")
+        positive = ("subsamples", "per_subsample", "minibatch", "rounds", "resample_top", "reflect_failures")
         for name in positive:
             if getattr(self, name) < 1:
                 raise UserError(f"config field {name!r} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("patience", "few_shot_k", "proposal_demos"):
+        for name in ("patience", "few_shot_k", "proposal_demos", "reflect_successes"):
             if getattr(self, name) < 0:
                 raise UserError(f"config field {name!r} must be >= 0, got {getattr(self, name)!r}")
         if self.eta < 2:
@@ -56,11 +63,20 @@ class OptimizeConfig:
         if not self.proposers:
             raise UserError("config field 'proposers' must name at least one proposer")
         from apeopt.optimizer.proposer import PROPOSERS
+        from apeopt.optimizer.reflect import MIN_TOKENS
 
+        later = {n for n in PROPOSERS.names() if PROPOSERS.get(n).later_only}
         for p in self.proposers:
-            if p not in PROPOSERS or p in ("variation", "history"):
-                valid = [n for n in PROPOSERS.names() if n not in ("variation", "history")]
+            if p not in PROPOSERS or p in later:
+                valid = [n for n in PROPOSERS.names() if n not in later]
                 raise UserError(f"config field 'proposers': unknown initial proposer {p!r}; valid: {', '.join(valid)}")
+        for p in self.later_proposers:
+            if p not in PROPOSERS:
+                raise UserError(f"config field 'later_proposers': {PROPOSERS.unknown_message(p)}")
+        if self.parents not in ("top", "pareto"):
+            raise UserError(f"config field 'parents' must be 'top' or 'pareto', got {self.parents!r}")
+        if isinstance(self.reflect_tokens, bool) or not isinstance(self.reflect_tokens, int) or self.reflect_tokens < MIN_TOKENS:
+            raise UserError(f"config field 'reflect_tokens' must be a whole number >= {MIN_TOKENS}, got {self.reflect_tokens!r}")
 
     @property
     def proposer_spec(self) -> str:
@@ -74,6 +90,7 @@ class OptimizeConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["proposers"] = list(self.proposers)
+        d["later_proposers"] = list(self.later_proposers)
         return d
 
     @classmethod
@@ -85,6 +102,7 @@ class OptimizeConfig:
 
                 raise UserError(unknown("field", key, sorted(known), where))
         kw = dict(data)
-        if "proposers" in kw:
-            kw["proposers"] = tuple(kw["proposers"])
+        for key in ("proposers", "later_proposers"):
+            if key in kw:
+                kw[key] = tuple(kw[key])
         return cls(**kw)

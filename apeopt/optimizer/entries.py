@@ -90,7 +90,8 @@ class EntryMaker:
             trial.set_user_attr(key, value)
         trial.set_user_attr("continues", e.trial.number)
         e.state = "continued"
-        return Entry(trial, e.candidate, e.fmt, e.prompt, e.phase, e.round, scores=list(e.scores), label=e.label)
+        return Entry(trial, e.candidate, e.fmt, e.prompt, e.phase, e.round, scores=list(e.scores),
+                     outputs=list(e.outputs), feedback=list(e.feedback), label=e.label)
 
     def discard(self, e: Entry) -> None:
         """An entry made but not scored (its phase's calls ran out): told pruned, so no trial stays running."""

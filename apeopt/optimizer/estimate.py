@@ -64,11 +64,11 @@ def _slice_calls(task: Task, fmt: Format, dev: Sequence[Example], sizes: Sequenc
 
 
 def _proposals(config: OptimizeConfig, task: Task) -> tuple[int, int, int, int]:
-    """Calls and requests of round 0's proposers, and of each later round at most (variation + history)."""
+    """Calls and requests of round 0's proposers, and of each later round's at most (``later_proposers``)."""
     ctx = ProposalContext(train=task.split("train"), n=config.per_subsample, subsamples=config.subsamples,
                           k_demos=config.proposal_demos, temperature=config.proposal_temperature, seed=config.seed * 100)
     first = [r for name in config.proposers for r, _ in PROPOSERS.get(name)().requests(ctx)]
-    later = config.resample_top + max(1, config.subsamples // 2)
+    later = sum(PROPOSERS.get(name)().planned_requests(config.resample_top, config.subsamples) for name in config.later_proposers)
     return sum(r.calls for r in first), len(first), later * config.per_subsample, later
 
 

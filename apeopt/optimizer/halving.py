@@ -38,6 +38,10 @@ class Entry:
     phase: str
     round: int
     scores: list[float] = field(default_factory=list)
+    # per scored dev example, beside ``scores``: the model's answer and the scorer's reason (None where
+    # there is none: a likelihood score, a right answer, or a replayed log written without them)
+    outputs: list[str | None] = field(default_factory=list)
+    feedback: list[str | None] = field(default_factory=list)
     label: str = ""  # what the entry is, where the search named it (an incumbent rung, a demo-set origin)
     state: str = "running"
 
@@ -129,7 +133,9 @@ class Halving:
             rec = self.replay.get((e.trial.number, step))
             if rec is not None:
                 self.backend.usage.add(calls=rec["lm_calls"], prompt_tokens=rec["tokens"])
-                self._take(e, rec["scores"], step, rec["lm_calls"], rec["tokens"], replayed=True)
+                n = len(rec["scores"])
+                self._take(e, rec["scores"], step, rec["lm_calls"], rec["tokens"], replayed=True,
+                           outputs=rec.get("outputs") or [None] * n, feedback=rec.get("feedback") or [None] * n)
         if not fresh:
             return
         calls0, tokens0 = self.backend.usage.calls, self.backend.usage.tokens
@@ -139,14 +145,18 @@ class Halving:
         calls = split_total(self.backend.usage.calls - calls0, requests)
         tokens = split_total(self.backend.usage.tokens - tokens0, weights)
         for e, r, c, t in zip(fresh, results, calls, tokens):
-            self._take(e, r.scores, step, c, t, replayed=False)
+            outputs = [None] * len(r.scores) if self.scorer.needs_logprob else list(r.outputs)
+            self._take(e, r.scores, step, c, t, replayed=False, outputs=outputs, feedback=list(r.feedback or [None] * len(r.scores)))
 
     def cost(self, prompt: PromptConfig, batch: Sequence[Example]) -> int:
         """LM calls one prompt costs on ``batch``: the calls of the requests evaluate_many sends."""
         return request_calls(prompt, batch, self.scorer.needs_logprob)
 
-    def _take(self, e: Entry, scores: Sequence[float], step: int, calls: int, tokens: int, replayed: bool) -> None:
+    def _take(self, e: Entry, scores: Sequence[float], step: int, calls: int, tokens: int, replayed: bool,
+              outputs: Sequence[str | None] = (), feedback: Sequence[str | None] = ()) -> None:
         e.scores.extend(scores)
+        e.outputs.extend(list(outputs)[: len(scores)] + [None] * (len(scores) - len(outputs)))
+        e.feedback.extend(list(feedback)[: len(scores)] + [None] * (len(scores) - len(feedback)))
         e.trial.report(e.value, step)
         self.record(e, step, scores, calls, tokens, replayed)
 

@@ -8,7 +8,9 @@ that halving pruned early finished on all of dev:
 1. demos: new demo sets of the incumbent's size (credit-assigned and random; retrieval sizes);
 2. format: TPE over the space's other dimensions (template, CoT, votes, answer prefix);
 3. wording: instructions proposed by the proposer model (APE forward and chat in round 0, then
-   variations and the scored history, OPRO), in the incumbent's format.
+   variations, the scored history (OPRO) and reflection on a parent's dev failures (GEPA); parents
+   by dev mean or from the per-example Pareto front, :mod:`apeopt.optimizer.context`), in the
+   incumbent's format.
 
 After each phase a challenger replaces the incumbent only on a credible paired gain on all of
 dev (:mod:`apeopt.optimizer.selection`), so the winner is never below the ladder's best on dev,
@@ -31,6 +33,7 @@ from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.budget import Budget
 from apeopt.optimizer.bootstrap import bootstrap_traces, sample_ids
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.context import proposal_context
 from apeopt.optimizer.demo_credit import DemoValue, Observation, estimate_values
 from apeopt.optimizer.demo_search import demo_candidates, demo_ids, observation
 from apeopt.optimizer.entries import EntryMaker
@@ -38,7 +41,7 @@ from apeopt.optimizer.halving import FINISH_TOP, Entry, Halving
 from apeopt.optimizer.incumbency import Incumbency
 from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.pool import Candidate, CandidatePool
-from apeopt.optimizer.proposer import PROPOSERS, ProposalContext, ScoredCandidate
+from apeopt.optimizer.proposer import PROPOSERS, ScoredCandidate
 from apeopt.optimizer.pruner import SyncHalvingPruner, halving_examples, rung_sizes
 from apeopt.optimizer.runstore import RunStore
 from apeopt.optimizer.selection import contends
@@ -51,6 +54,7 @@ from apeopt.tasks.task import Task
 
 SEARCH_SPLITS = ("train", "dev")
 DEMO_VALUES = "demo_values.json"
+PROPOSER_CALLS = "proposer_calls.json"  # LM calls of each proposer (reflection included), summed over rounds
 # Share of the calls left that a phase may spend, under a call budget (round 0, later rounds).
 SHARES_ROUND0 = {"incumbents": 0.35, "demos": 0.35, "format": 0.45, "instruction": 1.0}
 SHARES = {"demos": 0.35, "format": 0.45, "instruction": 1.0}
@@ -105,6 +109,7 @@ class Optimizer:
         self.incumbency = Incumbency(self.dev[0].input)
         self.human: Candidate | None = None
         self.demo_values: list[DemoValue] = []
+        self.proposer_calls: dict[str, int] = {}
         self.demo_cap = max_demos(self.train, self.task.instruction)
         self._cap: int | None = None
         self.stop_reason: str | None = None
@@ -290,18 +295,8 @@ class Optimizer:
 
     def _propose(self, rnd: int) -> list[Candidate]:
         new: list[Candidate] = []
-        names = list(self.config.proposers) if rnd == 0 else ["variation", "history"]
-        ranked = self.ranked_candidates()
-        ctx = ProposalContext(
-            train=self.train,
-            history=ranked,
-            parents=ranked[-self.config.resample_top :][::-1],
-            n=self.config.per_subsample,
-            subsamples=self.config.subsamples,
-            k_demos=self.config.proposal_demos,
-            temperature=self.config.proposal_temperature,
-            seed=self.config.seed * 100 + rnd,
-        )
+        names = list(self.config.proposers) if rnd == 0 else list(self.config.later_proposers)
+        ctx = proposal_context(self.entries, self.train, self.dev, self.config, rnd, self.scorer.needs_logprob, names)
         for name in names:
             if self._should_stop():
                 break
@@ -313,8 +308,11 @@ class Optimizer:
                 cand = self.pool.add(p.text, p.origin, rnd, p.parent)
                 if cand:
                     new.append(cand)
-            self.view.update(calls_proposing=self.proposer_backend.usage.calls - before)
+            spent = self.proposer_backend.usage.calls - before
+            self.proposer_calls[name] = self.proposer_calls.get(name, 0) + spent
+            self.view.update(calls_proposing=spent)
         self.store.write_candidates(self.pool.rows())
+        self.store.write_json(PROPOSER_CALLS, self.proposer_calls)
         return new
 
     # ----- selection -------------------------------------------------------------------
@@ -379,6 +377,11 @@ class Optimizer:
                 "round": e.round, "step": step, "n_new": len(scores), "scores": list(scores), "mean": e.value,
                 "lm_calls": calls, "tokens": tokens, "elapsed": round(self.budget.elapsed(), 3),
             }
+            first = len(e.scores) - len(scores)  # the answers and feedback of these examples, for reflection
+            if not self.scorer.needs_logprob:
+                rec["outputs"] = e.outputs[first:]
+            if any(f is not None for f in e.feedback[first:]):
+                rec["feedback"] = e.feedback[first:]
             self.store.append_evaluation(rec)
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls

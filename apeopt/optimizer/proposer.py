@@ -1,7 +1,9 @@
-"""Proposers: an LLM writes candidate instructions from demos, variations, or the scored history.
+"""Proposers: an LLM writes candidate instructions from demos, variations, the scored history, or failures.
 
-Templates follow APE (Zhou et al., 2023: forward generation and resampling) and OPRO
-(Yang et al., 2024: a meta-prompt with previous instructions and their scores).
+Templates follow APE (Zhou et al., 2023: forward generation and resampling), OPRO (Yang et al., 2024:
+a meta-prompt with previous instructions and their scores) and GEPA (Agrawal et al., 2025: reflection
+on a parent's failures with the scorer's feedback, :mod:`apeopt.optimizer.reflect`; merges of two
+candidates that win different dev examples, :mod:`apeopt.optimizer.merge`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from apeopt.models.base import GenerateRequest, LMBackend
+from apeopt.optimizer.pareto import MergePair
 from apeopt.registry import Registry
 from apeopt.scorers.normalize import normalize
 from apeopt.tasks.task import Example
@@ -52,9 +55,32 @@ class ScoredCandidate:
     score: float
 
 
+@dataclass(frozen=True)
+class Observed:
+    """One dev example as a candidate's prompt fared on it: what reflection and merges show."""
+
+    index: int  # position in dev
+    input: str
+    expected: str
+    output: str | None  # None: not generated (likelihood scoring) or not logged
+    score: float
+    feedback: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"index": self.index, "input": self.input, "expected": self.expected, "output": self.output,
+                "score": self.score, "feedback": self.feedback}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Observed":  # type: ignore[type-arg]
+        return cls(int(d["index"]), str(d["input"]), str(d["expected"]), d.get("output"), float(d["score"]), d.get("feedback"))
+
+
 @dataclass
 class ProposalContext:
-    """What a proposer may read: train examples and the dev-scored history (never test)."""
+    """What a proposer may read: train examples and the dev-scored history (never test).
+
+    ``results`` holds, per candidate id, the dev examples its best-scored prompt was scored on;
+    ``merges`` the pairs of Pareto-front candidates that win different dev examples."""
 
     train: Sequence[Example]
     history: Sequence[ScoredCandidate] = ()
@@ -64,11 +90,22 @@ class ProposalContext:
     k_demos: int = 5
     temperature: float = 0.9
     seed: int = 0
+    results: dict[str, tuple[Observed, ...]] = field(default_factory=dict)
+    merges: Sequence[MergePair] = ()
+    likelihood: bool = False  # scores are log-probabilities (no generated answers, no feedback)
+    reflect_tokens: int = 1200  # hard cap on a reflection or merge prompt (estimated tokens)
+    reflect_failures: int = 4
+    reflect_successes: int = 1
     extra: dict[str, object] = field(default_factory=dict)
 
 
 class Proposer(ABC):
     name: str = ""
+    later_only: bool = False  # needs scored candidates: used in the rounds after round 0 only
+
+    def planned_requests(self, parents: int, subsamples: int) -> int:
+        """Requests (of ``n`` samples each) it sends in a later round at most, for the cost estimate."""
+        return parents
 
     @abstractmethod
     def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
@@ -145,6 +182,7 @@ class VariationProposer(Proposer):
     """APE resampling: semantic variations of the best candidates."""
 
     name = "variation"
+    later_only = True
 
     def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
         return [
@@ -157,6 +195,10 @@ class HistoryProposer(Proposer):
     """OPRO: new candidates conditioned on previous instructions and their dev scores."""
 
     name = "history"
+    later_only = True
+
+    def planned_requests(self, parents: int, subsamples: int) -> int:
+        return max(1, subsamples // 2)
 
     def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
         if not ctx.history:
@@ -177,14 +219,17 @@ PROPOSERS.add("forward", ForwardProposer)
 PROPOSERS.add("chat", ChatProposer)
 PROPOSERS.add("variation", VariationProposer)
 PROPOSERS.add("history", HistoryProposer)
+PROPOSERS.add("reflect", "apeopt.optimizer.reflect:ReflectProposer")
+PROPOSERS.add("merge", "apeopt.optimizer.merge:MergeProposer")
 
-# Text that is no instruction: the writer speaking of themselves, a question, or the meta-prompt echoed.
+# Text that is no instruction: the writer speaking of themselves, a question, a header ("Refinements
+# of this instruction:"), or the meta-prompt echoed.
 _NOT_INSTRUCTION = re.compile(
-    r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself)\b|\?\s*$|one-sentence instruction|the instruction (?:was|is)\b"
+    r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself)\b|\?\s*$|:\s*$|one-sentence instruction|the instruction (?:was|is)\b"
     r"|input-output pairs|\bthe friend\b",
     re.I,
 )
-_PREFIX = re.compile(r"^(?:the\s+)?(?:new\s+)?(?:instruction|text|answer|output)\s*(?:was|is)?\s*[:\-]\s*", re.I)
+_PREFIX = re.compile(r"^(?:the\s+)?(?:(?:new|improved|revised|updated|combined|merged)\s+)?(?:instruction|text|answer|output)\s*(?:was|is)?\s*[:\-]\s*", re.I)
 
 
 def clean_instruction(text: str, capitalize: bool = True) -> str | None:

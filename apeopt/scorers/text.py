@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from typing import Sequence
 
-from apeopt.scorers.base import Scorer
+from apeopt.scorers.base import Scorer, expected, mismatch, quote
 from apeopt.scorers.normalize import normalize, normalize_light
 
 
@@ -39,6 +39,11 @@ def _f1(pred: list[str], gold: list[str]) -> float:
 class TokenF1(Scorer):
     name = "token_f1"
 
+    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
+                 score: float | None = None) -> str | None:
+        s = self.score(prediction, targets, labels) if score is None else score
+        return None if s >= 1.0 else f"token F1 {s:.2f}: {mismatch(prediction, targets)}"
+
     def score(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None) -> float:
         pred = normalize(prediction).split()
         return max(_f1(pred, normalize(t).split()) for t in targets)
@@ -65,6 +70,18 @@ class LabelAccuracy(Scorer):
         label = to_label(prediction, labels or targets)
         return float(label is not None and any(normalize_light(label) == normalize_light(t) for t in targets))
 
+    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
+                 score: float | None = None) -> str | None:
+        """The confusion: ``predicted negative, expected positive``, or no label found in the answer."""
+        s = self.score(prediction, targets, labels) if score is None else score
+        if s >= 1.0:
+            return None
+        label = to_label(prediction, labels or targets)
+        if label is None:
+            valid = ", ".join(list(labels or targets)[:8])
+            return f"no single label in {quote(prediction)} (labels: {valid}); expected {targets[0]}"
+        return f"predicted {label}, expected {targets[0]}"
+
 
 _NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
 
@@ -87,3 +104,13 @@ class NumericMatch(Scorer):
         if p is None:
             return 0.0
         return float(any((t_num := first_number(t)) is not None and abs(t_num - p) < 1e-6 for t in targets))
+
+    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
+                 score: float | None = None) -> str | None:
+        s = self.score(prediction, targets, labels) if score is None else score
+        if s >= 1.0:
+            return None
+        p = first_number(prediction)
+        if p is None:
+            return f"no number in {quote(prediction)}; expected {expected(targets)}"
+        return f"expected {expected(targets)}, got the number {p:g} (in {quote(prediction)})"

@@ -92,3 +92,18 @@ def test_apeopt_row(tmp_path: Path) -> None:
     assert main["trace"] and main["calls_to_95"] == first_calls_at(main["trace"], 0.95 * main["trace_final"])
     assert main["trace"][0]["calls"] == 12  # the human incumbent is on all of dev after len(dev) calls
     assert {r["method"] for r in rows} == {"apeopt_instruction", "human_apeopt", "human_fewshot_apeopt"}
+
+
+def test_gepa_end_to_end() -> None:
+    from apeopt.peers.gepa import plan_gepa, run_gepa
+
+    task, b = plural_task(), backend()
+    fake = b.inner
+    row = run_gepa(task, b, 150, task.split("train"), task.split("dev"), task.split("test"), num_threads=2)
+    assert row["method"] == "gepa" and row["test"]["n"] == 20
+    assert row["search"]["calls"] <= 150  # stopped between iterations before the budget
+    reflection = next(p for p in fake.seen_prompts if "examples_with_feedback" in p)  # the proposer LM reflected
+    assert "expected 'w" in reflection and "got '" in reflection  # the task scorer's feedback reached it
+    assert "plural" in row["prompt"]["instruction"].lower() and row["dev"] == 1.0
+    assert row["settings"]["candidates"] >= 2 and row["settings"]["reflection_lm"].startswith("the proposer")
+    assert plan_gepa(500, 30) == {"max_metric_calls": 500, "reserve": 37}
