@@ -35,7 +35,7 @@ def run_toy(
     lm: FakeBackend | None = None, **cfg: object
 ) -> tuple[dict, RunStore, MeteredBackend]:
     backend = MeteredBackend(lm or FakeBackend(lambda x: x + "s"))
-    config = OptimizeConfig(task="toy", space=space, budget_minutes=None, **cfg)  # type: ignore[arg-type]
+    config = OptimizeConfig(task="toy", space=space, **{"budget_minutes": None, **cfg})  # type: ignore[arg-type]
     store = RunStore(tmp) if resume else RunStore.create(tmp, tmp.parent, "x")
     summary = optimize(config, task or toy_task(), load_space(space), backend, backend, store, view or View(), resume=resume)
     return summary, store, backend

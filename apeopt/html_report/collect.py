@@ -67,6 +67,7 @@ class Candidate:
     state: str
     format: str
     instruction: str
+    note: str = ""  # why a row is not scored on all of dev, and its standing against the winner
 
 
 @dataclass
@@ -236,6 +237,7 @@ def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: i
             run.leaderboard.append(Candidate(
                 i, float(r.get("score", float("nan"))), int(r.get("n", 0)), int(r.get("trial", -1)), str(r.get("origin", "")),
                 int(r.get("round", 0)), str(r.get("phase", "")), str(r.get("state", "")), fmt, str(r.get("instruction", "")),
+                str(r.get("note", "")),
             ))
 
 

@@ -85,8 +85,8 @@ details>summary{cursor:pointer;font-weight:600;margin:6px 0}
 {% for r in runs if r.leaderboard %}
 <details open><summary>{{ r.label }} <span class="muted small">— {{ r.task }}, {{ r.model }}, {{ r.space }}</span></summary>
 {% if r.human_instruction is not none %}<p class="small"><b>human:</b> <span class="instr">{{ r.human_instruction }}</span><br><b>winner:</b> <span class="instr">{{ r.winner_instruction }}</span></p>{% endif %}
-<table class="leaderboard"><thead><tr><th>#</th><th>dev</th><th>n</th><th>trial</th><th>origin</th><th>round</th><th>phase</th><th>state</th><th>format</th><th>instruction</th></tr></thead><tbody>
-{% for c in r.leaderboard %}<tr><td class="num">{{ c.rank }}</td><td class="num">{{ "%.3f"|format(c.score) }}</td><td class="num">{{ c.n }}</td><td class="num">{{ c.trial }}</td><td>{{ c.origin }}</td><td class="num">{{ c.round }}</td><td>{{ c.phase }}</td><td>{{ c.state }}</td><td class="small">{{ c.format }}</td><td class="instr">{{ c.instruction }}</td></tr>{% endfor %}
+<table class="leaderboard"><thead><tr><th>#</th><th>dev</th><th>n</th><th>trial</th><th>origin</th><th>round</th><th>phase</th><th>state</th><th>note</th><th>format</th><th>instruction</th></tr></thead><tbody>
+{% for c in r.leaderboard %}<tr><td class="num">{{ c.rank }}</td><td class="num">{{ "%.3f"|format(c.score) }}</td><td class="num">{{ c.n }}</td><td class="num">{{ c.trial }}</td><td>{{ c.origin }}</td><td class="num">{{ c.round }}</td><td>{{ c.phase }}</td><td>{{ c.state }}</td><td class="small">{{ c.note }}</td><td class="small">{{ c.format }}</td><td class="instr">{{ c.instruction }}</td></tr>{% endfor %}
 </tbody></table></details>
 {% else %}<p class="muted">No leaderboards.</p>{% endfor %}
 

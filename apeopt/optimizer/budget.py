@@ -3,6 +3,10 @@
 Tokens and minutes are checked between evaluations. LM calls are a hard cap: the cost of a rung or
 a proposal batch is known before it is sent, so work that would cross the cap is trimmed first
 (``calls_left``).
+
+A ``reserve`` (a fraction of each limit) is held back from the search while it is set: the loop
+sets it once it has an incumbent and clears it for its closing step, which spends the reserve on
+finishing the candidates that were ahead of the incumbent when the search stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class Budget:
     clock: Callable[[], float] = time.monotonic
     started: float = field(default=0.0)
     frozen: float | None = None  # while replaying a resumed run: the elapsed time the log recorded
+    reserve: float = 0.0  # the fraction of each limit held back (for the closing step)
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -47,8 +52,11 @@ class Budget:
         return self.frozen if self.frozen is not None else self.clock() - self.started
 
     def calls_left(self) -> int | None:
-        """LM calls that may still be spent; None without a call budget."""
-        return None if self.calls is None else max(0, self.calls - self.spent_calls())
+        """LM calls that may still be spent (less the reserve); None without a call budget."""
+        return None if self.calls is None else max(0, self._limit(self.calls) - self.spent_calls())
+
+    def _limit(self, limit: float) -> int:
+        return int(limit * (1.0 - self.reserve))
 
     def _unique(self) -> list[Usage]:
         seen: dict[int, Usage] = {}
@@ -57,11 +65,16 @@ class Budget:
         return list(seen.values())
 
     def exhausted(self) -> str | None:
-        """Why the budget is spent, or None while some is left."""
-        if self.calls is not None and self.spent_calls() >= self.calls:
-            return f"LM-call budget spent ({self.spent_calls()} >= {self.calls})"
-        if self.tokens is not None and self.spent_tokens() >= self.tokens:
-            return f"token budget spent ({self.spent_tokens()} >= {self.tokens})"
-        if self.minutes is not None and self.elapsed() >= 60 * self.minutes:
-            return f"time budget spent ({self.elapsed() / 60:.1f} >= {self.minutes} min)"
+        """Why the budget (less the reserve) is spent, or None while some is left."""
+        kept = f"; {self.reserve:.0%} held back for the closing step" if self.reserve else ""
+        if self.calls is not None and self.spent_calls() >= self._limit(self.calls):
+            return f"LM-call budget spent ({self.spent_calls()} of {self.calls}{kept})"
+        if self.tokens is not None and self.spent_tokens() >= self._limit(self.tokens):
+            over = self.spent_tokens() - self.tokens
+            tail = f", {over} over in the last step" if over > 0 and not kept else kept
+            return f"token budget spent ({self.spent_tokens()} of {self.tokens}{tail})"
+        if self.minutes is not None and self.elapsed() >= 60 * self.minutes * (1.0 - self.reserve):
+            over = self.elapsed() / 60 - self.minutes
+            tail = f", {over:.1f} min over in the last step" if over >= 0.05 and not kept else kept
+            return f"time budget spent ({self.elapsed() / 60:.1f} of {self.minutes} min{tail})"
         return None

@@ -37,14 +37,14 @@ from apeopt.optimizer.context import proposal_context
 from apeopt.optimizer.demo_credit import DemoValue, Observation, estimate_values
 from apeopt.optimizer.demo_search import demo_candidates, demo_ids, observation
 from apeopt.optimizer.entries import EntryMaker
-from apeopt.optimizer.halving import FINISH_TOP, Entry, Halving
+from apeopt.optimizer.halving import Entry, Halving
 from apeopt.optimizer.incumbency import Incumbency
 from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.pool import Candidate, CandidatePool
 from apeopt.optimizer.proposer import PROPOSERS, ScoredCandidate
 from apeopt.optimizer.pruner import SyncHalvingPruner, halving_examples, rung_sizes
 from apeopt.optimizer.runstore import RunStore
-from apeopt.optimizer.selection import contends
+from apeopt.optimizer.finishing import closing_reserve, leaders
 from apeopt.optimizer.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.view import View
 from apeopt.records.search import DemoCredit
@@ -177,6 +177,7 @@ class Optimizer:
                 break
         if self.stop_reason is None and self._should_stop():
             self.stop_reason = self._should_stop()
+        self._close()
 
     @property
     def incumbent(self) -> Entry | None:
@@ -199,6 +200,7 @@ class Optimizer:
             entries += self._finish_leaders(entries, near=name == "incumbents")
             if name == "incumbents":
                 self.incumbency.start(entries, [e for e in self.entries if e.trial.user_attrs.get("continues") is not None])
+                self.budget.reserve = closing_reserve(self.budget.calls, len(self.dev)) if self.incumbent is not None else 0.0
             else:
                 self.incumbency.challenge(entries)
             self._show_best()
@@ -317,25 +319,35 @@ class Optimizer:
 
     # ----- selection -------------------------------------------------------------------
     def _finish_leaders(self, entries: list[Entry], near: bool = False) -> list[Entry]:
-        """Entries pruned before all of dev but ahead of the incumbent (or the phase's best) on the
-        examples they share are scored on the rest of dev, the best ``FINISH_TOP`` of them. With
-        ``near`` (the ladder: the floor the run may not fall below, a handful of rungs) "ahead"
-        widens to "not credibly behind": a rung within noise of the best on 10 or 30 items is
-        finished too, since halving's ranking of near-ties on so few items is a coin toss."""
-        n = len(self.dev)
+        """The phase's leaders that halving pruned early, scored on the rest of dev (:mod:`finishing`;
+        ``near``, for the ladder: also those within noise of the best)."""
         ref = self.incumbent or max((e for e in entries if e.state == "complete"), key=lambda e: e.value, default=None)
-        leaders = [e for e in entries if e.state == "pruned" and 0 < len(e.scores) < n]
-        if ref is not None:
-            leaders = [e for e in leaders if contends(e.scores, ref.scores, near, seed=e.trial.number)]
-        leaders = sorted(leaders, key=lambda e: (-e.value, e.trial.number))[:FINISH_TOP]
+        return self._finish(leaders(entries, ref, len(self.dev), near))
+
+    def _close(self) -> None:
+        """The closing step of a run its budget stopped: the budget's reserve is released and spent on
+        the best entries cut while ahead of the incumbent; they challenge it like any other."""
+        self.budget.reserve = 0.0
+        if self.incumbent is None or self._interrupted or not self.stop_reason:
+            return
+        conts = self._finish(leaders(self.entries, self.incumbent, len(self.dev)))
+        if conts:
+            self.incumbency.challenge(conts)
+            self._show_best()
+        self.stop_reason = self.budget.exhausted() or self.stop_reason
+        self.stop_reason += (f"; the closing step finished {len(conts)} leader(s) on all of dev" if conts
+                             else "; no candidate cut by it was ahead of the incumbent")
+
+    def _finish(self, leaders: list[Entry]) -> list[Entry]:
+        if not leaders or self._should_stop():
+            return []
         conts = [self.make.continuation(e) for e in leaders]
-        if conts and not self._should_stop():
-            self.entries.extend(conts)
-            self.view.update(phase=f"finishing {len(conts)} leader(s) on all of dev")
-            reason = self.halving.finish(conts)
-            if reason and not self.stop_reason:
-                self.stop_reason = reason
-            self._write_tables()
+        self.entries.extend(conts)
+        self.view.update(phase=f"finishing {len(conts)} leader(s) on all of dev")
+        reason = self.halving.finish(conts)
+        if reason and not self.stop_reason:
+            self.stop_reason = reason
+        self._write_tables()
         return conts
 
     def best_fixed(self) -> Entry | None:
@@ -421,7 +433,7 @@ class Optimizer:
         return ranked_candidates(self.entries, self.scorer.needs_logprob)
 
     def leaderboard(self, k: int = 20) -> list[dict[str, Any]]:
-        return leaderboard(self.entries, k)
+        return leaderboard(self.entries, k, self.best())
 
     def _write_tables(self) -> None:
         self.store.write_leaderboard(self.leaderboard())

@@ -142,10 +142,12 @@ class RunStore:
 
     def write_leaderboard(self, rows: list[dict[str, Any]]) -> None:
         atomic_write_json(self.path(LEADERBOARD), rows)
-        lines = ["| rank | dev | n | trial | origin | round | format | instruction |", "|---|---|---|---|---|---|---|---|"]
+        lines = ["| rank | dev | n | trial | origin | round | state | note | format | instruction |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(rows, 1):
             fmt = ", ".join(f"{k}={v!r}" for k, v in r["format"].items())
             text = r["instruction"].replace("|", "\\|")
-            lines.append(f"| {i} | {r['score']:.3f} | {r['n']} | {r['trial']} | {r['origin']} | {r['round']} | {fmt} | {text} |")
+            lines.append(f"| {i} | {r['score']:.3f} | {r['n']} | {r['trial']} | {r['origin']} | {r['round']} | {r['state']} "
+                         f"| {r.get('note', '')} | {fmt} | {text} |")
         atomic_write_text(self.path(LEADERBOARD_MD), "\n".join(lines) + "\n")
 
