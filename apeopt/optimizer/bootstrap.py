@@ -17,6 +17,7 @@ from apeopt.evaluation import answer_request, generate_requests
 from apeopt.models.base import LMBackend
 from apeopt.prompts.prompt import COT_ANSWER_TRIGGER, Demo, PromptConfig
 from apeopt.scorers import Scorer
+from apeopt.search_spaces import Format
 from apeopt.tasks.task import Example
 
 
@@ -44,3 +45,24 @@ def sample_ids(n_train: int, k: int, exclude: Sequence[int], seed: int) -> list[
 
 def bootstrapped_demo(ex: Example, reasoning: str, cot: str) -> Demo:
     return Demo(ex.input, f"{cot} {reasoning}\n{COT_ANSWER_TRIGGER} {ex.target}".strip())
+
+
+def wants_bootstrap(fmt: Format, likelihood: bool) -> bool:
+    """Bootstrapping applies to a CoT format with fixed demos, scored by generation."""
+    return bool(fmt.cot) and fmt.demos > 0 and fmt.demo_source != "retrieved" and not likelihood
+
+
+def bootstrap_ids(fmt: Format, n_train: int, calls_left: int | None, seed: int) -> list[int]:
+    """The train examples to reason about: ``2k`` new ones (two calls each; fewer under a call budget)."""
+    from apeopt.optimizer.demo_search import demo_ids
+
+    n = 2 * fmt.demos if calls_left is None else min(2 * fmt.demos, calls_left // 6)
+    return sample_ids(n_train, n, demo_ids(fmt, n_train), seed=seed)
+
+
+def bootstrapped_format(fmt: Format, traces: dict[int, str]) -> Format | None:
+    """``fmt`` with the first ``k`` bootstrapped traces as its demos (None without traces)."""
+    if not traces:
+        return None
+    chosen = tuple(list(traces)[: fmt.demos])
+    return replace(fmt, demo_source="bootstrapped", demos=len(chosen), demo_ids=chosen)

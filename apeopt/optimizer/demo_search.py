@@ -9,18 +9,23 @@ The incumbent's demo count ``k`` stays; what changes is which demos, and in whic
   credit-chosen fixed sets of ``k`` demos, since a retrieval incumbent that merely ties the
   fixed rungs on dev should still meet chosen demos.
 
-Zero-shot incumbents get no demo search: the ladder already found that demos did not help.
+A zero-shot incumbent often only ties the demo rungs on dev and wins as the shorter prompt; demo
+search then varies the best complete prompt with demos (:func:`demo_base`), whose new sets must
+still beat the zero-shot incumbent credibly.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import replace
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from apeopt.optimizer.demo_credit import DemoValue, Observation, propose_demo_sets
+from apeopt.optimizer.halving import Entry
 from apeopt.prompts.demos import sample_demo_ids
+from apeopt.records.search import DemoCredit
 from apeopt.search_spaces import Format
+from apeopt.tasks.task import Example
 
 
 def demo_ids(fmt: Format, n_train: int) -> tuple[int, ...]:
@@ -59,3 +64,18 @@ def demo_candidates(incumbent: Format, values: Sequence[DemoValue], n_train: int
         out.append(("random", replace(incumbent, demo_source="random", demo_ids=(), demo_seed=rng.randrange(1, 1 << 30))))
     return out
 
+
+
+def demo_base(incumbent: Entry | None, completed: Sequence[Entry], key: Callable[[Entry], Any]) -> Entry | None:
+    """What demo search varies: the incumbent, or for a zero-shot one the best (by ``key``) complete
+    prompt with demos in the same template."""
+    if incumbent is None or incumbent.fmt.demos > 0:
+        return incumbent
+    with_demos = [e for e in completed if e.fmt.demos > 0 and e.fmt.template == incumbent.fmt.template]
+    return min(with_demos, key=key, default=None)
+
+
+def demo_credits(values: Sequence[DemoValue], train: Sequence[Example], k: int = 10) -> tuple[DemoCredit, ...]:
+    """The ``k`` most and ``k`` least valuable train demos of an estimate, as records."""
+    shown = values if len(values) <= 2 * k else [*values[:k], *values[-k:]]
+    return tuple(DemoCredit(v.index, train[v.index].input, v.value, v.shown) for v in shown)

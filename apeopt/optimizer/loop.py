@@ -15,6 +15,7 @@ that halving pruned early finished on all of dev:
 After each phase a challenger replaces the incumbent only on a credible paired gain on all of
 dev (:mod:`apeopt.optimizer.selection`), so the winner is never below the ladder's best on dev,
 and a proposed instruction is kept only if it credibly beats the human one in the same format.
+A run its budget stops ends with a closing step that finishes the leaders it cut (:mod:`finishing`).
 
 The search only ever sees the train and dev splits: ``Optimizer`` is handed a task with no test
 split, so selection cannot read test. Final test scoring happens in ``apeopt.optimizer.final``.
@@ -24,27 +25,25 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-import warnings
 from typing import Any, Callable, Sequence
-
-import optuna
 
 from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.budget import Budget
-from apeopt.optimizer.bootstrap import bootstrap_traces, sample_ids
+from apeopt.optimizer.bootstrap import bootstrap_ids, bootstrap_traces, bootstrapped_format, wants_bootstrap
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.context import proposal_context
 from apeopt.optimizer.demo_credit import DemoValue, Observation, estimate_values
-from apeopt.optimizer.demo_search import demo_candidates, demo_ids, observation
+from apeopt.optimizer.demo_search import demo_base, demo_candidates, demo_credits, observation
 from apeopt.optimizer.entries import EntryMaker
+from apeopt.optimizer.finishing import closing_reserve, leaders
 from apeopt.optimizer.halving import Entry, Halving
 from apeopt.optimizer.incumbency import Incumbency
 from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.pool import Candidate, CandidatePool
 from apeopt.optimizer.proposer import PROPOSERS, ScoredCandidate
-from apeopt.optimizer.pruner import SyncHalvingPruner, halving_examples, rung_sizes
+from apeopt.optimizer.pruner import halving_examples, rung_sizes
 from apeopt.optimizer.runstore import RunStore
-from apeopt.optimizer.finishing import closing_reserve, leaders
+from apeopt.optimizer.study import open_study
 from apeopt.optimizer.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.view import View
 from apeopt.records.search import DemoCredit
@@ -68,14 +67,6 @@ def search_view(task: Task) -> Task:
 def replay_log(store: RunStore) -> dict[tuple[int, int], dict[str, Any]]:
     """The persisted evaluations of an earlier, interrupted attempt of this run, by (trial, step)."""
     return {(r["trial"], r["step"]): r for r in store.repair_log()}
-
-
-def _drop_study(storage: str, name: str) -> None:
-    """A resumed run rebuilds its study by deterministic replay; the stale one is removed first."""
-    try:
-        optuna.delete_study(study_name=name, storage=storage)
-    except KeyError:
-        pass
 
 
 class Optimizer:
@@ -114,24 +105,11 @@ class Optimizer:
         self._cap: int | None = None
         self.stop_reason: str | None = None
         self._interrupted = False
-        sampler: optuna.samplers.BaseSampler = (
-            optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=6, multivariate=True)
-            if space.sampler == "tpe"
-            else optuna.samplers.RandomSampler(seed=config.seed)
-        )
         self.replay = replay_log(store) if resume else {}
         if resume:
             self.budget.replay_at(0.0)
-            _drop_study(storage or store.default_storage(), store.root.name)
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        self.study = optuna.create_study(
-            storage=storage or store.default_storage(),
-            study_name=store.root.name,
-            direction="maximize",
-            sampler=sampler,
-            pruner=SyncHalvingPruner(config.eta),
-        )
+        self.study = open_study(storage or store.default_storage(), store.root.name, space.sampler, config.seed,
+                                config.eta, resume)
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
         self.halving = Halving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
@@ -239,7 +217,7 @@ class Optimizer:
         return self._fit_count([self.make.entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rungs])
 
     def _demo_entries(self, rnd: int) -> list[Entry]:
-        inc = self._demo_base()
+        inc = demo_base(self.incumbent, self.completed(), self.incumbency.key)
         if inc is None or not self.space.demo_trials:
             return []
         self.demo_values = estimate_values(self._observations())
@@ -249,32 +227,16 @@ class Optimizer:
         made = self._bootstrapped(inc, rnd) + made
         return self._fit_count([self.make.entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made])
 
-    def _demo_base(self) -> Entry | None:
-        """What demo search varies: the incumbent, or for a zero-shot one the best complete prompt
-        with demos (a zero-shot incumbent often only ties the demo rungs on dev and wins as the
-        shorter prompt; new demo sets must still challenge it credibly)."""
-        inc = self.incumbent
-        if inc is None or inc.fmt.demos > 0:
-            return inc
-        with_demos = [e for e in self.completed() if e.fmt.demos > 0 and e.fmt.template == inc.fmt.template]
-        return min(with_demos, key=self.incumbency.key, default=None)
-
     def _bootstrapped(self, inc: Entry, rnd: int) -> list[tuple[str, Any]]:
-        """For a CoT incumbent with demos: a demo set of the model's own correct reasoning on train
-        examples (the incumbent reasons about ``2k`` new ones; two calls each, from the phase's share)."""
-        k = inc.fmt.demos
-        if not inc.fmt.cot or k == 0 or inc.fmt.demo_source == "retrieved" or self.scorer.needs_logprob:
+        """For a CoT incumbent with demos: a demo set of the model's own correct reasoning on train."""
+        if not wants_bootstrap(inc.fmt, self.scorer.needs_logprob):
             return []
         left = self._calls_left()
-        n = 2 * k if left is None else min(2 * k, left // 6)
-        ids = sample_ids(len(self.train), n, demo_ids(inc.fmt, len(self.train)), seed=self.config.seed * 1000 + rnd)
+        ids = bootstrap_ids(inc.fmt, len(self.train), left, seed=self.config.seed * 1000 + rnd)
         self.view.update(phase=f"bootstrapping CoT demos on {len(ids)} train examples")
         traces = bootstrap_traces(inc.prompt, self.train, ids, self.backend, self.scorer, self.task.labels)
-        if not traces:
-            return []
         self.make.traces.update(traces)
-        chosen = tuple(list(traces)[:k])
-        return [("bootstrapped", dataclasses.replace(inc.fmt, demo_source="bootstrapped", demos=len(chosen), demo_ids=chosen))]
+        return [("bootstrapped", fmt) for fmt in [bootstrapped_format(inc.fmt, traces)] if fmt is not None]
 
     def _format_entries(self, rnd: int) -> list[Entry]:
         inc = self.incumbent
@@ -355,8 +317,7 @@ class Optimizer:
 
     def demo_credits(self, k: int = 10) -> tuple[DemoCredit, ...]:
         """The ``k`` most and ``k`` least valuable train demos by the last estimate."""
-        values = self.demo_values if len(self.demo_values) <= 2 * k else [*self.demo_values[:k], *self.demo_values[-k:]]
-        return tuple(DemoCredit(v.index, self.train[v.index].input, v.value, v.shown) for v in values)
+        return demo_credits(self.demo_values, self.train, k)
 
     def _observations(self) -> list[Observation]:
         return [observation(e.fmt, e.candidate.text, e.scores, len(self.train)) for e in self.entries

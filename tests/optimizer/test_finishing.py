@@ -67,3 +67,20 @@ def _last_rows(evals: list[dict]) -> list[dict]:
     for r in evals:
         last[r["trial"]] = {**r, "n": r["step"]}
     return list(last.values())
+
+
+def test_budget_messages_say_what_is_held_back_and_how_far_over():
+    from apeopt.models.base import Usage
+
+    usage = Usage()
+    now = [0.0]
+    budget = Budget([usage], calls=100, minutes=3.0, clock=lambda: now[0])
+    budget.reserve = 0.1
+    usage.add(calls=89)
+    assert budget.exhausted() is None and budget.calls_left() == 1  # 90 of 100 while 10% is held back
+    now[0] = 165.0  # 2.75 min: past 90% of the time budget
+    assert budget.exhausted() == "time budget spent (2.8 of 3.0 min; 10% held back for the closing step)"
+    budget.reserve = 0.0
+    assert budget.exhausted() is None and budget.calls_left() == 11
+    now[0] = 200.0
+    assert budget.exhausted() == "time budget spent (3.3 of 3.0 min, 0.3 min over in the last step)"
