@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from apeopt.optimizer.halving import Entry
-from apeopt.optimizer.selection import paired_gain, rank_key
+from apeopt.optimizer.selection import corrected_confidence, paired_gain, rank_key
 from apeopt.records.search import Challenge, IncumbentRung
 
 
@@ -37,14 +37,17 @@ class Incumbency:
                 self.rungs.append(IncumbentRung(e.label, last.trial.number, last.value if last.scores else None,
                                                 len(last.scores), last.state, e.fmt.to_dict()))
 
-    def challenge(self, entries: Sequence[Entry]) -> None:
-        """Complete entries ahead of the incumbent challenge it, best first; the first credible one wins."""
+    def challenge(self, entries: Sequence[Entry], tried: int | None = None) -> None:
+        """Complete entries ahead of the incumbent challenge it, best first; the first credible one wins.
+        ``tried``: how many candidates the phase compared (default: ``len(entries)``), for the
+        multiple-comparison correction of :func:`selection.corrected_confidence`."""
         inc = self.current
         if inc is None:
             return self.start(entries, [])
+        confidence = corrected_confidence(tried or len(entries))
         ahead = [e for e in entries if e.state == "complete" and e.value > inc.value]
         for e in sorted(ahead, key=self.key):
-            v = paired_gain(e.scores, inc.scores, seed=e.trial.number)
+            v = paired_gain(e.scores, inc.scores, confidence=confidence, seed=e.trial.number)
             self.challenges.append(Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value,
                                              v.diff, v.lower, v.n, v.credible))
             if v.credible:

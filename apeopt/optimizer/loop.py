@@ -174,13 +174,14 @@ class Optimizer:
             entries = make(rnd)
             if not entries:
                 return
+            tried = len(entries)
             self._evaluate(entries)
             entries += self._finish_leaders(entries, near=name == "incumbents")
             if name == "incumbents":
                 self.incumbency.start(entries, [e for e in self.entries if e.trial.user_attrs.get("continues") is not None])
                 self.budget.reserve = closing_reserve(self.budget.calls, len(self.dev)) if self.incumbent is not None else 0.0
             else:
-                self.incumbency.challenge(entries)
+                self.incumbency.challenge(entries, tried=tried)
             self._show_best()
         finally:
             self._cap = None
@@ -294,7 +295,9 @@ class Optimizer:
             return
         conts = self._finish(leaders(self.entries, self.incumbent, len(self.dev)))
         if conts:
-            self.incumbency.challenge(conts)
+            phase_of = {(e.phase, e.round) for e in conts}
+            self.incumbency.challenge(conts, tried=sum(1 for e in self.entries if (e.phase, e.round) in phase_of
+                                                       and e.trial.user_attrs.get("continues") is None))
             self._show_best()
         self.stop_reason = self.budget.exhausted() or self.stop_reason
         self.stop_reason += (f"; the closing step finished {len(conts)} leader(s) on all of dev" if conts

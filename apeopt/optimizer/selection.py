@@ -10,7 +10,11 @@ does not carry to test. The rule, applied with both prompts scored on all of dev
 - challengers are tried best dev mean first; ties in dev mean go to the shorter prompt.
 
 It is paired because both prompts see the same items, which removes the item difficulty that
-dominates the variance of each mean; one-sided because only a gain matters. The price is a
+dominates the variance of each mean; one-sided because only a gain matters. It is corrected for
+the number of candidates the phase compared (Bonferroni: confidence ``1 - 0.05 / m`` for ``m``
+candidates): the best of 24 proposed instructions clears an uncorrected 95% bound by luck far more
+often than 5% of the time, and such lucky winners were the nonsense instructions that a small
+proposer model wrote. The price is a
 conservative search: a true gain of a few points on 30 items is often not accepted, and the run
 then keeps its incumbent — which the issue this answers asks for (a win within noise is no win).
 """
@@ -37,6 +41,11 @@ class Verdict:
         return {"diff": round(self.diff, 6), "lower": round(self.lower, 6), "n": self.n, "credible": self.credible}
 
 
+def corrected_confidence(m: int, confidence: float = CONFIDENCE) -> float:
+    """The per-comparison confidence that keeps the chance of any false win among ``m`` at ``1 - confidence``."""
+    return 1.0 - (1.0 - confidence) / max(1, m)
+
+
 def paired_gain(challenger: Sequence[float], incumbent: Sequence[float], confidence: float = CONFIDENCE,
                 reps: int = REPS, seed: int = 0) -> Verdict:
     """Is ``challenger`` credibly better than ``incumbent`` on the same items (in the same order)?"""
@@ -46,6 +55,7 @@ def paired_gain(challenger: Sequence[float], incumbent: Sequence[float], confide
     d = np.asarray(challenger[:n], dtype=float) - np.asarray(incumbent[:n], dtype=float)
     if not d.any():
         return Verdict(0.0, 0.0, n, False)
+    reps = max(reps, int(20 / (1.0 - confidence)))  # enough resamples for the tail quantile
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, n, size=(reps, n))].mean(axis=1)
     lower = float(np.quantile(means, 1.0 - confidence))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from fakes import DemoFake, FakeBackend
 from toy import toy_task
 
@@ -139,3 +141,15 @@ def test_contends_finishes_leaders_and_near_ties_only_where_asked():
     assert contends(near_tie, ref, near=True)  # the ladder: a near-tie is finished too
     assert not contends(far_behind, ref, near=True)
     assert not contends([], ref, near=True)
+
+
+def test_selection_is_corrected_for_the_candidates_compared():
+    from apeopt.optimizer.selection import corrected_confidence
+
+    assert corrected_confidence(1) == 0.95 and corrected_confidence(25) == pytest.approx(0.998)
+    inc = [0.0] * 12 + [1.0] * 5 + [0.0] * 83
+    lucky = [1.0] * 12 + [0.0] * 5 + [0.0] * 83  # wins 12 items, loses 5: +0.07, credible alone, not as the best of 25
+    assert paired_gain(lucky, inc).credible
+    assert not paired_gain(lucky, inc, confidence=corrected_confidence(25)).credible
+    strong = [1.0] * 30 + [0.0] * 70
+    assert paired_gain(strong, inc, confidence=corrected_confidence(25)).credible
