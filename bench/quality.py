@@ -118,7 +118,8 @@ def write(rows: list[dict], args: argparse.Namespace) -> None:
         f"`{meta['command']}` — {meta['date']}, {meta['cpus']} CPUs. Test scores with 95% intervals (n=100 per task). "
         f"k-shot = the human instruction + k random train demos (the run's k-shot seed); best fixed k = {best_k} "
         "(highest mean test score over the tasks). `Δ` = paired bootstrap difference on the same test items "
-        "(* = 95% interval above 0, ° = below 0).\n",
+        "(* = 95% interval above 0, ° = below 0). `wall s` is with the LM cache as earlier runs left it "
+        "(scores do not depend on it; cold-cache run time is `bench/optimize_time.py`'s).\n",
         f"| task | human | 5-shot | {best_k}-shot | best k (test) | apeopt | Δ vs {best_k}-shot | Δ vs human | winner | dev − test | LM calls | wall s | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]

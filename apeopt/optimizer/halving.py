@@ -25,6 +25,8 @@ from apeopt.tasks.task import Example
 
 # Entries pruned early but ahead of the incumbent that the search finishes on all of dev, per phase.
 FINISH_TOP = 2
+# Why a halving stopped when not even one entry's next slice fits the calls it may spend.
+RUNG_DOES_NOT_FIT = "LM-call budget: the next rung does not fit"
 
 
 @dataclass
@@ -78,7 +80,7 @@ class Halving:
                 return reason
             active = self._fit(active, self.dev[prev:size], size)
             if not active:
-                return "LM-call budget: the next rung does not fit"
+                return RUNG_DOES_NOT_FIT
             self.on_rung(size, len(active))
             self._score(active, self.dev[prev:size], size)
             if size == self.sizes[-1]:

@@ -36,7 +36,7 @@ from apeopt.optimizer.demo_credit import DemoValue, Observation, estimate_values
 from apeopt.optimizer.demo_search import demo_base, demo_candidates, demo_credits, observation
 from apeopt.optimizer.entries import EntryMaker
 from apeopt.optimizer.finishing import closing_reserve, leaders
-from apeopt.optimizer.halving import Entry, Halving
+from apeopt.optimizer.halving import RUNG_DOES_NOT_FIT, Entry, Halving
 from apeopt.optimizer.incumbency import Incumbency
 from apeopt.optimizer.incumbents import ladder, max_demos
 from apeopt.optimizer.pool import Candidate, CandidatePool
@@ -55,7 +55,8 @@ SEARCH_SPLITS = ("train", "dev")
 DEMO_VALUES = "demo_values.json"
 PROPOSER_CALLS = "proposer_calls.json"  # LM calls of each proposer (reflection included), summed over rounds
 # Share of the calls left that a phase may spend, under a call budget (round 0, later rounds).
-SHARES_ROUND0 = {"incumbents": 0.35, "demos": 0.35, "format": 0.45, "instruction": 1.0}
+# Round 0's wording phase leaves 40% for the later rounds (a 500-call budget must reach round 1).
+SHARES_ROUND0 = {"incumbents": 0.35, "demos": 0.35, "format": 0.45, "instruction": 0.6}
 SHARES = {"demos": 0.35, "format": 0.45, "instruction": 1.0}
 
 
@@ -309,9 +310,7 @@ class Optimizer:
         conts = [self.make.continuation(e) for e in leaders]
         self.entries.extend(conts)
         self.view.update(phase=f"finishing {len(conts)} leader(s) on all of dev")
-        reason = self.halving.finish(conts)
-        if reason and not self.stop_reason:
-            self.stop_reason = reason
+        self._note_stop(self.halving.finish(conts))
         self._write_tables()
         return conts
 
@@ -336,11 +335,17 @@ class Optimizer:
             return
         self.entries.extend(entries)
         self.view.update(phase=f"scoring {entries[0].phase} candidates", left=len(entries))
-        reason = self.halving.run(entries)
-        if reason and not self.stop_reason:
-            self.stop_reason = reason
+        self._note_stop(self.halving.run(entries))
         self.store.write_candidates(self.pool.rows())
         self._write_tables()
+
+    def _note_stop(self, reason: str | None) -> None:
+        """A halving stopped for want of calls ends the run only if the run's budget ran out, not
+        just the phase's share of it (the next phase then gets its own share)."""
+        left = self.budget.calls_left()
+        if reason == RUNG_DOES_NOT_FIT and left is not None and left > (self._calls_left() or 0):
+            return
+        self.stop_reason = self.stop_reason or reason
 
     # ----- bookkeeping ----------------------------------------------------------------
     def _record(self, e: Entry, step: int, scores: Sequence[float], calls: int, tokens: int, replayed: bool) -> None:
