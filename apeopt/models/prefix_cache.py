@@ -70,13 +70,15 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     recomputed tokens and saves ``l``.
     """
     order = sorted(range(len(seqs)), key=lambda i: seqs[i])
+    # adjacent[p]: tokens row order[p] shares with row order[p - 1] (each pair computed once)
+    adjacent = [0] + [common_prefix(seqs[a], seqs[b]) for a, b in zip(order, order[1:])]
     groups: list[tuple[int, list[int]]] = []
     cur: list[int] = []
     shared = 0
     for pos, i in enumerate(order):
-        if cur:
-            l = min(shared, common_prefix(seqs[cur[-1]], seqs[i]), caps[i])
-            if l >= min_shared and (len(cur) - 1) * (shared - l) < l and not _starts_run(seqs, caps, order, pos, l):
+        if cur:  # cur[-1] is order[pos - 1]
+            l = min(shared, adjacent[pos], caps[i])
+            if l >= min_shared and (len(cur) - 1) * (shared - l) < l and not _starts_run(adjacent, caps, order, pos, l):
                 cur.append(i)
                 shared = l
                 continue
@@ -87,15 +89,14 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     return groups
 
 
-def _starts_run(seqs: Sequence[Sequence[int]], caps: Sequence[int], order: Sequence[int], pos: int, l: int) -> bool:
+def _starts_run(adjacent: Sequence[int], caps: Sequence[int], order: Sequence[int], pos: int, l: int) -> bool:
     """Does row ``order[pos]`` share far more with the next row than ``l`` with the current group?
     Then it starts a new group: rows of different prompts interleave in lexicographic order (a
     zero-shot row sorts between two 32-demo rows), and a lone row that took it in would cut the
     next run's shared prefix from hundreds of tokens to the instruction's dozen."""
     if pos + 1 >= len(order):
         return False
-    i, j = order[pos], order[pos + 1]
-    nxt = min(common_prefix(seqs[i], seqs[j]), caps[i], caps[j])
+    nxt = min(adjacent[pos + 1], caps[order[pos]], caps[order[pos + 1]])
     return nxt >= 2 * l and nxt - l >= RUN_GAIN
 
 
