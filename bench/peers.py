@@ -5,11 +5,16 @@
     python bench/peers.py --tasks plural --budget-calls 200 --dev 10 --test 20 --methods copro  # quick
     python bench/peers.py --tasks antonyms --budget-calls 500 --dev 30 --test 100 --methods gepa --merge  # add GEPA rows
     python bench/peers.py --render --notes bench/results/peers_notes.md  # re-render peers.md from peers.json
+    python bench/peers.py --model qwen2.5-coder-0.5b --proposer-model qwen2.5-coder-0.5b --tasks antonyms larger_number \
+        second_letter --budget-calls 300 --dev 30 --test 50 --methods apeopt_full apeopt_instruction gepa human_dspy \
+        --name peers_gepa   # GEPA vs apeopt on an instruction-following task model (bench/results/peers_gepa.md)
 
 One process loads the model once; every method gets a fresh call counter (MeteredBackend) over the
 same LM cache (a fresh SQLite cache under --cache-dir unless --reuse-cache) and the same items:
 train (demos, MIPROv2 bootstrapping), the first --dev dev items (selection), the first --test test
-items (final scoring, once, not budgeted). DSPy runs through apeopt.peers.dspy_lm (a DSPy custom
+items (final scoring, once, not budgeted). With --proposer-model another model writes the
+instructions for every method (apeopt's proposer, COPRO/MIPROv2's prompt model, GEPA's reflection
+LM), on its own LM cache; its calls count in the same budget. DSPy runs through apeopt.peers.dspy_lm (a DSPy custom
 engine on apeopt's backend, a ChatAdapter that counts format failures instead of raising).
 Results are written after every method: --out-dir/peers.json and peers.md.
 """
@@ -56,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--test", type=int, default=100)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--model", default=DEFAULT_SPEC)
+    p.add_argument("--proposer-model", default=None,
+                   help="the model that writes instructions: apeopt's proposer, COPRO/MIPROv2's prompt model, GEPA's reflection LM "
+                        "(default: --model)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=8, help="DSPy num_threads (concurrent calls are batched)")
     p.add_argument("--out-dir", type=Path, default=Path("bench/results"))
@@ -69,40 +77,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="update --out-dir/<name>.json in place: replace the rows of the methods run now, keep the others")
     p.add_argument("--render", action="store_true", help="only re-render --out-dir/<name>.md from its JSON (e.g. with --notes)")
     p.add_argument("--reuse-cache", action="store_true", help="use apeopt's usual LM cache (faster reruns, wall times not comparable)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.proposer_model = args.proposer_model or args.model
+    return args
 
 
-def open_shared_backend(args: argparse.Namespace) -> Any:
+def open_shared_backend(args: argparse.Namespace, spec: str | None = None, sub: str = "") -> Any:
     from apeopt.models.stack import open_backend
 
+    spec = spec or args.model
     if args.reuse_cache:
-        return open_backend(args.model)
-    folder = args.cache_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-cache-"))
+        return open_backend(spec)
+    folder = (args.cache_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-cache-"))) / sub
     folder.mkdir(parents=True, exist_ok=True)
-    return open_backend(args.model, lm_cache=folder)
+    return open_backend(spec, lm_cache=folder)
 
 
-def runner(method: str, task: Any, shared: Any, items: dict[str, Any], args: argparse.Namespace, runs: Path) -> Callable[[], list[dict[str, Any]]]:
+def runner(method: str, task: Any, shared: Any, items: dict[str, Any], args: argparse.Namespace, runs: Path,
+           shared_proposer: Any = None) -> Callable[[], list[dict[str, Any]]]:
+    """The method's run on fresh call counters: the task model's and, with another proposer model, the proposer's."""
     train, dev, test = items["train"], items["dev"], items["test"]
     backend = MeteredBackend(shared)
+    proposer = None if shared_proposer is None or shared_proposer is shared else MeteredBackend(shared_proposer)
     b, seed, threads = args.budget_calls, args.seed, args.threads
     if method.startswith("apeopt_"):
         from apeopt.peers.apeopt_run import run_apeopt
 
         space = method.removeprefix("apeopt_")
-        return lambda: run_apeopt(task, backend, b, space, train, dev, test, runs / f"{task.name}-{space}", model=args.model, seed=seed)
+        return lambda: run_apeopt(task, backend, b, space, train, dev, test, runs / f"{task.name}-{space}", model=args.model, seed=seed,
+                                  proposer=proposer, proposer_model=args.proposer_model)
     if method == "copro":
         from apeopt.peers.copro import run_copro
 
-        return lambda: [run_copro(task, backend, b, dev, test, seed=seed, num_threads=threads)]
+        return lambda: [run_copro(task, backend, b, dev, test, seed=seed, num_threads=threads, proposer=proposer)]
     if method.startswith("mipro"):
         from apeopt.peers.mipro import run_mipro
 
-        return lambda: [run_mipro(task, backend, b, train, dev, test, demos=method == "mipro_demos", seed=seed, num_threads=threads)]
+        return lambda: [run_mipro(task, backend, b, train, dev, test, demos=method == "mipro_demos", seed=seed, num_threads=threads,
+                                  proposer=proposer)]
     if method == "gepa":
         from apeopt.peers.gepa import run_gepa
 
-        return lambda: [run_gepa(task, backend, b, train, dev, test, seed=seed, num_threads=threads)]
+        return lambda: [run_gepa(task, backend, b, train, dev, test, seed=seed, num_threads=threads, proposer=proposer)]
     from apeopt.peers.program import run_human_dspy
 
     return lambda: [run_human_dspy(task, backend, dev, test, num_threads=threads)]
@@ -126,20 +142,23 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_start": load_now(), "versions": versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": "cpu"},
-        "settings": {"model": args.model, "proposer_model": args.model, "budget_calls": args.budget_calls, "dev": args.dev,
+        "settings": {"model": args.model, "proposer_model": args.proposer_model, "budget_calls": args.budget_calls, "dev": args.dev,
                      "test": args.test, "seed": args.seed, "dspy_threads": args.threads, "torch_threads": args.torch_threads, "reuse_cache": args.reuse_cache},
         "tasks": {}, "errors": [],
     }
     previous = args.out_dir / f"{args.name}.json"
     if args.merge and previous.is_file():
         report = json.loads(previous.read_text(encoding="utf-8"))
-        same = ("model", "budget_calls", "dev", "test", "seed")
-        if any(report["settings"].get(k) != getattr(args, k) for k in same):
+        same = ("model", "proposer_model", "budget_calls", "dev", "test", "seed")
+        if any(report["settings"].get(k, args.model if k == "proposer_model" else None) != getattr(args, k) for k in same):
             raise SystemExit(f"error: --merge needs the same {', '.join(same)} as {previous} ({report['settings']})")
         report.setdefault("merged", []).append({"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                                                 "methods": list(args.methods), "tasks": list(args.tasks), "load_start": load_now()})
         started = time.time() - report.get("elapsed_s", 0.0)
-    shared = open_shared_backend(args)
+    cache_root = args.cache_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-cache-"))
+    args.cache_dir = cache_root
+    shared = open_shared_backend(args, args.model, "task")
+    shared_proposer = shared if args.proposer_model == args.model else open_shared_backend(args, args.proposer_model, "proposer")
     for name in args.tasks:
         task = load_task(name, seed=args.seed)
         items = {"train": task.split("train"), "dev": task.split("dev")[: args.dev], "test": task.split("test")[: args.test]}
@@ -148,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             load_before, t0 = load_now(), time.monotonic()
             print(f"[{time.strftime('%H:%M:%S')}] {name} / {method} (load {load_before})", file=sys.stderr, flush=True)
             try:
-                rows = runner(method, task, shared, items, args, runs)()
+                rows = runner(method, task, shared, items, args, runs, shared_proposer)()
             except Exception as exc:  # a crashing peer is a result too; keep going
                 report["errors"].append({"task": name, "method": method, "error": f"{type(exc).__name__}: {exc}"[:500]})
                 print(f"  failed: {exc!r}", file=sys.stderr)
@@ -310,7 +329,9 @@ def markdown(report: dict[str, Any]) -> str:
         *[f"- rows of {', '.join(m['methods'])} on {', '.join(m.get('tasks', []))} from a later run (replacing earlier rows): "
           f"`{m['command']}` ({m['date']}, load at start {m['load_start']})"
           for m in report.get("merged", [])],
-        f"- model (task and proposer): `{s['model']}`; budget {s['budget_calls']} LM calls per method (search only; final "
+        (f"- model (task and proposer): `{s['model']}`" if s.get("proposer_model", s["model"]) == s["model"] else
+         f"- task model `{s['model']}`; proposer model (apeopt's proposer, COPRO/MIPROv2 prompt model, GEPA reflection LM) "
+         f"`{s['proposer_model']}`, whose calls count in the same budget") + f"; budget {s['budget_calls']} LM calls per method (search only; final "
         f"test scoring is separate and not budgeted); dev {s['dev']} items, test {s['test']} items; seed {s['seed']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), "",
         "Columns: test = task scorer on the same test items (95% CI: Wilson); format failures = DSPy answers "

@@ -77,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=Path("bench/results"))
     p.add_argument("--name", default="reflect", help="result file stem")
     p.add_argument("--runs-dir", type=Path, default=None, help="run folders (default: a temp dir)")
+    p.add_argument("--render", action="store_true", help="only re-render --out-dir/<name>.md from its JSON")
     args = p.parse_args(argv)
     args.proposer_model = args.proposer_model or default_proposer()
     return args
@@ -127,6 +128,10 @@ def run_row(name: str, task: Any, items: dict[str, Any], task_lm: Any, proposer_
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        report = json.loads((args.out_dir / f"{args.name}.json").read_text(encoding="utf-8"))
+        (args.out_dir / f"{args.name}.md").write_text(markdown(report), encoding="utf-8")
+        return 0
     import torch
 
     from apeopt.models.stack import open_backend
@@ -225,7 +230,8 @@ def markdown(report: dict[str, Any]) -> str:
                       f"{r['search_tokens']:,} | {used} | {r['computed_calls']:,} | "
                       f"{r['search_s']:.0f} | {r['wall_s']:.0f} | “{text}” ({r['winner']['origin']}) |")
         if rows and rows[0].get("human_test"):
-            md.append(f"\nHuman instruction on test (same format): {_ci(rows[0]['human_test'])}")
+            md.append(f"\nThe human instruction alone (0 demos: the run's `human` baseline, not the wording space's 3-demo format) on test: "
+                      f"{_ci(rows[0]['human_test'])}")
         md.append("")
     if len(report["tasks"]) > 1 and pooled:
         from apeopt.scorers import aggregate

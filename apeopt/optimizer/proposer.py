@@ -223,9 +223,12 @@ PROPOSERS.add("reflect", "apeopt.optimizer.reflect:ReflectProposer")
 PROPOSERS.add("merge", "apeopt.optimizer.merge:MergeProposer")
 
 # Text that is no instruction: the writer speaking of themselves, a question, a header ("Refinements
-# of this instruction:"), or the meta-prompt echoed.
+# of this instruction:"), the meta-prompt echoed or named ("Instruction A and B combine…", "The
+# instruction should include…"), or a template placeholder ("Your response here.").
 _NOT_INSTRUCTION = re.compile(
-    r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself)\b|\?\s*$|:\s*$|one-sentence instruction|the instruction (?:was|is)\b"
+    r"\b(?:i|i'm|i've|i'll|i'd|me|my|mine|myself)\b|\?\s*$|:\s*$|one-sentence instruction"
+    r"|the (?:\w+ )?instruction (?:was|is|should|must|will)\b|\binstructions? [ab]\b"
+    r"|^\W*your (?:\w+ )?(?:response|answer|instruction|text|reply) (?:goes )?here\W*$"
     r"|input-output pairs|\bthe friend\b",
     re.I,
 )

@@ -25,9 +25,9 @@ from apeopt.tasks.task import Example, Task
 class TraceView(View):
     """Remembers the calls after each logged evaluation and the usage when final scoring begins."""
 
-    def __init__(self, backend: MeteredBackend) -> None:
+    def __init__(self, *backends: MeteredBackend) -> None:
         super().__init__()
-        self.backend = backend
+        self.backends = backends
         self.started = time.monotonic()
         self.after_eval: list[tuple[int, float]] = []
         self.at_final: tuple[dict[str, int], float] | None = None
@@ -37,7 +37,7 @@ class TraceView(View):
         if "calls" in fields:
             self.after_eval.append((int(fields["calls"]), time.monotonic() - self.started))
         if str(fields.get("phase", "")).startswith("final") and self.at_final is None:
-            self.at_final = (usage_snapshot(self.backend), time.monotonic() - self.started)
+            self.at_final = (usage_snapshot(*self.backends), time.monotonic() - self.started)
 
 
 def dev_trace(evaluations: Sequence[dict[str, Any]], after_eval: Sequence[tuple[int, float]], n_dev: int, likelihood: bool) -> Trace:
@@ -52,25 +52,31 @@ def dev_trace(evaluations: Sequence[dict[str, Any]], after_eval: Sequence[tuple[
 
 def run_apeopt(
     task: Task, backend: MeteredBackend, budget_calls: int, space: str, train: Sequence[Example], dev: Sequence[Example],
-    test: Sequence[Example], run_dir: Path, model: str = DEFAULT_SPEC, seed: int = 0, **config: Any,
+    test: Sequence[Example], run_dir: Path, model: str = DEFAULT_SPEC, seed: int = 0,
+    proposer: MeteredBackend | None = None, proposer_model: str | None = None, **config: Any,
 ) -> list[dict[str, Any]]:
-    """The winner's row, plus the human (and human + k demos) rows the run scores on the same items."""
+    """The winner's row, plus the human (and human + k demos) rows the run scores on the same items.
+
+    ``proposer`` (spec ``proposer_model``) writes the candidates when given; its calls count in the
+    run's budget and in the row's search usage, as they do for the DSPy peers."""
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.optimizer.run import optimize
     from apeopt.optimizer.runstore import RunStore
     from apeopt.search_spaces import load_space
 
     sub = dataclasses.replace(task, splits={"train": tuple(train), "dev": tuple(dev), "test": tuple(test)})
-    cfg = OptimizeConfig(task=task.name, model=model, space=space, seed=seed, budget_calls=budget_calls, budget_minutes=None, **config)
+    cfg = OptimizeConfig(task=task.name, model=model, proposer_model=proposer_model if proposer is not None else None, space=space,
+                         seed=seed, budget_calls=budget_calls, budget_minutes=None, **config)
     store = RunStore.create(run_dir, run_dir.parent, run_dir.name)
     sp = load_space(space)
-    view = TraceView(backend)
-    before, started = usage_snapshot(backend), time.monotonic()
-    summary = optimize(cfg, sub, sp, backend, backend, store, view)
+    meters = (backend,) if proposer is None else (backend, proposer)
+    view = TraceView(*meters)
+    before, started = usage_snapshot(*meters), time.monotonic()
+    summary = optimize(cfg, sub, sp, backend, proposer or backend, store, view)
     wall = time.monotonic() - started
-    at_final, search_wall = view.at_final or (usage_snapshot(backend), wall)
+    at_final, search_wall = view.at_final or (usage_snapshot(*meters), wall)
     search = diff(at_final, before)
-    evaluation = diff(usage_snapshot(backend), at_final)
+    evaluation = diff(usage_snapshot(*meters), at_final)
     trace = dev_trace(store.evaluations(), view.after_eval, len(dev), sp.scoring == "likelihood")
     preds = [r for r in store.predictions() if r["split"] == "test"]
 

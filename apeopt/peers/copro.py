@@ -26,6 +26,7 @@ def plan_copro(budget_calls: int, n_dev: int, breadth: int = 10) -> tuple[int, i
 def run_copro(
     task: Task, backend: LMBackend, budget_calls: int, dev: Sequence[Example], test: Sequence[Example],
     seed: int = 0, breadth: int = 10, init_temperature: float = 1.4, num_threads: int = 8, batch: bool = True,
+    proposer: LMBackend | None = None,
 ) -> dict[str, Any]:
     """Optimize the task's ``dspy.Predict`` with COPRO on dev, then score the result on ``test``."""
     from dspy.teleprompt import COPRO
@@ -38,4 +39,5 @@ def run_copro(
                            eval_kwargs={"num_threads": num_threads, "display_progress": False, "display_table": 0})
 
     settings = {"breadth": breadth, "depth": depth, "init_temperature": init_temperature, "compiled_on": "dev"}
-    return run_peer("copro", task, backend, dev, test, compile_fn, settings, seed=seed, num_threads=num_threads, batch=batch)
+    return run_peer("copro", task, backend, dev, test, compile_fn, settings, seed=seed, num_threads=num_threads, batch=batch,
+                    proposer=proposer)

@@ -176,19 +176,30 @@ def salvage(signature: Any, completion: str) -> dict[str, Any]:
 
 
 class DSPyBridge:
-    """The DSPy LMs and adapter for one method run, all on one apeopt backend.
+    """The DSPy LMs and adapter for one method run on apeopt backends.
 
-    ``task_lm`` answers task inputs (greedy, ``task_max_tokens``); ``prompt_lm`` is the proposer
-    (its optimizer sets the temperature). Use as a context manager so the batcher thread stops.
+    ``task_lm`` answers task inputs (greedy, ``task_max_tokens``) on ``backend``; ``prompt_lm`` is
+    the proposer (its optimizer sets the temperature), on ``proposer`` when given (another model:
+    a reflection / prompt model), else on ``backend``. Use as a context manager so the batcher
+    threads stop.
     """
 
     def __init__(self, backend: LMBackend, task_max_tokens: int = 48, prompt_max_tokens: int = 192,
-                 seed: int = 0, batch: bool = True, name: str = "apeopt/local") -> None:
-        self.engine = BackendEngine(backend, max_tokens=max(task_max_tokens, prompt_max_tokens), seed=seed, batch=batch, model=name)
+                 seed: int = 0, batch: bool = True, name: str = "apeopt/local", proposer: LMBackend | None = None) -> None:
+        width = max(task_max_tokens, prompt_max_tokens)
+        self.engine = BackendEngine(backend, max_tokens=width, seed=seed, batch=batch, model=name)
+        self.prompt_engine = (self.engine if proposer is None or proposer is backend
+                              else BackendEngine(proposer, max_tokens=width, seed=seed, batch=batch, model=name + "-proposer"))
         self.adapter = CountingChatAdapter()
-        common: dict[str, Any] = {"engine": self.engine, "cache": False, "num_retries": 0}
-        self.task_lm = dspy.LM(name, temperature=0.0, max_tokens=task_max_tokens, **common)
-        self.prompt_lm = dspy.LM(name, temperature=1.0, max_tokens=prompt_max_tokens, **common)
+        common: dict[str, Any] = {"cache": False, "num_retries": 0}
+        self.task_lm = dspy.LM(name, temperature=0.0, max_tokens=task_max_tokens, engine=self.engine, **common)
+        self.prompt_lm = dspy.LM(self.prompt_engine.model, temperature=1.0, max_tokens=prompt_max_tokens,
+                                 engine=self.prompt_engine, **common)
+
+    @property
+    def truncated(self) -> int:
+        """Responses cut at their token cap, task and proposer engines together."""
+        return self.engine.truncated + (self.prompt_engine.truncated if self.prompt_engine is not self.engine else 0)
 
     def context(self) -> Any:
         """``dspy.context`` with the task LM and the counting adapter (thread-local, restored on exit)."""
@@ -196,6 +207,8 @@ class DSPyBridge:
 
     def close(self) -> None:
         self.engine.close()
+        if self.prompt_engine is not self.engine:
+            self.prompt_engine.close()
 
     def __enter__(self) -> "DSPyBridge":
         return self

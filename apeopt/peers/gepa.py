@@ -70,7 +70,7 @@ def plan_gepa(budget_calls: int, n_dev: int) -> dict[str, int]:
 
 def run_gepa(
     task: Task, backend: LMBackend, budget_calls: int, train: Sequence[Example], dev: Sequence[Example], test: Sequence[Example],
-    seed: int = 0, num_threads: int = 8, batch: bool = True, use_merge: bool = True,
+    seed: int = 0, num_threads: int = 8, batch: bool = True, use_merge: bool = True, proposer: LMBackend | None = None,
 ) -> dict[str, Any]:
     """Optimize the task's ``dspy.Predict`` with GEPA (train for reflection minibatches, dev as its
     Pareto/val set, the proposer LM as reflection LM), then score the result on ``test``."""
@@ -96,9 +96,9 @@ def run_gepa(
         return best
 
     out = run_peer("gepa", task, backend, dev, test, compile_fn,
-                   {**plan, "reflection_minibatch_size": MINIBATCH, "use_merge": use_merge, "reflection_lm": "the proposer (same model)",
+                   {**plan, "reflection_minibatch_size": MINIBATCH, "use_merge": use_merge, "reflection_lm": "the proposer" + (" (same model)" if proposer is None else ""),
                     "proposer_adapter": "CountingChatAdapter",
                     "trainset": "train", "valset": "dev"},
-                   seed=seed, num_threads=num_threads, prompt_max_tokens=256, batch=batch)
+                   seed=seed, num_threads=num_threads, prompt_max_tokens=256, batch=batch, proposer=proposer)
     out["settings"].update(info)
     return out

@@ -67,6 +67,7 @@ def plan_mipro(budget_calls: int, n_dev: int, demos: bool) -> dict[str, int]:
 def run_mipro(
     task: Task, backend: LMBackend, budget_calls: int, train: Sequence[Example], dev: Sequence[Example], test: Sequence[Example],
     demos: bool = False, seed: int = 0, num_threads: int = 8, max_demos: int = 4, batch: bool = True,
+    proposer: LMBackend | None = None,
 ) -> dict[str, Any]:
     """Optimize the task's ``dspy.Predict`` with MIPROv2 (train for demos, dev for trials), then score on ``test``."""
     plan = plan_mipro(budget_calls, len(dev), demos)
@@ -87,6 +88,6 @@ def run_mipro(
 
     method = "mipro_demos" if demos else "mipro_0shot"
     out = run_peer(method, task, backend, dev, test, compile_fn, {**plan, "max_demos": k, "minibatch": False}, seed=seed,
-                   num_threads=num_threads, batch=batch)
+                   num_threads=num_threads, batch=batch, proposer=proposer)
     out["settings"].update(info)
     return out

@@ -145,13 +145,32 @@ def evaluate_program(program: TaskProgram, task: Task, examples: Sequence[Exampl
     return TestResult(aggregate(scores).as_dict(), tuple(scores), failures, aggregate(lenient).as_dict(), tuple(outputs))
 
 
-def usage_snapshot(backend: LMBackend) -> dict[str, int]:
-    """Logical usage (the metered counter) and, where there is one, what the shared stack computed."""
-    out = dict(backend.usage.as_dict())
-    computed = getattr(backend, "computed", None)
-    if computed is not None:
-        out["computed_calls"] = computed.calls
-        out["cache_hits"] = computed.cache_hits
+class JointUsage:
+    """The LM calls a peer's budget counts: the task backend's and, when it is another object, the
+    proposer's (the reflection / prompt model), read live (``calls``) as the budget checks need."""
+
+    def __init__(self, *backends: LMBackend) -> None:
+        self.backends = tuple({id(b): b for b in backends}.values())
+
+    @property
+    def calls(self) -> int:
+        return sum(b.usage.calls for b in self.backends)
+
+
+def usage_snapshot(*backends: LMBackend) -> dict[str, int]:
+    """Logical usage (the metered counters, summed over distinct backends) and, where there is one,
+    what the shared stacks computed (summed over distinct innermost counters)."""
+    out: dict[str, int] = {}
+    computed: dict[int, Any] = {}
+    for b in {id(b): b for b in backends}.values():
+        for k, v in b.usage.as_dict().items():
+            out[k] = out.get(k, 0) + v
+        c = getattr(b, "computed", None)
+        if c is not None:
+            computed[id(c)] = c
+    if computed:
+        out["computed_calls"] = sum(c.calls for c in computed.values())
+        out["cache_hits"] = sum(c.cache_hits for c in computed.values())
     return out
 
 
@@ -162,24 +181,29 @@ def diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 def run_peer(
     method: str, task: Task, backend: LMBackend, dev: Sequence[Example], test: Sequence[Example],
     compile_fn: Any, settings: dict[str, Any], seed: int = 0, num_threads: int = 8, prompt_max_tokens: int = 128, batch: bool = True,
+    proposer: LMBackend | None = None,
 ) -> dict[str, Any]:
     """Run ``compile_fn(bridge, metric) -> TaskProgram`` inside a ``dspy.context`` on ``backend``, then score on ``test``.
 
-    Search usage (budgeted) and test-evaluation usage are reported apart; so are format failures.
+    ``proposer`` (default: ``backend``) computes the optimizer's prompt / reflection LM; its calls
+    count in the same budget (``metric.usage``). Search usage (budgeted) and test-evaluation usage
+    are reported apart; so are format failures.
     """
     from apeopt.peers.dspy_lm import DSPyBridge
 
-    before, started = usage_snapshot(backend), time.monotonic()
-    with DSPyBridge(backend, task_max_tokens=task.max_tokens + 24, prompt_max_tokens=prompt_max_tokens, seed=seed, batch=batch) as br:
+    meters = (backend,) if proposer is None else (backend, proposer)
+    before, started = usage_snapshot(*meters), time.monotonic()
+    with DSPyBridge(backend, task_max_tokens=task.max_tokens + 24, prompt_max_tokens=prompt_max_tokens, seed=seed, batch=batch,
+                    proposer=proposer) as br:
         with br.context():
-            metric = TaskMetric(task, dev, backend.usage)
+            metric = TaskMetric(task, dev, JointUsage(*meters))
             best = compile_fn(br, metric)
-            search, search_wall = diff(usage_snapshot(backend), before), time.monotonic() - started
+            search, search_wall = diff(usage_snapshot(*meters), before), time.monotonic() - started
             failures, parses = dict(br.adapter.failures), dict(br.adapter.parses)
-            mid, t1 = usage_snapshot(backend), time.monotonic()
+            mid, t1 = usage_snapshot(*meters), time.monotonic()
             result = evaluate_program(best, task, test, num_threads=num_threads)
-            evaluation = diff(usage_snapshot(backend), mid)
-        truncated = br.engine.truncated
+            evaluation = diff(usage_snapshot(*meters), mid)
+        truncated = br.truncated
     return {
         "method": method,
         "settings": settings,

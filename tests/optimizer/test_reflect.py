@@ -137,3 +137,12 @@ def test_reflection_replies_are_cleaned_to_instructions():
     assert clean_instruction("Improved instruction: answer with the opposite word only") == "Answer with the opposite word only."
     assert clean_instruction("Refinements of this instruction:") is None  # a header, not an instruction
     assert clean_instruction("Here is an improved version of the instruction with rules:") is None
+    # the meta-prompt named, or a template placeholder: no instruction, not worth a scoring call
+    assert clean_instruction("Instruction A and B combine to answer all inputs correctly.") is None
+    assert clean_instruction("The instruction should include a detailed breakdown of the mistakes.") is None
+    assert clean_instruction("The new instruction must say what the answer is.") is None
+    assert clean_instruction("Your updated response here.") is None and clean_instruction("Your answer here.") is None
+    # ... while instructions that merely contain such words stay
+    assert clean_instruction("Give a one-word answer: the opposite of the word.") == "Give a one-word answer: the opposite of the word."
+    assert clean_instruction("Write your answer here as one lowercase word.") == "Write your answer here as one lowercase word."
+    assert clean_instruction("Choose option a or b, whichever is larger.") == "Choose option a or b, whichever is larger."

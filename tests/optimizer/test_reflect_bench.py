@@ -24,3 +24,7 @@ def test_reflect_bench_rows(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert set(rows["forward+chat"]["proposer_calls"]) <= {"forward", "chat", "variation"}
     md = (tmp_path / "reflect.md").read_text()
     assert "+reflect+pareto+merge" in md and "proposer model" in md and "95% interval" in md
+    first = md
+    (tmp_path / "reflect.md").unlink()
+    assert bench.main(["--render", "--out-dir", str(tmp_path)]) == 0  # re-rendered from the JSON alone, no model load
+    assert (tmp_path / "reflect.md").read_text() == first

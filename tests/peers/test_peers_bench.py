@@ -34,3 +34,19 @@ def test_peers_bench_rows_and_merge(tiny_model_dir: Path, tmp_path: Path) -> Non
     with pytest.raises(SystemExit, match="--merge needs the same"):
         bench.main(["--tasks", "plural", "--methods", "apeopt_fewshot", "--merge", *common[:2], "--budget-calls", "50",
                     *common[4:]])
+    with pytest.raises(SystemExit, match="--merge needs the same"):  # another proposer model is another experiment
+        bench.main(["--tasks", "plural", "--methods", "apeopt_fewshot", "--merge", "--proposer-model", "smollm2-135m", *common])
+
+
+def test_peers_bench_with_another_proposer_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The proposer model gets its own backend and cache; its calls are in each method's search calls."""
+    bench = load_bench("peers")
+    assert bench.main(["--tasks", "plural", "--methods", "apeopt_instruction", "--model", f"hf:{tiny_model_dir}",
+                       "--proposer-model", f"hf:{tiny_model_dir}/.", "--budget-calls", "40", "--dev", "6", "--test", "5",
+                       "--out-dir", str(tmp_path), "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    report = json.loads((tmp_path / "peers.json").read_text())
+    assert report["settings"]["proposer_model"] == f"hf:{tiny_model_dir}/." and not report["errors"]
+    row = next(r for r in report["tasks"]["plural"]["rows"] if r["method"] == "apeopt_instruction")
+    assert 0 < row["search"]["calls"] <= 40
+    assert (tmp_path / "cache" / "task").is_dir() and (tmp_path / "cache" / "proposer").is_dir()
+    assert "proposer model (apeopt's proposer" in (tmp_path / "peers.md").read_text()

@@ -107,3 +107,24 @@ def test_gepa_end_to_end() -> None:
     assert "plural" in row["prompt"]["instruction"].lower() and row["dev"] == 1.0
     assert row["settings"]["candidates"] >= 2 and row["settings"]["reflection_lm"].startswith("the proposer")
     assert plan_gepa(500, 30) == {"max_metric_calls": 500, "reserve": 37}
+
+
+def test_gepa_with_another_reflection_model_counts_its_calls_in_the_budget() -> None:
+    """A separate proposer backend gets the reflection prompts; the task backend never does; both count."""
+    from apeopt.peers.gepa import run_gepa
+
+    task, b, p = plural_task(), backend(), backend()
+    row = run_gepa(task, b, 150, task.split("train"), task.split("dev"), task.split("test"), num_threads=2, proposer=p)
+    assert any("examples_with_feedback" in s for s in p.inner.seen_prompts)  # the proposer reflected
+    assert not any("examples_with_feedback" in s for s in b.inner.seen_prompts)  # the task model only answered
+    assert p.usage.calls > 0 and row["search"]["calls"] == b.usage.calls - row["evaluation"]["calls"] + p.usage.calls
+    assert row["search"]["calls"] <= 150 and row["settings"]["reflection_lm"] == "the proposer"
+
+
+def test_apeopt_row_with_another_proposer_model(tmp_path: Path) -> None:
+    task, b, p = plural_task(), backend(), backend()
+    rows = run_apeopt(task, b, 150, "instruction", task.split("train"), task.split("dev"), task.split("test"),
+                      tmp_path / "run", model="fake", rounds=2, proposer=p, proposer_model="fake-proposer")
+    main = rows[0]
+    assert p.usage.calls > 0 and main["search"]["calls"] <= 150  # proposer calls are in the budget
+    assert main["search"]["calls"] + main["evaluation"]["calls"] == b.usage.calls + p.usage.calls
