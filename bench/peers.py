@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_start": load_now(), "versions": versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": "cpu"},
         "settings": {"model": args.model, "proposer_model": args.proposer_model, "budget_calls": args.budget_calls, "dev": args.dev,
-                     "test": args.test, "seed": args.seed, "dspy_threads": args.threads, "torch_threads": args.torch_threads, "reuse_cache": args.reuse_cache},
+                     "test": args.test, "seed": args.seed, "dspy_threads": args.threads, "call_rule": "completion", "torch_threads": args.torch_threads, "reuse_cache": args.reuse_cache},
         "tasks": {}, "errors": [],
     }
     previous = args.out_dir / f"{args.name}.json"
@@ -275,7 +275,7 @@ def paired_lines(report: dict[str, Any]) -> list[str]:
 
 HOW = [
     "## How the peers were run", "",
-    "- One loaded model for everything: DSPy calls go through `apeopt.peers.dspy_lm.BackendEngine`, a DSPy 3.4 custom "
+    "- Each model (the task model, and the proposer model when it is another) is loaded once for all methods: DSPy calls go through `apeopt.peers.dspy_lm.BackendEngine`, a DSPy 3.4 custom "
     "engine (`dspy.LM(..., engine=...)`, `complete(Request) -> Response`) on the same apeopt backend, LM cache and "
     "call counter (a fresh `MeteredBackend` per method); DSPy's own response cache is off so every call is counted.",
     "- DSPy program: `dspy.Predict(\"input -> output\")` with the task's instruction, ChatAdapter format; DSPy answers are "
@@ -293,12 +293,19 @@ HOW = [
     "iterations once the calls spent + one iteration's worst case (dev + 7) reach the budget (`apeopt.peers.gepa`). Its "
     "instruction proposer uses the same counting ChatAdapter as the task program instead of DSPy's JSONAdapter, which small "
     "models rarely satisfy.",
-    "- Calls: DSPy 3.4 fans `n=k` samples out as k engine requests, so COPRO's proposals count k calls; apeopt asks for "
-    "n samples in one request (one call). Proposals are a small share of every method's calls; tokens are the "
-    "size-independent cost.",
     "- apeopt: `apeopt.optimizer.run.optimize` with its defaults and `budget_calls` (checked between evaluations, so "
-    "it can overshoot by one rung); the human rows are the task instruction scored by the same run.", "",
+    "it can overshoot by one rung); the human rows are the task instruction scored by the same run.",
 ]
+
+
+# How LM calls were counted: reports before 2026-11-21 11:31 (no "call_rule") counted a request for n samples as one call.
+CALLS = {
+    "request": "- Calls: DSPy 3.4 fans `n=k` samples out as k engine requests, so COPRO's proposals count k calls; apeopt "
+               "asked for n samples in one request (one call). Proposals are a small share of every method's calls; tokens "
+               "are the size-independent cost.",
+    "completion": "- Calls: one sampled completion or one scored log-prob is one call for every method (a request for n "
+                  "samples is n calls, as DSPy's engine sees it and as an API bills it; `GenerateRequest.calls`).",
+}
 
 
 def verdicts(report: dict[str, Any]) -> list[str]:
@@ -349,7 +356,7 @@ def markdown(report: dict[str, Any]) -> str:
     if pl:
         md += ["## Paired test differences (apeopt row with the best dev score minus peer; paired bootstrap)", "",
                "| task | apeopt | peer | diff [95% CI] | p |", "|---|---|---|---|---|"] + pl + [""]
-    md += verdicts(report) + HOW
+    md += verdicts(report) + HOW + [CALLS[report["settings"].get("call_rule", "request")], ""]
     if report["errors"]:
         md += ["## Methods that crashed", ""] + [f"- {e['task']} / {e['method']}: `{e['error']}`" for e in report["errors"]] + [""]
     return "\n".join(md)
