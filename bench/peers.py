@@ -82,15 +82,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def open_shared_backend(args: argparse.Namespace, spec: str | None = None, sub: str = "") -> Any:
+def open_shared_backend(spec: str, cache: Path | None) -> Any:
+    """``spec`` behind its own LM cache folder ``cache`` (None: apeopt's usual cache, --reuse-cache)."""
     from apeopt.models.stack import open_backend
 
-    spec = spec or args.model
-    if args.reuse_cache:
+    if cache is None:
         return open_backend(spec)
-    folder = (args.cache_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-cache-"))) / sub
-    folder.mkdir(parents=True, exist_ok=True)
-    return open_backend(spec, lm_cache=folder)
+    cache.mkdir(parents=True, exist_ok=True)
+    return open_backend(spec, lm_cache=cache)
 
 
 def runner(method: str, task: Any, shared: Any, items: dict[str, Any], args: argparse.Namespace, runs: Path,
@@ -155,10 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         report.setdefault("merged", []).append({"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                                                 "methods": list(args.methods), "tasks": list(args.tasks), "load_start": load_now()})
         started = time.time() - report.get("elapsed_s", 0.0)
-    cache_root = args.cache_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-cache-"))
-    args.cache_dir = cache_root
-    shared = open_shared_backend(args, args.model, "task")
-    shared_proposer = shared if args.proposer_model == args.model else open_shared_backend(args, args.proposer_model, "proposer")
+    cache_root = None if args.reuse_cache else args.cache_dir or Path(tempfile.mkdtemp(prefix="apeopt-peers-cache-"))
+    shared = open_shared_backend(args.model, cache_root and cache_root / "task")
+    shared_proposer = (shared if args.proposer_model == args.model
+                       else open_shared_backend(args.proposer_model, cache_root and cache_root / "proposer"))
     for name in args.tasks:
         task = load_task(name, seed=args.seed)
         items = {"train": task.split("train"), "dev": task.split("dev")[: args.dev], "test": task.split("test")[: args.test]}

@@ -85,7 +85,6 @@ def fit_prompt(build: Callable[[str, str], tuple[Message, ...]], head: str, case
 def pick_cases(results: Sequence[Observed], failures: int, successes: int, likelihood: bool, seed: int) -> list[Observed]:
     """A seeded minibatch: up to ``failures`` wrong examples, then up to ``successes`` right ones.
     Under likelihood scoring the lowest-scored examples are the failures and the highest the successes."""
-    rng = random.Random(seed)
     if likelihood:
         ranked = sorted(results, key=lambda o: (o.score, o.index))
         half = len(ranked) // 2
@@ -93,6 +92,7 @@ def pick_cases(results: Sequence[Observed], failures: int, successes: int, likel
         return bad[:failures] + good[::-1][:successes]
     bad = [o for o in results if o.score < 1.0]
     good = [o for o in results if o.score >= 1.0]
+    rng = random.Random(seed)
     return rng.sample(bad, min(failures, len(bad))) + rng.sample(good, min(successes, len(good)))
 
 
