@@ -20,6 +20,7 @@ from apeopt.optimizer.pool import Candidate
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import Scorer
 from apeopt.search_spaces import Format
+from apeopt.studies import check_replayed
 from apeopt.tasks.task import Example
 
 
@@ -134,6 +135,7 @@ class Halving:
         for e in active:
             rec = self.replay.get((e.trial.number, step))
             if rec is not None:
+                check_replayed(rec, e.candidate.text, e.trial.number, step)
                 self.backend.usage.add(calls=rec["lm_calls"], prompt_tokens=rec["tokens"])
                 n = len(rec["scores"])
                 self._take(e, rec["scores"], step, rec["lm_calls"], rec["tokens"], replayed=True,

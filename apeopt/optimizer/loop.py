@@ -109,8 +109,10 @@ class Optimizer:
         self.replay = replay_log(store) if resume else {}
         if resume:
             self.budget.replay_at(0.0)
-        self.study = open_study(storage or store.default_storage(), store.root.name, space.sampler, config.seed,
-                                config.eta, resume)
+        from apeopt.studies import study_name  # unique per run, stored in the run folder
+
+        self.study = open_study(storage or store.default_storage(), study_name(store.root, resume), space.sampler,
+                                config.seed, config.eta, resume)
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
         self.halving = Halving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
