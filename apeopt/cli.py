@@ -140,6 +140,12 @@ def optimize_cmd(
         from apeopt.search_spaces import load_space
         from apeopt.tasks import load_task
 
+        from apeopt.models import parse_spec
+        from apeopt.studies import check_storage_url
+
+        for spec in dict.fromkeys((config.model, config.proposer_spec)):
+            parse_spec(spec)  # an unknown --model is an error here too, not only when a run loads it
+        check_storage_url(storage)
         _echo_json(estimate(config, load_task(task, seed=split_seed), load_space(space)))
         return
     from apeopt.services.optimize import run_optimize

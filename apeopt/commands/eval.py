@@ -57,6 +57,10 @@ def run_eval(
         if instruction is None and prompt_file is None:
             instruction = str(meta.prompt.get("instruction", ""))
 
+    if predictions is not None:
+        from apeopt.services.preflight import check_output_file
+
+        check_output_file(predictions, "--predictions")
     if (instruction is None) == (prompt_file is None):
         raise UserError("give exactly one of --instruction TEXT or --prompt-file FILE")
     pf = load_prompt_file(prompt_file) if prompt_file is not None else None
@@ -87,7 +91,14 @@ def run_eval(
 
         prompt = chat_rendering(prompt)
     examples = the_task.split(split)[:limit] if limit else the_task.split(split)
-    model_spec = model or (pf.model if pf else (meta.base_model if meta else DEFAULT_SPEC))
+    if pf is not None:  # a file never chooses an endpoint or a credential: apeopt.prompts.trust
+        from apeopt.prompts.trust import model_for_prompt_file
+
+        model_spec, notice = model_for_prompt_file(pf.model, str(prompt_file), model)
+        if notice:
+            print(f"notice: {notice}", file=sys.stderr)
+    else:
+        model_spec = model or (meta.base_model if meta else DEFAULT_SPEC)
     the_scorer = get_scorer(scorer or the_task.scorer)
     if adapter is not None:
         from apeopt.models.adapter import open_adapter

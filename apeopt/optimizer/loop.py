@@ -43,6 +43,7 @@ from apeopt.optimizer.pool import Candidate, CandidatePool
 from apeopt.optimizer.proposer import PROPOSERS, ScoredCandidate
 from apeopt.optimizer.pruner import halving_examples, rung_sizes
 from apeopt.optimizer.runstore import RunStore
+from apeopt.optimizer.partial import keep_best_on_dev
 from apeopt.optimizer.study import open_study
 from apeopt.optimizer.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.view import View
@@ -366,6 +367,7 @@ class Optimizer:
             if any(f is not None for f in e.feedback[first:]):
                 rec["feedback"] = e.feedback[first:]
             self.store.append_evaluation(rec)
+            keep_best_on_dev(self.store, self.config, self.task, e, len(self.dev), self.scorer.name)  # survives kill -9
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls
         e.candidate.tokens += tokens

@@ -23,7 +23,10 @@ def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: P
     from apeopt.optimizer.runstore import RunStore, new_run_id
     from apeopt.tasks import load_task
 
+    from apeopt.services.preflight import check_run_dir
+
     hf_logging.disable_progress_bar()  # compare reports its own progress; errors stay one line
+    check_run_dir(run_dir)
     task = load_task(config.task, seed=config.split_seed)
     started = time.monotonic()
 

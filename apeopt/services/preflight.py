@@ -74,3 +74,11 @@ def remove_half_made(root: Path, made: list[str], storage: str | None = None, st
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """An output path that can be written: not a folder, in a folder that exists (checked before any work)."""
+    if path.is_dir():
+        raise UserError(f"{option} {str(path)!r} is a folder; give a file path")
+    if not path.absolute().parent.is_dir():
+        raise UserError(f"{option} {str(path)!r}: its folder {str(path.absolute().parent)!r} does not exist")
