@@ -202,12 +202,21 @@ def serve_cmd(
     wait_ms: float = typer.Option(5.0, "--batch-wait-ms", min=0.0, help="How long to wait for more requests to batch."),
     key_env: Optional[str] = typer.Option(None, "--key-env", help="Require the API key held in this environment variable."),
     max_tokens: int = typer.Option(1024, "--max-tokens", min=1, help="Tokens a request without max_tokens may generate."),
+    max_tokens_cap: int = typer.Option(2048, "--max-tokens-cap", min=1, help="Most tokens one request may ask for (400 above)."),
+    max_n: int = typer.Option(16, "--max-n", min=1, help="Most choices (n) per prompt."),
+    max_prompts: int = typer.Option(64, "--max-prompts", min=1, help="Most prompts in one completions request."),
+    max_prompt_tokens: int = typer.Option(8192, "--max-prompt-tokens", min=1, help="Most tokens in one prompt."),
+    max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", min=1, help="Largest request body (413 above; checked before reading)."),
+    read_timeout: float = typer.Option(30.0, "--read-timeout", min=0.001, help="Seconds a client may take to send its request."),
 ) -> None:
     """Serve a local model as an OpenAI-compatible endpoint (clients use openai:<name>@http://HOST:PORT/v1)."""
     from apeopt.commands.serve import run_serve
+    from apeopt.serving.limits import ServeLimits
 
+    limits = ServeLimits(max_tokens=max_tokens_cap, max_n=max_n, max_prompts=max_prompts, max_prompt_tokens=max_prompt_tokens,
+                         max_body_bytes=max_body_bytes, read_timeout=read_timeout)
     run_serve(model, host=host, port=port, device=device, name=name, max_batch=max_batch, wait_ms=wait_ms,
-              key_env=key_env, default_max_tokens=max_tokens)
+              key_env=key_env, default_max_tokens=max_tokens, limits=limits)
 
 
 @app.command("compare")
