@@ -114,7 +114,7 @@ class OpenAIApi:
         max_tokens = self._max_tokens(body, "max_completion_tokens",
                                       self._max_tokens(body, "max_tokens", self.default_max_tokens))
         messages = _messages(body)
-        self._check_prompt_tokens([self.backend.render_chat(messages)])
+        self._check_prompt_tokens(["\n".join(content for _, content in messages)])  # the template adds a few more
         [(done, lps)] = self._generate([messages], body, max_tokens, top)
         choices = [Choice(j, t, _finish(done, max_tokens), lp) for j, (t, lp) in enumerate(zip(done.texts, lps))]
         return self._answer("chat.completion", (choices, done.prompt_tokens, done.completion_tokens), body)
