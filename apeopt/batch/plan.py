@@ -85,6 +85,9 @@ def _job(where: str, kind: str, params: dict[str, Any], base: Path) -> Job:
         compare_config(params) if kind == "compare" else OptimizeConfig.from_dict(params, where=where)
     except TypeError as exc:
         raise UserError(f"{where}: {exc}") from None
+    except UserError as exc:
+        msg = str(exc)
+        raise UserError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     return Job(kind, params)
 
 

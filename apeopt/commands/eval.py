@@ -99,7 +99,9 @@ def run_eval(
             print(f"notice: {notice}", file=sys.stderr)
     else:
         model_spec = model or (meta.base_model if meta else DEFAULT_SPEC)
-    the_scorer = get_scorer(scorer or the_task.scorer)
+    from apeopt.services.preflight import probe_scorer
+
+    the_scorer = probe_scorer(the_task, scorer)  # unknown or raising user scorer: before the model loads
     if adapter is not None:
         from apeopt.models.adapter import open_adapter
 
