@@ -27,6 +27,10 @@ def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: P
 
     hf_logging.disable_progress_bar()  # compare reports its own progress; errors stay one line
     check_run_dir(run_dir)
+    from apeopt.services.preflight import absolute_task
+
+    config = dataclasses.replace(config, task=absolute_task(config.task), apeopt_prompt=(
+        str(Path(config.apeopt_prompt).resolve()) if config.apeopt_prompt else None))  # stored absolute
     task = load_task(config.task, seed=config.split_seed)
     started = time.monotonic()
 
