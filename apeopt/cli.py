@@ -106,7 +106,8 @@ def optimize_cmd(
     budget_tokens: Optional[int] = typer.Option(None, "--budget-tokens", min=1, help="Search tokens, checked between evaluations."),
     budget_minutes: Optional[float] = typer.Option(10.0, "--budget-minutes", help="Search minutes, checked between evaluations."),
     few_shot_k: int = typer.Option(5, "--few-shot-k", min=0, help="Demos of the k-shot baseline."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>); its parent must exist."),
+    make_parents: bool = typer.Option(False, "--make-parents", help="Create the missing parent folders of --run-dir."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in the run folder)."),
     device: str = typer.Option("auto", "--device"),
     no_cache: bool = typer.Option(False, "--no-cache"),
@@ -150,7 +151,7 @@ def optimize_cmd(
         return
     from apeopt.services.optimize import run_optimize
 
-    summary = run_optimize(config, run_dir=run_dir, quiet=as_json)
+    summary = run_optimize(config, run_dir=run_dir, quiet=as_json, make_parents=make_parents)
     if as_json:
         _echo_json(summary.to_dict())
     else:
@@ -237,7 +238,8 @@ def compare_cmd(
     apeopt_calls: Optional[int] = typer.Option(None, "--apeopt-calls", min=1, help="apeopt search budget in LM calls (quick: 100)."),
     apeopt_space: str = typer.Option("fewshot", "--apeopt-space", help="apeopt search space."),
     apeopt_prompt: Optional[Path] = typer.Option(None, "--apeopt-prompt", help="Use this best_prompt.json as the apeopt row instead of searching."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>); its parent must exist."),
+    make_parents: bool = typer.Option(False, "--make-parents", help="Create the missing parent folders of --run-dir."),
     device: str = typer.Option("auto", "--device"),
     no_cache: bool = typer.Option(False, "--no-cache"),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison rows as JSON."),
@@ -253,7 +255,7 @@ def compare_cmd(
         test_limit=test_limit, apeopt_minutes=apeopt_minutes, apeopt_calls=apeopt_calls, apeopt_space=apeopt_space,
         apeopt_prompt=str(apeopt_prompt) if apeopt_prompt else None, device=device, use_cache=not no_cache,
     )
-    result = run_compare(config, run_dir=run_dir, quiet=as_json)
+    result = run_compare(config, run_dir=run_dir, quiet=as_json, make_parents=make_parents)
     if as_json:
         _echo_json([r.to_dict() for r in result.rows])
     else:

@@ -13,7 +13,7 @@ from apeopt.records.compare import CompareResult
 
 
 def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
-                quiet: bool = False) -> CompareResult:
+                quiet: bool = False, make_parents: bool = True) -> CompareResult:
     """Every chosen method on the task; returns the rows and the comparison's summary."""
     from transformers.utils import logging as hf_logging
 
@@ -26,7 +26,7 @@ def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: P
     from apeopt.services.preflight import check_run_dir
 
     hf_logging.disable_progress_bar()  # compare reports its own progress; errors stay one line
-    check_run_dir(run_dir)
+    check_run_dir(run_dir, make_parents=make_parents)
     from apeopt.services.preflight import absolute_task
 
     config = dataclasses.replace(config, task=absolute_task(config.task), apeopt_prompt=(

@@ -15,9 +15,10 @@ from apeopt.search_spaces import SearchSpace
 
 
 def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
-                 quiet: bool = False) -> RunSummary:
+                 quiet: bool = False, make_parents: bool = True) -> RunSummary:
     """A new run: load the space named by ``config`` and run :func:`optimize` in a new run folder.
-    Every input is checked before a model loads or a folder is made."""
+    Every input is checked before a model loads or a folder is made; a ``run_dir`` whose parent is missing
+    is an error unless ``make_parents`` (the CLI's ``--make-parents``; programs that pass a folder get it)."""
     import dataclasses
 
     from apeopt.search_spaces import load_space
@@ -25,7 +26,7 @@ def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root:
     from apeopt.studies import check_storage_url
 
     check_storage_url(config.storage)
-    check_run_dir(run_dir)
+    check_run_dir(run_dir, make_parents=make_parents)
     config = dataclasses.replace(config, task=absolute_task(config.task))
     space = load_space(config.space)
     return _execute(config, space, lambda task: RunStore.create(run_dir, runs_root, new_run_id(task.name, space.name, config.seed)),

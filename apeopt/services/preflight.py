@@ -11,9 +11,9 @@ from typing import Any
 from apeopt.errors import UserError
 
 
-def check_run_dir(run_dir: Path | None, option: str = "--run-dir") -> None:
+def check_run_dir(run_dir: Path | None, option: str = "--run-dir", make_parents: bool = False) -> None:
     """A ``--run-dir`` that can be made: not a file, empty if it exists, and its parent exists (a typo in
-    a deep path is an error, not a new tree of folders)."""
+    a deep path is an error, not a new tree of folders) unless ``make_parents`` (``--make-parents``)."""
     if run_dir is None:
         return
     root = Path(run_dir).expanduser()
@@ -22,9 +22,9 @@ def check_run_dir(run_dir: Path | None, option: str = "--run-dir") -> None:
     if root.is_dir() and any(root.iterdir()):
         raise UserError(f"run dir {str(root)!r} is not empty; choose another {option}")
     parent = root.absolute().parent
-    if not parent.is_dir():
+    if not parent.is_dir() and not make_parents:
         raise UserError(f"{option} {str(root)!r}: its parent folder {str(parent)!r} does not exist; "
-                        "create it first (mkdir -p) or fix the path")
+                        "create it first, fix the path, or pass --make-parents")
 
 
 def absolute_task(ref: str) -> str:

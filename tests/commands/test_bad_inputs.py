@@ -261,6 +261,14 @@ def test_case_ids_are_unique():
 
 
 # ---------------------------------------------------------------- the good side of some rows
+def test_make_parents_opts_in_to_a_new_folder_tree(monkeypatch, capsys, workspace):
+    root, _ = workspace
+    code, _, err = run_cli(monkeypatch, capsys, "optimize", "--task", "plural", "--model", "fake", *SMALL,
+                           "--run-dir", "new/deep/run", "--make-parents", "--json")
+    assert code == 0, err
+    assert (root / "new" / "deep" / "run" / "summary.json").is_file()
+
+
 def test_user_paths_are_stored_absolute(monkeypatch, capsys, workspace):
     root, _ = workspace
     code, out, err = run_cli(monkeypatch, capsys, "optimize", "--task", "task.yaml", "--model", "fake", *SMALL,
