@@ -30,6 +30,8 @@ FILES: dict[str, str] = {
                  "source: {type: jsonl, path: rows.jsonl}\nsplits: {train: 60, dev: 30, test: 30}\n",
     "task_badscorer.yaml": "name: t\ninstruction: Plural.\nscorer: usercode:raising_scorer\n"
                            "source: {type: jsonl, path: rows.jsonl}\nsplits: {train: 60, dev: 30, test: 30}\n",
+    "task_pickyscorer.yaml": "name: t\ninstruction: Add an s.\nscorer: usercode:picky_scorer\n"
+                             "source: {type: jsonl, path: rows.jsonl}\nsplits: {train: 60, dev: 30, test: 30}\n",
     "task_unknownscorer.yaml": "name: t\ninstruction: Plural.\nscorer: exact_mach\n"
                                "source: {type: jsonl, path: rows.jsonl}\nsplits: {train: 60, dev: 30, test: 30}\n",
     "task_badgen.yaml": "name: t\ninstruction: Plural.\nsource: {type: generator, name: 'usercode:raising_generator'}\n"
@@ -38,6 +40,8 @@ FILES: dict[str, str] = {
                              "splits: {train: 0.5, dev: 0.25, test: 0.25}\n",
     "task_unknownkey.yaml": "name: t\ninstruction: x\nsorce: {type: jsonl, path: rows.jsonl}\n",
     "usercode.py": "def raising_scorer(prediction, targets):\n    return 1 / 0\n\n"
+                   "def picky_scorer(prediction, targets):\n    if prediction.strip() not in targets:\n"
+                   "        raise KeyError(prediction)\n    return 1.0\n\n"
                    "def raising_generator(rng, n, shift):\n    raise ValueError('generator exploded')\n",
     "notjson.json": "{\n  \"prompt\": \n",
     "notaprompt.json": "{\"hello\": 1}\n",
@@ -261,6 +265,20 @@ def test_case_ids_are_unique():
 
 
 # ---------------------------------------------------------------- the good side of some rows
+def test_user_scorer_that_raises_mid_search_leaves_no_half_made_run(monkeypatch, capsys, workspace):
+    """The scorer passes the check on a gold answer, then raises on the first model output: the run stops
+    with one line, and the folder it started (config.json, study.json, study.db) is gone."""
+    root, loads = workspace
+    before = snapshot(root)
+    code, out, err = run_cli(monkeypatch, capsys, "optimize", "--task", "task_pickyscorer.yaml", "--model", "fake",
+                             *SMALL, "--json")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "usercode:picky_scorer" in lines[0] and "KeyError" in lines[0] and "prediction" in lines[0]
+    assert loads == ["fake"]  # it did start: the model loaded
+    assert snapshot(root) == before and (not (root / "runs").exists() or not any((root / "runs").iterdir()))
+
+
 def test_make_parents_opts_in_to_a_new_folder_tree(monkeypatch, capsys, workspace):
     root, _ = workspace
     code, _, err = run_cli(monkeypatch, capsys, "optimize", "--task", "plural", "--model", "fake", *SMALL,
