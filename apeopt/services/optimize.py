@@ -9,7 +9,7 @@ from typing import Any, Callable
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.run import optimize
-from apeopt.optimizer.runstore import CONFIG, SUMMARY, RunStore, new_run_id
+from apeopt.optimizer.runstore import CONFIG, EVALUATIONS, SUMMARY, RunStore, new_run_id
 from apeopt.records.summary import RunSummary
 from apeopt.search_spaces import SearchSpace
 
@@ -78,21 +78,26 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     proposer = backend if config.proposer_spec == config.model else open_backend(
         config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True)
     store = make_store(task)
-    lock = RunLock(store.root) if not resume else None  # a resume holds its lock already
+    lock = None
     try:
-        if lock is not None:
-            lock.acquire()
+        lock = RunLock(store.root).acquire() if not resume else None  # a resume holds its lock already
         view = make_view(f"apeopt optimize {task.name} ({space.name})", quiet=quiet, budget=config)
         with view:
             return optimize(config, task, space, backend, proposer, store, view, resume=resume)
     except Exception:
-        if not resume and not store.evaluations():
+        if lock is not None and not _scored(store):  # only what this process made, and nothing scored
             _discard_start(store, config.storage)
         raise
     finally:
         if lock is not None:
             lock.release()
         store.discard_if_empty()
+
+
+def _scored(store: RunStore) -> bool:
+    """Anything in the run's evaluation log (a run with scores is kept, to resume)."""
+    log = store.path(EVALUATIONS)
+    return log.is_file() and log.stat().st_size > 0
 
 
 def _discard_start(store: RunStore, storage: str | None) -> None:
