@@ -138,6 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
         ms = self.server.model_server
         path = self.path.split("?")[0].rstrip("/")
         if path in ("/v1/models", "/models"):
+            if ms.key and not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {ms.key}"):
+                return self._error(HTTPError(401, "missing or wrong API key", "authentication_error"))
             self._reply(200, ms.api.models())
         elif path == "/health":
             self._reply(200, {"status": "ok", "batches": ms.batcher.batches, "requests": ms.batcher.requests})

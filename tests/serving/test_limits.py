@@ -141,6 +141,8 @@ def test_key_checked_before_the_body_and_bad_lengths(slow: tuple[ModelServer, Sl
     srv, _ = slow
     reply, took = raw(srv, head(5000, key="wrong"))  # a body is announced but never sent
     assert reply.startswith(b"HTTP/1.1 401") and took < 2
+    assert httpx.get(srv.url + "/models").status_code == 401  # the model list needs the key too
+    assert httpx.get(srv.url + "/models", headers={"Authorization": f"Bearer {KEY}"}).json()["data"][0]["id"] == "slow"
     for length in ("-1", "abc", "1e9"):
         reply, took = raw(srv, head(length))
         assert reply.startswith(b"HTTP/1.1 400") and b"Content-Length must be" in reply and took < 2, reply
