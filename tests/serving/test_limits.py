@@ -168,6 +168,13 @@ def test_dropped_streaming_client_stops_its_generation(slow: tuple[ModelServer, 
     # the client gave up and closed its connection: the generation stops, the next request is served at once
     served_promptly(srv, within=2.0)
     assert lm.made[0] < 1000, lm.made
+    impatient = openai.OpenAI(base_url=srv.url, api_key=KEY, max_retries=0, timeout=0.3)  # the official client
+    with pytest.raises(openai.APITimeoutError):
+        for _ in impatient.completions.create(model="slow", prompt="long", max_tokens=4000, stream=True):
+            pass
+    impatient.close()
+    served_promptly(srv, within=2.0)
+    assert len(lm.made) == 4 and lm.made[2] < 1000, lm.made
 
 
 def test_errors_are_generic_with_a_request_id(slow: tuple[ModelServer, SlowLM], caplog: pytest.LogCaptureFixture) -> None:
