@@ -21,6 +21,13 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _entry() -> None:
+    """Runs once before any command (not for ``apeopt --help``): the process-wide switches."""
+    from apeopt.process import configure_process
+
+    configure_process()
+
 
 def _echo_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))

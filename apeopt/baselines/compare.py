@@ -19,6 +19,7 @@ from apeopt.baselines import TRAINERS, Method
 from apeopt.baselines.config import CompareConfig
 from apeopt.errors import UserError
 from apeopt.records.compare import CompareResult, CompareRow, CompareSummary
+from apeopt.runs.files import PREDICTIONS
 from apeopt.tasks.loader import portable_task_ref
 from apeopt.tasks.task import Example, Task
 
@@ -83,7 +84,7 @@ def run_comparison(config: CompareConfig, task: Task, base: Any, folder: Path,
         progress(f"{method.name}: test {scorer.name} {s.score:.3f} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] n={s.n} "
                  f"({row.wall_seconds:.0f} s)")
         gc.collect()
-    write_jsonl(folder / "predictions.jsonl", predictions)
+    write_jsonl(folder / PREDICTIONS, predictions)
     rows = add_paired(rows, predictions)
     meta = CompareSummary(
         task=task.name, task_source=portable_task_ref(config.task), model=config.model, base_identity=getattr(inner, "identity", config.model),
@@ -195,7 +196,7 @@ def _score(method: Method, prompt: Any, scoring: Any, task: Task, splits: dict[s
 
 def _copy_best_prompt(folder: Path) -> None:
     """The winner's prompt file also at the run's top level, so `apeopt export <run>` finds it."""
-    from apeopt.optimizer.runstore import BEST_PROMPT
+    from apeopt.runs import BEST_PROMPT
 
     src = folder / APEOPT_DIR / BEST_PROMPT
     if src.is_file():

@@ -29,10 +29,10 @@ from apeopt.evaluation import evaluate_many
 from apeopt.models.adapter import tuned_backend, virtual_tokens
 from apeopt.models.base import LogprobRequest
 from apeopt.prompts.prompt import PromptConfig
+from apeopt.runs.files import CURVES
 from apeopt.scorers import get_scorer
 from apeopt.tasks.task import Example, Task
 
-CURVES = "curves.jsonl"
 CPU_BATCH = 8
 CUDA_BATCH = 32
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apeopt.optimizer.runstore import PARTIAL_PROMPT
+from apeopt.runs import PARTIAL_PROMPT
 from apeopt.records.scores import SplitScore
 from apeopt.records.summary import RunSummary
 

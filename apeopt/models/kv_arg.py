@@ -14,7 +14,7 @@ from typing import Any
 
 
 @lru_cache(maxsize=None)
-def _arg_name(forward_cls: type) -> str:
+def _arg_name(forward_cls: Any) -> str:
     params = inspect.signature(forward_cls.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 

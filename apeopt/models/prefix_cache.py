@@ -77,10 +77,10 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     shared = 0
     for pos, i in enumerate(order):
         if cur:  # cur[-1] is order[pos - 1]
-            l = min(shared, adjacent[pos], caps[i])
-            if l >= min_shared and (len(cur) - 1) * (shared - l) < l and not _starts_run(adjacent, caps, order, pos, l):
+            n_shared = min(shared, adjacent[pos], caps[i])
+            if n_shared >= min_shared and (len(cur) - 1) * (shared - n_shared) < n_shared and not _starts_run(adjacent, caps, order, pos, n_shared):
                 cur.append(i)
-                shared = l
+                shared = n_shared
                 continue
             groups.append((shared, cur))
         cur, shared = [i], max(0, caps[i])
@@ -89,15 +89,15 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     return groups
 
 
-def _starts_run(adjacent: Sequence[int], caps: Sequence[int], order: Sequence[int], pos: int, l: int) -> bool:
-    """Does row ``order[pos]`` share far more with the next row than ``l`` with the current group?
+def _starts_run(adjacent: Sequence[int], caps: Sequence[int], order: Sequence[int], pos: int, n_shared: int) -> bool:
+    """Does row ``order[pos]`` share far more with the next row than ``n_shared`` with the current group?
     Then it starts a new group: rows of different prompts interleave in lexicographic order (a
     zero-shot row sorts between two 32-demo rows), and a lone row that took it in would cut the
     next run's shared prefix from hundreds of tokens to the instruction's dozen."""
     if pos + 1 >= len(order):
         return False
     nxt = min(adjacent[pos + 1], caps[order[pos]], caps[order[pos + 1]])
-    return nxt >= 2 * l and nxt - l >= RUN_GAIN
+    return nxt >= 2 * n_shared and nxt - n_shared >= RUN_GAIN
 
 
 @dataclass

@@ -62,8 +62,8 @@ class OptimizeConfig:
                 raise UserError(f"config field {name!r} must be > 0, got {v!r}")
         if not self.proposers:
             raise UserError("config field 'proposers' must name at least one proposer")
-        from apeopt.optimizer.proposer import PROPOSERS
-        from apeopt.optimizer.reflect import MIN_TOKENS
+        from apeopt.optimizer.proposers.registry import PROPOSERS
+        from apeopt.optimizer.proposers.reflect import MIN_TOKENS
 
         later = {n for n in PROPOSERS.names() if PROPOSERS.get(n).later_only}
         for p in self.proposers:

@@ -21,12 +21,13 @@ from typing import Any, Sequence
 
 from apeopt.evaluation import request_calls
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.entries import prompt_for
-from apeopt.optimizer.final import baselines
-from apeopt.optimizer.halving import FINISH_TOP
-from apeopt.optimizer.incumbents import ladder
-from apeopt.optimizer.proposer import PROPOSERS, ProposalContext
-from apeopt.optimizer.pruner import rung_sizes
+from apeopt.optimizer.candidates.entries import prompt_for
+from apeopt.optimizer.final import reference_prompts
+from apeopt.optimizer.selection.finishing import FINISH_TOP
+from apeopt.optimizer.demos.ladder import ladder
+from apeopt.optimizer.proposers.registry import PROPOSERS
+from apeopt.optimizer.proposers.base import ProposalContext
+from apeopt.optimizer.scheduling.pruner import rung_sizes
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import get_scorer
 from apeopt.search_spaces import Format, SearchSpace
@@ -35,7 +36,7 @@ from apeopt.tasks.task import EVAL_SPLITS, Example, Task
 PROPOSAL_TOKENS = 300
 
 
-class Halving:
+class HalvingCost:
     """LM calls successive halving spends on batches of trials, rung by rung (``worst``: the bound)."""
 
     def __init__(self, eta: int, rungs: int, worst: bool) -> None:
@@ -77,7 +78,7 @@ def _search(config: OptimizeConfig, space: SearchSpace, ladder_costs: Sequence[S
     """Scoring calls of the whole search, phase by phase as ``optimizer.loop`` runs them: the incumbent
     ladder, then per round the demo sets, the format trials and the new instructions, each phase
     followed by finishing up to ``FINISH_TOP`` leaders on the rest of dev."""
-    halving = Halving(config.eta, len(start), worst)
+    halving = HalvingCost(config.eta, len(start), worst)
     finish = FINISH_TOP * sum(start[1:])  # a leader pruned after the first rung, finished on the rest of dev
     calls = sum(halving.batch(1, c) for c in ladder_costs) if worst else halving.batch(len(ladder_costs), start)
     calls += finish
@@ -94,7 +95,7 @@ def _final(config: OptimizeConfig, task: Task, winner: Sequence[Format], dev: Se
     """The winner (mean over ``winner`` formats) and the baselines on dev, test and test_shift, once."""
     splits = [tuple(dev) if s == "dev" else task.splits[s] for s in EVAL_SPLITS if task.splits.get(s)]
     likelihood = get_scorer(task.scorer).needs_logprob
-    fixed = baselines(task, config.few_shot_k, config.split_seed).values()
+    fixed = reference_prompts(task, config.few_shot_k, config.split_seed).values()
     won = sum(request_calls(format_prompt(task, task.instruction, f), exs, likelihood) for f in winner for exs in splits)
     return won / len(winner) + sum(request_calls(p, exs, likelihood) for p in fixed for exs in splits)
 
@@ -104,9 +105,9 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     sizes = rung_sizes(len(dev), min(config.minibatch, len(dev)), config.eta)
     likelihood = space.scoring == "likelihood"
     start = _slice_calls(task, space.defaults(), dev, sizes, likelihood)
-    rungs = [fmt for _, fmt in ladder(space.defaults(), task.split("train"), task.instruction, config.split_seed)] \
+    ladder_formats = [fmt for _, fmt in ladder(space.defaults(), task.split("train"), task.instruction, config.split_seed)] \
         if space.incumbents == "ladder" and space.searches_demos else [space.defaults()]
-    ladder_costs = [_slice_calls(task, f, dev, sizes, likelihood) for f in rungs]
+    ladder_costs = [_slice_calls(task, f, dev, sizes, likelihood) for f in ladder_formats]
     per_format = [_slice_calls(task, f, dev, sizes, likelihood) for f in space.cost_formats()]
     mean = [sum(c) / len(per_format) for c in zip(*per_format)]
     costliest = max(per_format, key=sum)
@@ -126,7 +127,7 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
         "space": space.name,
         "rungs": sizes,
         "rounds_max": config.rounds,
-        "candidates_round0": len(rungs) + first_calls,
+        "candidates_round0": len(ladder_formats) + first_calls,
         "proposal_calls": proposal_calls,
         "scoring_calls_est": math.ceil(scoring),
         "final_calls": math.ceil(final),

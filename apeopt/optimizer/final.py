@@ -16,7 +16,7 @@ from apeopt.scorers import get_scorer, paired_bootstrap
 from apeopt.tasks.task import EVAL_SPLITS, Task
 
 
-def baselines(task: Task, few_shot_k: int, seed: int) -> dict[str, PromptConfig]:
+def reference_prompts(task: Task, few_shot_k: int, seed: int) -> dict[str, PromptConfig]:
     """The human instruction zero-shot, and with ``few_shot_k`` seeded train demos."""
     out = {"human": reference.human(task)}
     if few_shot_k > 0:

@@ -6,32 +6,18 @@ apeopt route all call it.
 
 from __future__ import annotations
 
-import platform
 import time
 from typing import Any
 
-from apeopt import __version__
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore
+from apeopt.runs import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore, versions
 from apeopt.records.scores import SplitScore, scores_to_dict
 from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
 
 
 class NoWinnerError(UserError):
     """The budget ran out before any candidate was scored."""
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"apeopt": __version__, "python": platform.python_version()}
-    for pkg in ("torch", "transformers", "optuna", "peft", "dspy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
 
 
 def optimize(
@@ -48,7 +34,7 @@ def optimize(
     fully scored on dev so far goes to partial_prompt.json, marked ``partial``. Interrupted before
     anything was scored on all of dev, it raises KeyboardInterrupt (the CLI exits 130).
     """
-    from apeopt.optimizer.final import baselines, paired, score_final
+    from apeopt.optimizer.final import paired, reference_prompts, score_final
     from apeopt.optimizer.loop import Optimizer
     from apeopt.prompts.file import PromptFile
     from apeopt.scorers import aggregate
@@ -66,7 +52,7 @@ def optimize(
     if best is None:
         raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
     source = portable_task_ref(config.task)
-    prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
+    prompts = {"winner": best.prompt, **reference_prompts(task, config.few_shot_k, config.split_seed)}
     fixed = opt.best_fixed()  # a winner with retrieved demos: also the best fixed-demo prompt, for exports
     if fixed is not None:
         prompts["best_fixed"] = fixed.prompt
@@ -104,7 +90,7 @@ def optimize(
         data_fingerprint=task.fingerprint(),
         versions=versions(),
         run_dir=str(store.root.resolve()),
-        incumbents=tuple(opt.incumbency.rungs),
+        incumbents=tuple(opt.incumbency.ladder_rows),
         selection=tuple(opt.incumbency.challenges),
         demo_values=opt.demo_credits(),
         split_sources=dict(task.origins),

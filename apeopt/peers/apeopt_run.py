@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from apeopt.models.metered import MeteredBackend
 from apeopt.models.spec import DEFAULT_SPEC
-from apeopt.optimizer.view import View
+from apeopt.optimizer.progress import View
 from apeopt.peers.program import Trace, diff, usage_snapshot
 from apeopt.tasks.task import Example, Task
 
@@ -61,7 +61,7 @@ def run_apeopt(
     run's budget and in the row's search usage, as they do for the DSPy peers."""
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.optimizer.run import optimize
-    from apeopt.optimizer.runstore import RunStore
+    from apeopt.runs import RunStore
     from apeopt.search_spaces import load_space
 
     sub = dataclasses.replace(task, splits={"train": tuple(train), "dev": tuple(dev), "test": tuple(test)})

@@ -10,8 +10,8 @@ import pytest
 from fakes import DemoFake, FakeBackend
 from toy import toy_task
 
-from apeopt.optimizer.demo_credit import Observation, estimate_values, propose_demo_sets
-from apeopt.optimizer.selection import contends, paired_gain
+from apeopt.optimizer.demos.credit import Observation, estimate_values, propose_demo_sets
+from apeopt.optimizer.selection.rule import contends, paired_gain
 from apeopt.tasks.task import Example, Task
 
 
@@ -144,7 +144,7 @@ def test_contends_finishes_leaders_and_near_ties_only_where_asked():
 
 
 def test_selection_is_corrected_for_the_candidates_compared():
-    from apeopt.optimizer.selection import corrected_confidence
+    from apeopt.optimizer.selection.rule import corrected_confidence
 
     assert corrected_confidence(1) == 0.95 and corrected_confidence(25) == pytest.approx(0.998)
     inc = [0.0] * 12 + [1.0] * 5 + [0.0] * 83

@@ -10,8 +10,8 @@ import pytest
 from toy import run_toy
 
 import apeopt.optimizer.loop as loop_module
-from apeopt.optimizer.budget import Budget
-from apeopt.optimizer.finishing import closing_reserve
+from apeopt.optimizer.scheduling.budget import Budget
+from apeopt.optimizer.scheduling.budget import closing_reserve
 
 
 def clocked_by_calls(seconds_per_call: float):  # type: ignore[no-untyped-def]

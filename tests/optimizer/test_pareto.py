@@ -6,10 +6,10 @@ from collections import Counter
 from types import SimpleNamespace
 
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.context import proposal_context
-from apeopt.optimizer.halving import Entry
-from apeopt.optimizer.pareto import Front, MergePair, merge_pairs, pareto_front, sample_parents, shared_rows, winners
-from apeopt.optimizer.pool import CandidatePool
+from apeopt.optimizer.proposers.context import proposal_context
+from apeopt.optimizer.candidates.entry import Entry
+from apeopt.optimizer.proposers.pareto import Front, MergePair, merge_pairs, pareto_front, sample_parents, shared_rows, winners
+from apeopt.optimizer.candidates.pool import CandidatePool
 from apeopt.tasks.task import Example
 
 ROWS = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from apeopt.optimizer.pruner import SyncHalvingPruner, rung_sizes
+from apeopt.optimizer.scheduling.pruner import SyncHalvingPruner, rung_sizes
 
 
 def test_rung_sizes():

@@ -11,14 +11,15 @@ from toy import toy_task
 from apeopt.errors import UserError
 from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.loop import PROPOSER_CALLS
-from apeopt.optimizer.merge import MergeProposer
-from apeopt.optimizer.pareto import MergePair
-from apeopt.optimizer.proposer import PROPOSERS, Observed, ProposalContext, ScoredCandidate
-from apeopt.optimizer.reflect import ReflectProposer, message_tokens
+from apeopt.runs import PROPOSER_CALLS
+from apeopt.optimizer.proposers.merge import MergeProposer
+from apeopt.optimizer.proposers.pareto import MergePair
+from apeopt.optimizer.proposers.registry import PROPOSERS
+from apeopt.optimizer.proposers.base import Observed, ProposalContext, ScoredCandidate
+from apeopt.optimizer.proposers.reflect import ReflectProposer, message_tokens
 from apeopt.optimizer.run import optimize
-from apeopt.optimizer.runstore import EVALUATIONS, RunStore
-from apeopt.optimizer.view import View
+from apeopt.runs import EVALUATIONS, RunStore
+from apeopt.optimizer.progress import View
 from apeopt.search_spaces import load_space
 
 PARENT = ScoredCandidate("c0001", "Do the task.", 0.4)
@@ -132,7 +133,7 @@ def test_reflection_calls_count_against_the_call_budget(tmp_path, later, parents
 
 
 def test_reflection_replies_are_cleaned_to_instructions():
-    from apeopt.optimizer.proposer import clean_instruction
+    from apeopt.optimizer.proposers.cleaning import clean_instruction
 
     assert clean_instruction("Improved instruction: answer with the opposite word only") == "Answer with the opposite word only."
     assert clean_instruction("Refinements of this instruction:") is None  # a header, not an instruction

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.view import LiveView, LogView, View, make_view
+from apeopt.optimizer.progress import LiveView, LogView, View, make_view
 
 
 class Clock:

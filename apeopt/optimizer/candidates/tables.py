@@ -1,12 +1,12 @@
-"""Views of the scored entries: candidates ranked for the proposers, and the run's leaderboard."""
+"""Tables of the scored entries: candidates ranked for the proposers, and the run's leaderboard."""
 
 from __future__ import annotations
 
 import math
 from typing import Any, Sequence
 
-from apeopt.optimizer.halving import Entry
-from apeopt.optimizer.proposer import ScoredCandidate
+from apeopt.optimizer.candidates.entry import Entry
+from apeopt.optimizer.proposers.base import ScoredCandidate
 
 
 def ranked_candidates(entries: Sequence[Entry], logprob: bool) -> list[ScoredCandidate]:

@@ -5,11 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from apeopt.optimizer.proposer import dedupe_key
+from apeopt.scorers.normalize import normalize
+
+
+def dedupe_key(text: str) -> str:
+    """Texts with the same key are one candidate (case, spacing and punctuation aside)."""
+    return normalize(text)
 
 
 @dataclass
 class Candidate:
+    """An instruction text in the pool: where it came from, and every score and call spent on it."""
+
     id: str
     text: str
     origin: str
@@ -33,6 +40,8 @@ class Candidate:
 
 
 class CandidatePool:
+    """The run's candidate instructions by id, one per ``dedupe_key``."""
+
     def __init__(self) -> None:
         self.items: dict[str, Candidate] = {}
         self._keys: dict[str, str] = {}

@@ -15,7 +15,8 @@ from typing import Sequence
 
 from apeopt.evaluation import answer_request, generate_requests
 from apeopt.models.base import LMBackend
-from apeopt.optimizer.demo_search import demo_ids
+from apeopt.optimizer.demos.search import demo_ids
+from apeopt.optimizer.scheduling.budget import bootstrap_limit
 from apeopt.prompts.prompt import COT_ANSWER_TRIGGER, Demo, PromptConfig
 from apeopt.scorers import Scorer
 from apeopt.search_spaces import Format
@@ -55,7 +56,7 @@ def wants_bootstrap(fmt: Format, likelihood: bool) -> bool:
 
 def bootstrap_ids(fmt: Format, n_train: int, calls_left: int | None, seed: int) -> list[int]:
     """The train examples to reason about: ``2k`` new ones (two calls each; fewer under a call budget)."""
-    n = 2 * fmt.demos if calls_left is None else min(2 * fmt.demos, calls_left // 6)
+    n = 2 * fmt.demos if calls_left is None else min(2 * fmt.demos, bootstrap_limit(calls_left))
     return sample_ids(n_train, n, demo_ids(fmt, n_train), seed=seed)
 
 

@@ -16,44 +16,20 @@ from optuna.trial import TrialState
 
 from apeopt.evaluation import evaluate_many, request_calls
 from apeopt.models.metered import MeteredBackend
-from apeopt.optimizer.pool import Candidate
+from apeopt.optimizer.candidates.entry import Entry
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import Scorer
-from apeopt.search_spaces import Format
 from apeopt.tasks.task import Example
 
 
-# Entries pruned early but ahead of the incumbent that the search finishes on all of dev, per phase.
-FINISH_TOP = 2
 # Why a halving stopped when not even one entry's next slice fits the calls it may spend.
 RUNG_DOES_NOT_FIT = "LM-call budget: the next rung does not fit"
 
 
 @dataclass
-class Entry:
-    """One trial under evaluation: an instruction candidate in a format."""
+class SuccessiveHalving:
+    """Scores batches of entries rung by rung on growing dev slices and prunes through the study's pruner."""
 
-    trial: optuna.Trial
-    candidate: Candidate
-    fmt: Format
-    prompt: PromptConfig
-    phase: str
-    round: int
-    scores: list[float] = field(default_factory=list)
-    # per scored dev example, beside ``scores``: the model's answer and the scorer's reason (None where
-    # there is none: a likelihood score, a right answer, or a replayed log written without them)
-    outputs: list[str | None] = field(default_factory=list)
-    feedback: list[str | None] = field(default_factory=list)
-    label: str = ""  # what the entry is, where the search named it (an incumbent rung, a demo-set origin)
-    state: str = "running"
-
-    @property
-    def value(self) -> float:
-        return sum(self.scores) / len(self.scores) if self.scores else float("-inf")
-
-
-@dataclass
-class Halving:
     study: optuna.Study
     dev: Sequence[Example]
     backend: MeteredBackend

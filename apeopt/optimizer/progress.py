@@ -138,8 +138,8 @@ class LogView(View):
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join()
-        failed = exc and isinstance(exc[0], type)
-        self.fields["phase"] = f"stopped ({exc[0].__name__})" if failed else "done"  # type: ignore[union-attr]
+        kind = exc[0] if exc and isinstance(exc[0], type) else None
+        self.fields["phase"] = f"stopped ({kind.__name__})" if kind is not None else "done"
         self.emit()
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import optuna
 
-from apeopt.optimizer.pruner import SyncHalvingPruner
+from apeopt.optimizer.scheduling.pruner import SyncHalvingPruner
 
 
 def open_study(storage: str, name: str, sampler_name: str, seed: int, eta: int, resume: bool) -> optuna.Study:
@@ -17,8 +15,6 @@ def open_study(storage: str, name: str, sampler_name: str, seed: int, eta: int, 
             optuna.delete_study(study_name=name, storage=storage)
         except KeyError:
             pass
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sampler: optuna.samplers.BaseSampler = (
         optuna.samplers.TPESampler(seed=seed, n_startup_trials=6, multivariate=True)
         if sampler_name == "tpe"

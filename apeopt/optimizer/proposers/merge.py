@@ -1,6 +1,6 @@
 """The ``merge`` proposer: one instruction that combines two candidates that win different dev examples.
 
-The pairs come from the per-example Pareto front (:func:`apeopt.optimizer.pareto.merge_pairs`):
+The pairs come from the per-example Pareto front (:func:`apeopt.optimizer.proposers.pareto.merge_pairs`):
 candidate A is best on some dev examples where B is not, and B on others. The proposer model sees
 both instructions and, for each, examples it gets right that the other does not (input and
 expected answer), and writes one instruction that keeps what makes each work. GEPA merges
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from apeopt.models.base import GenerateRequest, Message
-from apeopt.optimizer.proposer import Observed, ProposalContext, Proposer
-from apeopt.optimizer.reflect import MAX_TOKENS, STOP, cut, message_tokens
+from apeopt.optimizer.proposers.base import Observed, ProposalContext, Proposer
+from apeopt.optimizer.proposers.reflect import MAX_TOKENS, STOP, cut, message_tokens
 
 SYSTEM = "You combine task instructions into one that keeps the strengths of each."
 HEAD = (
@@ -43,7 +43,7 @@ class MergeProposer(Proposer):
 
     def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
         texts = {c.id: c.text for c in ctx.history}
-        out = []
+        out: list[tuple[GenerateRequest, str | None]] = []
         for i, pair in enumerate(ctx.merges):
             if pair.a not in texts or pair.b not in texts:
                 continue

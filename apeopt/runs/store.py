@@ -13,29 +13,33 @@ from typing import TYPE_CHECKING, Any, Iterable
 from apeopt.errors import UserError
 from apeopt.atomic_files import atomic_write_json, atomic_write_text
 from apeopt.jsonl import append_jsonl, read_jsonl, write_jsonl
+from apeopt.runs.files import (
+    CANDIDATES,
+    CONFIG,
+    EVALUATIONS,
+    LEADERBOARD,
+    LEADERBOARD_MD,
+    PREDICTIONS,
+    STUDY_DB,
+    SUMMARY,
+)
 
 if TYPE_CHECKING:
     from apeopt.records.summary import RunSummary
 
-CONFIG = "config.json"
-SUMMARY = "summary.json"
-CANDIDATES = "candidates.jsonl"
-EVALUATIONS = "evaluations.jsonl"
-LEADERBOARD = "leaderboard.json"
-LEADERBOARD_MD = "leaderboard.md"
-BEST_PROMPT = "best_prompt.json"
-BEST_FIXED_PROMPT = "best_fixed_prompt.json"  # when the winner retrieves its demos: the best fixed-demo prompt
-PARTIAL_PROMPT = "partial_prompt.json"  # an interrupted run: its best prompt fully scored on dev so far
-STUDY_DB = "study.db"
-PREDICTIONS = "predictions.jsonl"
+
+__all__ = ["RunStore", "new_run_id"]
 
 
 def new_run_id(task: str, space: str, seed: int) -> str:
+    """``<date>-<time>-<task>-<space>-s<seed>``: the default name of a new run folder."""
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in Path(task).stem)
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}-{space}-s{seed}"
 
 
 class RunStore:
+    """One run folder: creates, opens or resolves it (``latest``), and reads and writes its files atomically."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.created = False  # made by ``create`` (not a folder the user made or an earlier run)

@@ -18,7 +18,7 @@ import random
 from typing import Callable, Sequence
 
 from apeopt.models.base import GenerateRequest, Message
-from apeopt.optimizer.proposer import Observed, ProposalContext, Proposer
+from apeopt.optimizer.proposers.base import Observed, ProposalContext, Proposer
 
 SYSTEM = "You improve task instructions by studying the mistakes a model made while following them."
 HEAD = 'A model was given this instruction:\n"""\n{instruction}\n"""\n\nHere is how it answered some inputs of the task:\n\n'
@@ -103,7 +103,7 @@ class ReflectProposer(Proposer):
     later_only = True
 
     def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
-        out = []
+        out: list[tuple[GenerateRequest, str | None]] = []
         for i, parent in enumerate(ctx.parents):
             results = ctx.results.get(parent.id, ())
             cases = pick_cases(results, ctx.reflect_failures, ctx.reflect_successes, ctx.likelihood, ctx.seed * 7919 + 400 + i)

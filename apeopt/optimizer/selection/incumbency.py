@@ -1,23 +1,25 @@
 """The run's incumbent, and the record of how it got there: the ladder rows and every challenge.
 
 The ladder's best on all of dev (ties to the shorter prompt) is the first incumbent; afterwards a
-challenger takes its place only on a credible paired gain on all of dev (:mod:`selection`).
+challenger takes its place only on a credible paired gain on all of dev (:mod:`apeopt.optimizer.selection.rule`).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from apeopt.optimizer.halving import Entry
-from apeopt.optimizer.selection import corrected_confidence, paired_gain, rank_key
+from apeopt.optimizer.candidates.entry import Entry
+from apeopt.optimizer.selection.rule import corrected_confidence, paired_gain, rank_key
 from apeopt.records.search import Challenge, IncumbentRung
 
 
 class Incumbency:
+    """The current incumbent entry, the ladder rows it was chosen from, and every challenge it met."""
+
     def __init__(self, reference_input: str) -> None:
         self.reference_input = reference_input  # prompts are compared by their length on this input
         self.current: Entry | None = None
-        self.rungs: list[IncumbentRung] = []
+        self.ladder_rows: list[IncumbentRung] = []  # the ladder's rows as scored (records call them rungs)
         self.challenges: list[Challenge] = []
 
     def key(self, e: Entry) -> tuple[tuple[float, int], int]:
@@ -25,8 +27,8 @@ class Incumbency:
         return rank_key(e.value, len(str(e.prompt.render(self.reference_input)))), e.trial.number
 
     def start(self, entries: Sequence[Entry], finished: Sequence[Entry]) -> None:
-        """The ladder's best complete entry becomes the incumbent; every rung is recorded
-        (a rung finished on all of dev by a later trial, from ``finished``, with that trial's numbers)."""
+        """The ladder's best complete entry becomes the incumbent; every ladder row is recorded
+        (a row finished on all of dev by a later trial, from ``finished``, with that trial's numbers)."""
         done = [e for e in entries if e.state == "complete"]
         if done:
             self.current = min(done, key=self.key)
@@ -34,7 +36,7 @@ class Incumbency:
         for e in entries:
             if e.phase == "incumbents" and e.trial.user_attrs.get("continues") is None:
                 last = by_origin.get(e.trial.number, e)
-                self.rungs.append(IncumbentRung(e.label, last.trial.number, last.value if last.scores else None,
+                self.ladder_rows.append(IncumbentRung(e.label, last.trial.number, last.value if last.scores else None,
                                                 len(last.scores), last.state, e.fmt.to_dict()))
 
     def challenge(self, entries: Sequence[Entry], tried: int | None = None) -> None:

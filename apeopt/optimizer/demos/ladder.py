@@ -7,7 +7,7 @@ through the same successive halving as every candidate; the best of them on all 
 run's first incumbent, so a run never returns less than what a user gets for free.
 
 The random demos of k-shot use the seed of the run's k-shot baseline (``split_seed``), so the
-ladder's 5-shot rung *is* the few-shot baseline that the run reports on test.
+ladder's 5-shot row *is* the few-shot baseline that the run reports on test.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def max_demos(train: Sequence[Example], instruction: str) -> int:
 
 
 def ladder(start: Format, train: Sequence[Example], instruction: str, demo_seed: int) -> list[tuple[str, Format]]:
-    """(name, format) of each rung: the start format with k random demos, and with retrieved demos."""
+    """(name, format) of each ladder row: the start format with k random demos, and with retrieved demos."""
     cap = max_demos(train, instruction)
     base = replace(start, demo_ids=(), demo_source="random", demo_seed=demo_seed)
     ks = [k for k in LADDER_KS if k <= cap]

@@ -12,9 +12,9 @@ from typing import Mapping, Sequence
 
 import optuna
 
-from apeopt.optimizer.bootstrap import bootstrapped_demo
-from apeopt.optimizer.halving import Entry
-from apeopt.optimizer.pool import Candidate
+from apeopt.optimizer.demos.bootstrap import bootstrapped_demo
+from apeopt.optimizer.candidates.entry import Entry
+from apeopt.optimizer.candidates.pool import Candidate
 from apeopt.prompts.demos import demo_pool, demos_at, sample_demos
 from apeopt.prompts.prompt import Demo, PromptConfig
 from apeopt.prompts.retrieval import Retriever

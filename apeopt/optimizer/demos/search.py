@@ -3,7 +3,7 @@
 The incumbent's demo count ``k`` stays; what changes is which demos, and in which order:
 
 - fixed demos (random or chosen): half the new sets come from credit assignment
-  (:mod:`apeopt.optimizer.demo_credit`: the highest-valued train examples, most valuable last,
+  (:mod:`apeopt.optimizer.demos.credit`: the highest-valued train examples, most valuable last,
   and explorative draws), half are fresh random draws, which also feed the credit estimate;
 - retrieved demos: the retriever with half and twice ``k`` (within the ladder's token cap), and
   credit-chosen fixed sets of ``k`` demos, since a retrieval incumbent that merely ties the
@@ -20,8 +20,8 @@ import random
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
-from apeopt.optimizer.demo_credit import DemoValue, Observation, propose_demo_sets
-from apeopt.optimizer.halving import Entry
+from apeopt.optimizer.demos.credit import DemoValue, Observation, propose_demo_sets
+from apeopt.optimizer.candidates.entry import Entry
 from apeopt.prompts.demos import sample_demo_ids
 from apeopt.records.search import DemoCredit
 from apeopt.search_spaces import Format

@@ -3,7 +3,7 @@ each candidate's dev results (answers and feedback) and the merge pairs.
 
 Parents are the ``resample_top`` best candidates by dev mean (``parents="top"``), or drawn from the
 per-example Pareto front on dev with probability proportional to the examples they win
-(``parents="pareto"``, :mod:`apeopt.optimizer.pareto`). Only train and dev reach a proposer.
+(``parents="pareto"``, :mod:`apeopt.optimizer.proposers.pareto`). Only train and dev reach a proposer.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import math
 from typing import Sequence
 
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.halving import Entry
-from apeopt.optimizer.pareto import Front, merge_pairs, pareto_front, sample_parents, shared_rows
-from apeopt.optimizer.proposer import Observed, ProposalContext, ScoredCandidate
-from apeopt.optimizer.tables import ranked_candidates
+from apeopt.optimizer.candidates.entry import Entry
+from apeopt.optimizer.proposers.pareto import Front, merge_pairs, pareto_front, sample_parents, shared_rows
+from apeopt.optimizer.proposers.base import Observed, ProposalContext, ScoredCandidate
+from apeopt.optimizer.candidates.tables import ranked_candidates
 from apeopt.tasks.task import Example
 
 

@@ -11,7 +11,7 @@ number of examples they win, so a candidate that is best on a few examples stays
 parent although its mean is not the top. A merge pairs two front members that win different
 examples.
 
-The final pick never comes from here: it stays with the selection rule (:mod:`selection`).
+The final pick never comes from here: it stays with the selection rule (:mod:`apeopt.optimizer.selection.rule`).
 """
 
 from __future__ import annotations
