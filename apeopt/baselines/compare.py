@@ -47,9 +47,10 @@ def check_methods(config: CompareConfig, task: Task, base: Any) -> dict[str, Any
     tuning = [m for m in config.resolved if m.family == "tuning"]
     inner = base.base_backend() if base is not None else None
     if tuning and not isinstance(inner, HFBackend):
-        raise UserError(f"method {tuning[0].name!r} needs a local transformers model (hf: or gguf:), not {inner.spec!r}")
+        raise UserError(f"method {tuning[0].name!r} needs a local transformers model (hf: or gguf:), not {getattr(inner, 'spec', None)!r}")
     for m in tuning:
         trainer = TRAINERS.get(m.trainer)(**dict(config.method_options.get(m.name, {})))
+        assert isinstance(inner, HFBackend)  # checked above
         trainer.check(inner.model)
         trainers[m.name] = trainer
     k_max = max((m.k for m in config.resolved), default=0)

@@ -63,7 +63,7 @@ def run_eval(
     if task is None and pf is None:
         raise UserError("--task is required with --instruction")
     split_seed = seed if seed is not None else (pf.split_seed if pf else 0)
-    the_task = load_task(task or _task_of(pf, prompt_file), seed=split_seed)  # type: ignore[arg-type]
+    the_task = load_task(task or _task_of(pf, prompt_file), seed=split_seed)
     if pf is not None:
         if pf.task != the_task.name:
             raise UserError(f"prompt file {str(prompt_file)!r} was made for task {pf.task!r}, not {the_task.name!r}")

@@ -18,7 +18,7 @@ from apeopt.errors import UserError
 from apeopt.runs import COMPARISON_JSON, CONFIG, LEADERBOARD, STUDY_DB, SUMMARY, RunStore
 from apeopt.records.compare import CompareSummary, load_comparison
 from apeopt.records.scores import Paired, SplitScore
-from apeopt.records.summary import RunSummary, load_summary
+from apeopt.records.summary import Baseline, RunSummary, Winner, load_summary
 
 BATCH_DB = "batch.db"
 
@@ -209,7 +209,7 @@ def read_run(path: Path, top: int = 10) -> Run:
 def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: int) -> None:
     if summary is not None:
         run.metric = summary.winner.dev_selection.metric
-        scored = {**summary.baselines(), "winner": summary.winner}
+        scored: dict[str, Baseline | Winner] = {**summary.baselines(), "winner": summary.winner}
         for name, s in scored.items():
             label = f"few_shot (k={s.k})" if name == "few_shot" else name  # type: ignore[union-attr]
             run.methods.append(MethodScore(name, _score(s.score("test")), _score(s.score("test_shift")), _score(s.score("dev")),

@@ -83,7 +83,7 @@ class HFBackend(LMBackend):
         dev, dt = resolve_device(device, dtype)
         start = time.perf_counter()
         model, tokenizer = load_model_and_tokenizer(spec, dt, cache_dir, trust_remote_code)
-        model = model.to(dev)
+        model = model.to(dev)  # type: ignore[arg-type]  # transformers types .to through a wrapper
         identity = f"{spec.spec}@{weights_fingerprint(spec, model)}:{str(dt).removeprefix('torch.')}"
         backend = cls(model, tokenizer, spec.spec, identity, batch_size)
         backend.load_seconds = time.perf_counter() - start
@@ -158,7 +158,8 @@ class HFBackend(LMBackend):
         )
         texts, counts, new_ids = [], [], []
         for row in range(len(rows)):
-            length = stopper.lengths[row] if stopper.lengths[row] is not None else out.shape[1] - width
+            stopped = stopper.lengths[row]
+            length = stopped if stopped is not None else out.shape[1] - width
             new = out[row, width: width + length].tolist()
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             texts.append(cut_at_stop(text, first.stop))
@@ -242,7 +243,7 @@ class HFBackend(LMBackend):
         input_ids, mask = self.left_pad([ids[:-1] for ids, _ in items])
         logits = self.last_logits(input_ids, mask, keep)
         logp = torch.log_softmax(logits.float(), dim=-1)
-        out = []
+        out: list[list[float]] = []
         for row, (ids, m) in enumerate(items):
             if m == 0:
                 out.append([])
@@ -312,7 +313,7 @@ def _load_gguf(spec: ModelSpec, dtype: torch.dtype, cache_dir: Path) -> tuple[Pr
         try:
             _save_plain_copy(model, tokenizer, folder)
         except OSError:  # read-only cache: keep the de-quantized model as it is
-            return model.to(dtype), tokenizer
+            return model.to(dtype), tokenizer  # type: ignore[arg-type]  # as above
         announce_cache_write(f"converted {spec.spec} to a plain safetensors copy", folder)
         del model
     return _load_pretrained(str(folder), dtype, False)

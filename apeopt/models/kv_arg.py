@@ -21,7 +21,8 @@ def _arg_name(forward_cls: Any) -> str:
 
 def cache_kwargs(module: Any, cache: Any) -> dict[str, Any]:
     """``{name: cache}`` for ``module(...)``, with the cache argument's name in this version."""
-    return {_arg_name(type(module)): cache}
+    forward_cls: Any = type(module)
+    return {_arg_name(forward_cls): cache}
 
 
 def returned_cache(output: Any) -> Any:

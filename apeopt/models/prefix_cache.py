@@ -13,7 +13,7 @@ caches (DynamicCache layers) qualify; anything else uses the plain left-padded p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, cast
 
 import torch
 from transformers import DynamicCache
@@ -69,7 +69,7 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     tokens: shrinking the shared prefix from ``shared`` to ``l`` costs ``(|G| - 1) * (shared - l)``
     recomputed tokens and saves ``l``.
     """
-    order = sorted(range(len(seqs)), key=lambda i: seqs[i])
+    order = sorted(range(len(seqs)), key=lambda i: cast(list[int], seqs[i]))  # token lists compare lexicographically
     # adjacent[p]: tokens row order[p] shares with row order[p - 1] (each pair computed once)
     adjacent = [0] + [common_prefix(seqs[a], seqs[b]) for a, b in zip(order, order[1:])]
     groups: list[tuple[int, list[int]]] = []
@@ -301,7 +301,7 @@ def _batch_cache(store: PrefixStore, row_groups: Sequence[int], shared: Sequence
 def _cache(layers: KV, config: Any) -> DynamicCache:
     """A DynamicCache holding these tensors as they are (the constructor would copy them)."""
     cache = DynamicCache(config=config)
-    for layer, (k, v) in zip(cache.layers, layers):
+    for layer, (k, v) in zip(cast(list[Any], cache.layers), layers):
         layer.lazy_initialization(k, v)
         layer.keys, layer.values = k, v
     return cache

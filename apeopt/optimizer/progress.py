@@ -13,9 +13,16 @@ from typing import Any, Callable, Optional, Protocol, TextIO
 
 
 class Budgets(Protocol):
-    budget_calls: Optional[int]
-    budget_tokens: Optional[int]
-    budget_minutes: Optional[float]
+    """What a view reads of a run's limits (an ``OptimizeConfig`` has them)."""
+
+    @property
+    def budget_calls(self) -> Optional[int]: ...
+
+    @property
+    def budget_tokens(self) -> Optional[int]: ...
+
+    @property
+    def budget_minutes(self) -> Optional[float]: ...
 
 
 class View:
