@@ -11,8 +11,8 @@ from apeopt.registry import Registry
 if TYPE_CHECKING:
     from apeopt.models.base import LMBackend
 
-# Backend classes by spec kind; each has ``from_spec(spec, device, dtype, cache_dir, trust_remote_code)``.
-BACKENDS: Registry = Registry("model backend")
+# Backend classes by spec kind; each opens itself with ``LMBackend.from_spec``.
+BACKENDS: "Registry[type[LMBackend]]" = Registry("model backend")
 BACKENDS.add("hf", "apeopt.models.hf:HFBackend")
 BACKENDS.add("gguf", "apeopt.models.hf:HFBackend")
 BACKENDS.add("openai", "apeopt.models.openai_backend:OpenAIBackend")

@@ -19,6 +19,7 @@ from transformers import LogitsProcessor, StoppingCriteria
 from apeopt.models import prefix_cache as pc
 from apeopt.models.base import Completion, GenerateRequest, cut_at_stop
 from apeopt.models.kv_arg import cache_kwargs
+from apeopt.models.hf_access import HFAccess
 
 
 class RowStopper(StoppingCriteria):
@@ -98,7 +99,7 @@ def dedupe(requests: Sequence[Any], key: Callable[[Any], Hashable]) -> tuple[lis
     return unique, where
 
 
-def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateRequest]) -> list[Completion]:
+def generate_shared(backend: HFAccess, prompts: list[list[int]], reqs: list[GenerateRequest]) -> list[Completion]:
     """Complete ``prompts`` (same max_tokens/temperature/n/stop) with shared-prefix caches."""
     first = reqs[0]
     n = first.n
@@ -130,7 +131,7 @@ def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateR
     return [Completion(tuple(texts[i]), len(prompts[i]), sum(counts[i]), tuple(ids[i])) for i in range(len(prompts))]
 
 
-def _decode(backend: Any, prep: pc.Prepared, max_tokens: int, stopper: RowStopper,
+def _decode(backend: HFAccess, prep: pc.Prepared, max_tokens: int, stopper: RowStopper,
             sampler: GumbelSampler | None) -> list[list[int]]:
     """Greedy (or Gumbel-sampled) decoding; returns each row's new tokens up to where it ended."""
     model = backend.model

@@ -20,12 +20,13 @@ import torch
 
 from apeopt.models.base import GenerateRequest, ScoredCompletion, TokenChoice, TokenLogprobs
 from apeopt.models.hf_batching import budget_chunks
+from apeopt.models.hf_access import HFAccess
 
 _DECODE = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
 
 
 @torch.inference_mode()
-def generate_with_logprobs(backend: Any, requests: Sequence[GenerateRequest], top: int) -> list[ScoredCompletion]:
+def generate_with_logprobs(backend: HFAccess, requests: Sequence[GenerateRequest], top: int) -> list[ScoredCompletion]:
 
     done = backend.generate(requests)
     items: list[tuple[list[int], int]] = []
@@ -66,7 +67,7 @@ def _cut(tokenizer: Any, ids: list[int], text: str) -> tuple[list[int], list[str
     return ids[:kept], out
 
 
-def _top_batch(backend: Any, items: list[tuple[list[int], int]], texts: list[list[str]], top: int) -> list[TokenLogprobs]:
+def _top_batch(backend: HFAccess, items: list[tuple[list[int], int]], texts: list[list[str]], top: int) -> list[TokenLogprobs]:
     keep = max(m for _, m in items)
     if keep == 0:
         return [TokenLogprobs() for _ in items]

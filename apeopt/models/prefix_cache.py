@@ -19,6 +19,7 @@ import torch
 from transformers import DynamicCache
 
 from apeopt.models.kv_arg import cache_kwargs, returned_cache
+from apeopt.models.hf_access import HFAccess
 
 # Rows sharing fewer tokens than this are not worth a separate prefix forward.
 MIN_SHARED = 4
@@ -320,7 +321,7 @@ def forward(model: Any, prep: Prepared, keep: int, keep_arg: bool) -> tuple[torc
     return model.get_output_embeddings()(out.last_hidden_state[:, -keep:]), returned_cache(out)
 
 
-def logprob_shared(backend: Any, items: Sequence[tuple[list[int], int]], vocab: int,
+def logprob_shared(backend: HFAccess, items: Sequence[tuple[list[int], int]], vocab: int,
                    logits_budget: int) -> list[list[float]]:
     """Per-token log-probs of each item's last ``m`` tokens (``items``: (full ids, m)), with
     shared-prefix caches; logits only at the scored positions."""

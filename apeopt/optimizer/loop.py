@@ -28,7 +28,7 @@ import dataclasses
 import signal
 from typing import Any, Callable, Sequence
 
-from apeopt.models.metered import MeteredBackend
+from apeopt.models.base import LMBackend
 from apeopt.optimizer.candidates.entries import EntryMaker
 from apeopt.optimizer.candidates.entry import Entry
 from apeopt.optimizer.candidates.pool import Candidate, CandidatePool
@@ -76,8 +76,8 @@ class Optimizer:
         config: OptimizeConfig,
         task: Task,
         space: SearchSpace,
-        backend: MeteredBackend,
-        proposer_backend: MeteredBackend,
+        backend: LMBackend,
+        proposer_backend: LMBackend,
         store: RunStore,
         view: View,
         storage: str | None = None,

@@ -10,10 +10,15 @@ import time
 from typing import Any
 
 from apeopt.errors import UserError
+from apeopt.models.base import LMBackend
+from apeopt.optimizer.candidates.entry import Entry
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.progress import View
 from apeopt.runs import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore, versions
 from apeopt.records.scores import SplitScore, scores_to_dict
 from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
+from apeopt.search_spaces import SearchSpace
+from apeopt.tasks.task import Task
 
 
 class NoWinnerError(UserError):
@@ -21,8 +26,8 @@ class NoWinnerError(UserError):
 
 
 def optimize(
-    config: OptimizeConfig, task: Any, space: Any, backend: Any, proposer: Any, store: RunStore, view: Any, resume: bool = False,
-    final: bool = True,
+    config: OptimizeConfig, task: Task, space: SearchSpace, backend: LMBackend, proposer: LMBackend, store: RunStore,
+    view: View, resume: bool = False, final: bool = True,
 ) -> RunSummary:
     """Search on train/dev, then score winner and baselines once on test; write the run's files.
 
@@ -95,12 +100,12 @@ def optimize(
         demo_values=opt.demo_credits(),
         split_sources=dict(task.origins),
     )
-    def prompt_file(entry: Any, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
+    def prompt_file(entry: Entry, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
         return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",
                           split_seed=config.split_seed, data_fingerprint=task.fingerprint(), scores=file_scores,
                           partial=partial)
 
-    def dev_selection(entry: Any) -> dict[str, Any]:
+    def dev_selection(entry: Entry) -> dict[str, Any]:
         return {"dev_selection": DevSelection(entry.value, len(entry.scores), opt.scorer.name).to_dict()}
 
     if interrupted:

@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import TrialState
 
 from apeopt.evaluation import evaluate_many, request_calls
-from apeopt.models.metered import MeteredBackend
+from apeopt.models.base import LMBackend
 from apeopt.optimizer.candidates.entry import Entry
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import Scorer
@@ -32,7 +32,7 @@ class SuccessiveHalving:
 
     study: optuna.Study
     dev: Sequence[Example]
-    backend: MeteredBackend
+    backend: LMBackend
     scorer: Scorer
     labels: Sequence[str] | None
     sizes: Sequence[int]
