@@ -73,8 +73,10 @@ class OptimizeConfig:
         for p in self.later_proposers:
             if p not in PROPOSERS:
                 raise UserError(f"config field 'later_proposers': {PROPOSERS.unknown_message(p)}")
-        if self.parents not in ("top", "pareto"):
-            raise UserError(f"config field 'parents' must be 'top' or 'pareto', got {self.parents!r}")
+        from apeopt.optimizer.proposers.parents import PARENTS
+
+        if self.parents not in PARENTS:
+            raise UserError(f"config field 'parents' must be {' or '.join(repr(n) for n in sorted(PARENTS.names(), reverse=True))}, got {self.parents!r}")
         if isinstance(self.reflect_tokens, bool) or not isinstance(self.reflect_tokens, int) or self.reflect_tokens < MIN_TOKENS:
             raise UserError(f"config field 'reflect_tokens' must be a whole number >= {MIN_TOKENS}, got {self.reflect_tokens!r}")
 

@@ -25,6 +25,7 @@ split, so selection cannot read test. Final test scoring happens in ``apeopt.opt
 from __future__ import annotations
 
 import dataclasses
+import functools
 import signal
 from typing import Any, Callable, Sequence
 
@@ -44,6 +45,7 @@ from apeopt.optimizer.proposers.context import proposal_context
 from apeopt.optimizer.proposers.registry import PROPOSERS
 from apeopt.optimizer.scheduling.budget import Budget, closing_reserve, phase_cap, proposer_limit
 from apeopt.optimizer.scheduling.halving import RUNG_DOES_NOT_FIT, SuccessiveHalving
+from apeopt.optimizer.scheduling.phases import round_phases
 from apeopt.optimizer.scheduling.pruner import halving_examples, rung_sizes
 from apeopt.optimizer.scheduling.study import open_study
 from apeopt.optimizer.selection.finishing import leaders
@@ -142,13 +144,10 @@ class Optimizer:
         for rnd in range(self.config.rounds):
             self.view.update(round=rnd)
             before = self.incumbent
-            phases = [("demos", self._demo_entries), ("format", self._format_entries), ("instruction", self._instruction_entries)]
-            if rnd == 0:
-                phases.insert(0, ("incumbents", self._incumbent_entries))
-            for name, make in phases:
+            for phase in round_phases(rnd):
                 if self._should_stop():
                     break
-                self._phase(name, rnd, make)
+                self._phase(phase.name, rnd, functools.partial(phase.entries, self))
             if self.stop_reason or self._should_stop():
                 break
             stale = 0 if self.incumbent is not before else stale + 1
@@ -207,7 +206,8 @@ class Optimizer:
             self.make.discard(e)
         return entries[:keep]
 
-    def _incumbent_entries(self, rnd: int) -> list[Entry]:
+    def incumbent_entries(self, rnd: int) -> list[Entry]:
+        """The incumbent ladder's rows (or the space's start format alone), as many as the phase's calls take."""
         start = self.space.defaults()
         if self.space.incumbents == "ladder" and self.space.searches_demos:
             rows = ladder(start, self.train, self.task.instruction, self.config.split_seed)
@@ -216,7 +216,8 @@ class Optimizer:
         assert self.human is not None
         return self._fit_count([self.make.entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rows])
 
-    def _demo_entries(self, rnd: int) -> list[Entry]:
+    def demo_entries(self, rnd: int) -> list[Entry]:
+        """New demo sets around the incumbent's (bootstrapped CoT demos first), as many as fit."""
         inc = demo_base(self.incumbent, self.completed(), self.incumbency.key)
         if inc is None or not self.space.demo_trials:
             return []
@@ -238,7 +239,8 @@ class Optimizer:
         self.make.traces.update(traces)
         return [("bootstrapped", fmt) for fmt in [bootstrapped_format(inc.fmt, traces)] if fmt is not None]
 
-    def _format_entries(self, rnd: int) -> list[Entry]:
+    def format_entries(self, rnd: int) -> list[Entry]:
+        """The sampler's format trials with the incumbent's instruction, as many as fit."""
         inc = self.incumbent
         dims = self.space.format_dims
         if inc is None or not dims or not self.space.format_trials:
@@ -250,7 +252,8 @@ class Optimizer:
             out.append(self.make.entry(inc.candidate, fmt, "format", rnd, trial=trial))
         return self._fit_count(out)
 
-    def _instruction_entries(self, rnd: int) -> list[Entry]:
+    def instruction_entries(self, rnd: int) -> list[Entry]:
+        """New instructions from the round's proposers, in the incumbent's format, as many as fit."""
         inc = self.incumbent
         if inc is None:
             return []

@@ -1,9 +1,8 @@
 """What the proposers of a round read, built from the scored entries: the ranked history, the parents,
 each candidate's dev results (answers and feedback) and the merge pairs.
 
-Parents are the ``resample_top`` best candidates by dev mean (``parents="top"``), or drawn from the
-per-example Pareto front on dev with probability proportional to the examples they win
-(``parents="pareto"``, :mod:`apeopt.optimizer.proposers.pareto`). Only train and dev reach a proposer.
+Parents are chosen by the policy ``config.parents`` names (:mod:`.parents`: the ``resample_top`` best by
+dev mean, or drawn from the per-example Pareto front, :mod:`apeopt.optimizer.proposers.pareto`). Only train and dev reach a proposer.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ from typing import Sequence
 
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.candidates.entry import Entry
-from apeopt.optimizer.proposers.pareto import Front, merge_pairs, pareto_front, sample_parents, shared_rows
+from apeopt.optimizer.proposers.parents import PARENTS
+from apeopt.optimizer.proposers.pareto import Front, merge_pairs, pareto_front, shared_rows
 from apeopt.optimizer.proposers.base import Observed, ProposalContext, ScoredCandidate
 from apeopt.optimizer.candidates.tables import ranked_candidates
 from apeopt.tasks.task import Example
@@ -49,14 +49,11 @@ def proposal_context(entries: Sequence[Entry], train: Sequence[Example], dev: Se
     """The context of round ``rnd``'s proposers ``names`` (see the module docstring)."""
     ranked = ranked_candidates(entries, likelihood)
     k = config.resample_top
-    parents: list[ScoredCandidate] = ranked[-k:][::-1]
+    policy = PARENTS.get(config.parents)()
     front: Front | None = None
-    if config.parents == "pareto" or "merge" in names:
+    if policy.needs_front or "merge" in names:
         front = front_of(entries, min_candidates=k + 1)
-    if config.parents == "pareto" and front is not None and front.wins:
-        by_id = {c.id: c for c in ranked}
-        drawn = [by_id[c] for c in sample_parents(front, k, seed=config.seed * 100 + rnd) if c in by_id]
-        parents = drawn + [c for c in parents if c not in drawn][: max(0, k - len(drawn))]
+    parents: list[ScoredCandidate] = policy.select(ranked, front, k, seed=config.seed * 100 + rnd)
     best = best_entries(entries)
     needs = {p.id for p in parents}
     merges = merge_pairs(front, k=max(1, math.ceil(k / 2))) if front is not None and "merge" in names else []

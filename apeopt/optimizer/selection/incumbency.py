@@ -9,15 +9,17 @@ from __future__ import annotations
 from typing import Sequence
 
 from apeopt.optimizer.candidates.entry import Entry
-from apeopt.optimizer.selection.rule import corrected_confidence, paired_gain, rank_key
+from apeopt.optimizer.selection.acceptance import ACCEPTANCE, DEFAULT_ACCEPTANCE
+from apeopt.optimizer.selection.rule import rank_key
 from apeopt.records.search import Challenge, IncumbentRung
 
 
 class Incumbency:
     """The current incumbent entry, the ladder rows it was chosen from, and every challenge it met."""
 
-    def __init__(self, reference_input: str) -> None:
+    def __init__(self, reference_input: str, acceptance: str = DEFAULT_ACCEPTANCE) -> None:
         self.reference_input = reference_input  # prompts are compared by their length on this input
+        self.rule = ACCEPTANCE.get(acceptance)()
         self.current: Entry | None = None
         self.ladder_rows: list[IncumbentRung] = []  # the ladder's rows as scored (records call them rungs)
         self.challenges: list[Challenge] = []
@@ -42,14 +44,13 @@ class Incumbency:
     def challenge(self, entries: Sequence[Entry], tried: int | None = None) -> None:
         """Complete entries ahead of the incumbent challenge it, best first; the first credible one wins.
         ``tried``: how many candidates the phase compared (default: ``len(entries)``), for the
-        multiple-comparison correction of :func:`selection.corrected_confidence`."""
+        multiple-comparison correction of the acceptance rule (:mod:`.acceptance`)."""
         inc = self.current
         if inc is None:
             return self.start(entries, [])
-        confidence = corrected_confidence(tried or len(entries))
         ahead = [e for e in entries if e.state == "complete" and e.value > inc.value]
         for e in sorted(ahead, key=self.key):
-            v = paired_gain(e.scores, inc.scores, confidence=confidence, seed=e.trial.number)
+            v = self.rule.judge(e.scores, inc.scores, tried=tried or len(entries), seed=e.trial.number)
             self.challenges.append(Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value,
                                              v.diff, v.lower, v.n, v.credible))
             if v.credible:
