@@ -12,6 +12,8 @@ from apeopt.models.spec import DEFAULT_SPEC
 
 @dataclass(frozen=True)
 class OptimizeConfig:
+    """The settings of one optimize run, validated on construction; written into the run's config.json."""
+
     task: str
     model: str = DEFAULT_SPEC
     proposer_model: str | None = None  # None: the task model itself

@@ -56,6 +56,7 @@ class HalvingCost:
 
 
 def format_prompt(task: Task, instruction: str, fmt: Format) -> PromptConfig:
+    """The prompt ``instruction`` renders to in ``fmt`` over the task's train split."""
     return prompt_for(instruction, fmt, task.split("train"), task.max_tokens)
 
 
@@ -101,6 +102,7 @@ def _final(config: OptimizeConfig, task: Task, winner: Sequence[Format], dev: Se
 
 
 def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str, Any]:
+    """The expected and the maximum LM calls and tokens of a run (see the module docstring)."""
     dev = config.dev_split(task)
     sizes = rung_sizes(len(dev), min(config.minibatch, len(dev)), config.eta)
     likelihood = space.scoring == "likelihood"

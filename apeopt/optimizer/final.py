@@ -37,6 +37,7 @@ def score_final(
 
 
 def paired(raw: dict[str, dict[str, EvalResult]], a: str, b: str, split: str = "test") -> Paired | None:
+    """The paired bootstrap of ``a`` minus ``b`` on ``split`` (None when either was not scored there)."""
     if a not in raw or b not in raw or split not in raw[a]:
         return None
     return Paired.from_dict(paired_bootstrap(raw[a][split].scores, raw[b][split].scores))

@@ -50,6 +50,8 @@ def prompt_for(instruction: str, fmt: Format, train: Sequence[Example], max_toke
 
 @dataclass
 class EntryMaker:
+    """Makes entries for a run: trials with the format search's parameters set, prompts rendered over train."""
+
     study: optuna.Study
     space: SearchSpace
     train: Sequence[Example]

@@ -46,6 +46,7 @@ def sample_ids(n_train: int, k: int, exclude: Sequence[int], seed: int) -> list[
 
 
 def bootstrapped_demo(ex: Example, reasoning: str, cot: str) -> Demo:
+    """``ex`` as a demo of reasoning: the CoT trigger, the model's reasoning, then the answer trigger and gold answer."""
     return Demo(ex.input, f"{cot} {reasoning}\n{COT_ANSWER_TRIGGER} {ex.target}".strip())
 
 

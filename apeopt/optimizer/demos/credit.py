@@ -34,6 +34,8 @@ class Observation:
 
 @dataclass(frozen=True)
 class DemoValue:
+    """The estimated value of one train example as a demo, and how many trials showed it."""
+
     index: int  # into train
     value: float
     shown: int  # trials that showed it

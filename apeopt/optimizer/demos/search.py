@@ -38,6 +38,7 @@ def demo_ids(fmt: Format, n_train: int) -> tuple[int, ...]:
 
 
 def observation(fmt: Format, instruction: str, scores: Sequence[float], n_train: int) -> Observation:
+    """A trial as credit-assignment evidence, grouped by everything but its demos."""
     group = f"{instruction}|{fmt.template}|{fmt.cot}|{fmt.votes}|{fmt.answer_prefix}"
     return Observation(demo_ids(fmt, n_train), tuple(scores), group)
 

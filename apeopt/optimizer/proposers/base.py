@@ -23,6 +23,8 @@ from apeopt.tasks.task import Example
 
 @dataclass(frozen=True)
 class Proposal:
+    """A cleaned instruction text, the proposer that wrote it, and the candidate it varies (if any)."""
+
     text: str
     origin: str
     parent: str | None = None
@@ -30,6 +32,8 @@ class Proposal:
 
 @dataclass(frozen=True)
 class ScoredCandidate:
+    """A candidate as the proposers see it: id, text and its dev score in [0, 1]."""
+
     id: str
     text: str
     score: float
@@ -80,6 +84,8 @@ class ProposalContext:
 
 
 class Proposer(ABC):
+    """Writes candidate instructions: builds generation requests from the context, samples them, cleans the texts."""
+
     name: str = ""
     later_only: bool = False  # needs scored candidates: used in the rounds after round 0 only
 
@@ -119,9 +125,11 @@ class Proposer(ABC):
 
 
 def format_demos(examples: Sequence[Example]) -> str:
+    """Input/Output pairs, one blank line apart."""
     return "\n\n".join(f"Input: {ex.input}\nOutput: {ex.target}" for ex in examples)
 
 
 def demo_subsample(train: Sequence[Example], k: int, seed: int) -> list[Example]:
+    """``k`` train examples drawn with ``seed`` (all of train when it is smaller)."""
     k = min(k, len(train))
     return [train[i] for i in random.Random(seed).sample(range(len(train)), k)]

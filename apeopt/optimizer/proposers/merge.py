@@ -35,6 +35,8 @@ def _cases(label: str, shown: Sequence[Observed], width: int) -> str:
 
 
 class MergeProposer(Proposer):
+    """GEPA's merge: one instruction that combines two Pareto-front candidates winning different examples."""
+
     name = "merge"
     later_only = True
 

@@ -41,6 +41,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def message_tokens(messages: Sequence[Message]) -> int:
+    """Estimated tokens of chat messages (content plus a few per message)."""
     return sum(estimate_tokens(content) + 4 for _, content in messages)
 
 
@@ -51,6 +52,7 @@ def cut(text: str, width: int) -> str:
 
 
 def render_case(i: int, o: Observed, width: int, likelihood: bool) -> str:
+    """One dev example as reflection shows it, each field cut to ``width`` characters."""
     lines = [f"Case {i}", f"Input: {cut(o.input, width)}"]
     if o.output is not None:
         lines.append(f"Model answer: {cut(o.output, width) or '(empty)'}")

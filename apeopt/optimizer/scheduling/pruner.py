@@ -19,6 +19,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 
 class SyncHalvingPruner(BasePruner):
+    """Keeps the top ``ceil(n/eta)`` of every trial that reported the same step (see the module docstring)."""
+
     def __init__(self, reduction_factor: int = 3, min_keep: int = 1) -> None:
         if reduction_factor < 2:
             raise ValueError(f"reduction_factor must be >= 2, got {reduction_factor}")

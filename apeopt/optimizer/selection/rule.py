@@ -16,7 +16,7 @@ candidates): the best of 24 proposed instructions clears an uncorrected 95% boun
 often than 5% of the time, and such lucky winners were the nonsense instructions that a small
 proposer model wrote. The price is a
 conservative search: a true gain of a few points on 30 items is often not accepted, and the run
-then keeps its incumbent — which the issue this answers asks for (a win within noise is no win).
+then keeps its incumbent (a win within noise is no win).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ REPS = 4000
 
 @dataclass(frozen=True)
 class Verdict:
+    """The paired comparison of a challenger with the incumbent on the same dev items."""
+
     diff: float  # mean(challenger) - mean(incumbent) on the shared items
     lower: float  # one-sided lower bound of diff at the confidence level
     n: int
