@@ -354,17 +354,8 @@ class Optimizer:
             self.budget.replay_at(self.replay[(e.trial.number, step)].get("elapsed", 0.0))
         else:
             self.budget.go_live()
-            rec = {
-                "trial": e.trial.number, "candidate": e.candidate.id, "instruction": e.candidate.text, "phase": e.phase,
-                "round": e.round, "step": step, "n_new": len(scores), "scores": list(scores), "mean": e.value,
-                "lm_calls": calls, "tokens": tokens, "elapsed": round(self.budget.elapsed(), 3),
-            }
-            first = len(e.scores) - len(scores)  # the answers and feedback of these examples, for reflection
-            if not self.scorer.needs_logprob:
-                rec["outputs"] = e.outputs[first:]
-            if any(f is not None for f in e.feedback[first:]):
-                rec["feedback"] = e.feedback[first:]
-            self.store.append_evaluation(rec)
+            self.store.append_evaluation(e.log_record(step, scores, calls, tokens, round(self.budget.elapsed(), 3),
+                                                      outputs=not self.scorer.needs_logprob))
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls
         e.candidate.tokens += tokens
