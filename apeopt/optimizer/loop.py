@@ -60,12 +60,12 @@ from apeopt.tasks.task import Task
 SEARCH_SPLITS = ("train", "dev")
 
 
-def search_task(task: Task) -> Task:
+def _search_task(task: Task) -> Task:
     """The task as the search may see it: train and dev only."""
     return dataclasses.replace(task, splits={k: v for k, v in task.splits.items() if k in SEARCH_SPLITS})
 
 
-def replay_log(store: RunStore) -> dict[tuple[int, int], dict[str, Any]]:
+def _replay_log(store: RunStore) -> dict[tuple[int, int], dict[str, Any]]:
     """The persisted evaluations of an earlier, interrupted attempt of this run, by (trial, step)."""
     return {(r["trial"], r["step"]): r for r in store.repair_log()}
 
@@ -86,7 +86,7 @@ class Optimizer:
         resume: bool = False,
     ) -> None:
         self.config = config
-        self.task = search_task(task)
+        self.task = _search_task(task)
         self.space = space
         self.backend = backend
         self.proposer_backend = proposer_backend
@@ -108,7 +108,7 @@ class Optimizer:
         self._cap: int | None = None
         self.stop_reason: str | None = None
         self._interrupted = False
-        self.replay = replay_log(store) if resume else {}
+        self.replay = _replay_log(store) if resume else {}
         if resume:
             self.budget.replay_at(0.0)
         self.study = open_study(storage or store.default_storage(), store.root.name, space.sampler, config.seed,

@@ -39,7 +39,7 @@ def bootstrap_traces(prompt: PromptConfig, train: Sequence[Example], ids: Sequen
     }
 
 
-def sample_ids(n_train: int, k: int, exclude: Sequence[int], seed: int) -> list[int]:
+def _sample_ids(n_train: int, k: int, exclude: Sequence[int], seed: int) -> list[int]:
     """Up to ``k`` train indices not in ``exclude`` (the incumbent's own demos), deterministic for a seed."""
     pool = [i for i in range(n_train) if i not in set(exclude)]
     return random.Random(seed).sample(pool, min(k, len(pool)))
@@ -58,7 +58,7 @@ def wants_bootstrap(fmt: Format, likelihood: bool) -> bool:
 def bootstrap_ids(fmt: Format, n_train: int, calls_left: int | None, seed: int) -> list[int]:
     """The train examples to reason about: ``2k`` new ones (two calls each; fewer under a call budget)."""
     n = 2 * fmt.demos if calls_left is None else min(2 * fmt.demos, bootstrap_limit(calls_left))
-    return sample_ids(n_train, n, demo_ids(fmt, n_train), seed=seed)
+    return _sample_ids(n_train, n, demo_ids(fmt, n_train), seed=seed)
 
 
 def bootstrapped_format(fmt: Format, traces: dict[int, str]) -> Format | None:

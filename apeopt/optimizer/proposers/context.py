@@ -19,7 +19,7 @@ from apeopt.optimizer.candidates.tables import ranked_candidates
 from apeopt.tasks.task import Example
 
 
-def best_entries(entries: Sequence[Entry]) -> dict[str, Entry]:
+def _best_entries(entries: Sequence[Entry]) -> dict[str, Entry]:
     """Per candidate, the entry scored on the most dev examples (ties: the higher mean, the earlier trial)."""
     best: dict[str, Entry] = {}
     for e in entries:
@@ -31,16 +31,16 @@ def best_entries(entries: Sequence[Entry]) -> dict[str, Entry]:
     return best
 
 
-def observed(e: Entry, dev: Sequence[Example]) -> tuple[Observed, ...]:
+def _observed(e: Entry, dev: Sequence[Example]) -> tuple[Observed, ...]:
     """The dev examples ``e`` was scored on, with its answers and the scorer's feedback."""
     outs = e.outputs + [None] * (len(e.scores) - len(e.outputs))
     fbs = e.feedback + [None] * (len(e.scores) - len(e.feedback))
     return tuple(Observed(i, dev[i].input, dev[i].target, outs[i], s, fbs[i]) for i, s in enumerate(e.scores) if i < len(dev))
 
 
-def front_of(entries: Sequence[Entry], min_candidates: int = 3) -> Front:
+def _front_of(entries: Sequence[Entry], min_candidates: int = 3) -> Front:
     """The Pareto front of the candidates (each by its most-scored entry) over the dev examples they share."""
-    rows = {cid: e.scores for cid, e in best_entries(entries).items()}
+    rows = {cid: e.scores for cid, e in _best_entries(entries).items()}
     return pareto_front(shared_rows(rows, min_candidates))
 
 
@@ -52,9 +52,9 @@ def proposal_context(entries: Sequence[Entry], train: Sequence[Example], dev: Se
     policy = PARENTS.get(config.parents)()
     front: Front | None = None
     if policy.needs_front or "merge" in names:
-        front = front_of(entries, min_candidates=k + 1)
+        front = _front_of(entries, min_candidates=k + 1)
     parents: list[ScoredCandidate] = policy.select(ranked, front, k, seed=config.seed * 100 + rnd)
-    best = best_entries(entries)
+    best = _best_entries(entries)
     needs = {p.id for p in parents}
     merges = merge_pairs(front, k=max(1, math.ceil(k / 2))) if front is not None and "merge" in names else []
     needs |= {c for m in merges for c in (m.a, m.b)}
@@ -67,7 +67,7 @@ def proposal_context(entries: Sequence[Entry], train: Sequence[Example], dev: Se
         k_demos=config.proposal_demos,
         temperature=config.proposal_temperature,
         seed=config.seed * 100 + rnd,
-        results={cid: observed(best[cid], dev) for cid in needs if cid in best},
+        results={cid: _observed(best[cid], dev) for cid in needs if cid in best},
         merges=merges,
         likelihood=likelihood,
         reflect_tokens=config.reflect_tokens,

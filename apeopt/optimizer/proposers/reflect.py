@@ -35,14 +35,14 @@ WIDTHS = (400, 160, 60)
 MIN_TOKENS = 200  # the smallest cap a reflection prompt can be built under (config validation)
 
 
-def estimate_tokens(text: str) -> int:
+def _estimate_tokens(text: str) -> int:
     """A model-free token estimate: ~4 characters a token."""
     return math.ceil(len(text) / 4)
 
 
 def message_tokens(messages: Sequence[Message]) -> int:
     """Estimated tokens of chat messages (content plus a few per message)."""
-    return sum(estimate_tokens(content) + 4 for _, content in messages)
+    return sum(_estimate_tokens(content) + 4 for _, content in messages)
 
 
 def cut(text: str, width: int) -> str:
@@ -51,7 +51,7 @@ def cut(text: str, width: int) -> str:
     return t if len(t) <= width else t[: max(1, width - 20)] + f" …[{len(t) - width + 20} chars cut]"
 
 
-def render_case(i: int, o: Observed, width: int, likelihood: bool) -> str:
+def _render_case(i: int, o: Observed, width: int, likelihood: bool) -> str:
     """One dev example as reflection shows it, each field cut to ``width`` characters."""
     lines = [f"Case {i}", f"Input: {cut(o.input, width)}"]
     if o.output is not None:
@@ -64,7 +64,7 @@ def render_case(i: int, o: Observed, width: int, likelihood: bool) -> str:
     return "\n".join(lines)
 
 
-def fit_prompt(build: Callable[[str, str], tuple[Message, ...]], head: str, cases: Sequence[Callable[[int], str]],
+def _fit_prompt(build: Callable[[str, str], tuple[Message, ...]], head: str, cases: Sequence[Callable[[int], str]],
                cap: int, keep_head: int) -> tuple[tuple[Message, ...], int] | None:
     """Messages ``build(head, body)`` whose estimated tokens stay within ``cap``: the head cut to what is
     left after ``keep_head`` characters are kept for it at most, then as many cases as fit, each at the
@@ -84,7 +84,7 @@ def fit_prompt(build: Callable[[str, str], tuple[Message, ...]], head: str, case
     return build(head, "\n\n".join(body)), len(body)
 
 
-def pick_cases(results: Sequence[Observed], failures: int, successes: int, likelihood: bool, seed: int) -> list[Observed]:
+def _pick_cases(results: Sequence[Observed], failures: int, successes: int, likelihood: bool, seed: int) -> list[Observed]:
     """A seeded minibatch: up to ``failures`` wrong examples, then up to ``successes`` right ones.
     Under likelihood scoring the lowest-scored examples are the failures and the highest the successes."""
     if likelihood:
@@ -108,7 +108,7 @@ class ReflectProposer(Proposer):
         out: list[tuple[GenerateRequest, str | None]] = []
         for i, parent in enumerate(ctx.parents):
             results = ctx.results.get(parent.id, ())
-            cases = pick_cases(results, ctx.reflect_failures, ctx.reflect_successes, ctx.likelihood, ctx.seed * 7919 + 400 + i)
+            cases = _pick_cases(results, ctx.reflect_failures, ctx.reflect_successes, ctx.likelihood, ctx.seed * 7919 + 400 + i)
             if not cases or (not ctx.likelihood and all(o.score >= 1.0 for o in cases)):
                 continue  # nothing went wrong: nothing to reflect on
             fitted = self.prompt(parent.text, cases, ctx.reflect_tokens, ctx.likelihood)
@@ -125,6 +125,6 @@ class ReflectProposer(Proposer):
         def build(head: str, body: str) -> tuple[Message, ...]:
             return (("system", SYSTEM), ("user", HEAD.format(instruction=head) + body + TAIL))
 
-        renders = [lambda w, j=j, o=o: render_case(j, o, w, likelihood) for j, o in enumerate(cases, 1)]
+        renders = [lambda w, j=j, o=o: _render_case(j, o, w, likelihood) for j, o in enumerate(cases, 1)]
         fixed = message_tokens(build("", ""))
-        return fit_prompt(build, instruction, renders, cap, keep_head=max(40, 4 * (cap - fixed) // 3))
+        return _fit_prompt(build, instruction, renders, cap, keep_head=max(40, 4 * (cap - fixed) // 3))

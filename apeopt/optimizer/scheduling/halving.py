@@ -120,8 +120,8 @@ class SuccessiveHalving:
         results = evaluate_many([(e.prompt, batch) for e in fresh], self.backend, self.scorer, self.labels)
         requests = [self.cost(e.prompt, batch) for e in fresh]
         weights = [n * (1 + len(str(e.prompt.render("x")))) for n, e in zip(requests, fresh)]
-        calls = split_total(self.backend.usage.calls - calls0, requests)
-        tokens = split_total(self.backend.usage.tokens - tokens0, weights)
+        calls = _split_total(self.backend.usage.calls - calls0, requests)
+        tokens = _split_total(self.backend.usage.tokens - tokens0, weights)
         for e, r, c, t in zip(fresh, results, calls, tokens):
             outputs = [None] * len(r.scores) if self.scorer.needs_logprob else list(r.outputs)
             self._take(e, r.scores, step, c, t, replayed=False, outputs=outputs, feedback=list(r.feedback or [None] * len(r.scores)))
@@ -148,7 +148,7 @@ class SuccessiveHalving:
             self.study.tell(e.trial, state=TrialState.PRUNED)
 
 
-def split_total(total: int, weights: Sequence[float]) -> list[int]:
+def _split_total(total: int, weights: Sequence[float]) -> list[int]:
     """Apportion an integer total by weights so that the parts add up exactly (largest remainder)."""
     w = sum(weights) or 1.0
     raw = [total * x / w for x in weights]
