@@ -62,7 +62,6 @@ class Scorer(ABC):
 
     name: str = ""
     needs_logprob: bool = False
-    direction: str = "maximize"
 
     @abstractmethod
     def score(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None) -> float:

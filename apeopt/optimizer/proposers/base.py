@@ -80,7 +80,6 @@ class ProposalContext:
     reflect_tokens: int = 1200  # hard cap on a reflection or merge prompt (estimated tokens)
     reflect_failures: int = 4
     reflect_successes: int = 1
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class Proposer(ABC):
