@@ -125,7 +125,7 @@ def _run_method(method: Method, config: CompareConfig, task: Task, base: Any, tr
 def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, trainer: Any, folder: Path,
                   prompt: Any, progress: Callable[[str], None]) -> tuple[Any, str, dict[str, Any]]:
     from apeopt.baselines.train import train
-    from apeopt.models.adapter import AdapterMeta
+    from apeopt.models.tuned import AdapterMeta
     from apeopt.models.stack import stacked
 
     out = folder / METHODS_DIR / method.name

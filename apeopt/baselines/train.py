@@ -26,7 +26,7 @@ import torch
 
 from apeopt.baselines.base import BaselineTrainer, BuildContext, TrainConfig, count_trainable
 from apeopt.evaluation import evaluate_many
-from apeopt.models.adapter import tuned_backend, virtual_tokens
+from apeopt.models.tuned import tuned_backend, virtual_tokens
 from apeopt.models.base import LogprobRequest
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.runs.files import CURVES

@@ -60,7 +60,7 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
 
     meta = None
     if adapter is not None:  # a tuned model from `apeopt compare`: its task, split seed and prompt by default
-        from apeopt.models.adapter import read_adapter_meta
+        from apeopt.models.tuned import read_adapter_meta
 
         meta = read_adapter_meta(adapter)
         task, seed = task or meta.task_ref, seed if seed is not None else meta.split_seed
@@ -100,7 +100,7 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
     model_spec = model or (pf.model if pf else (meta.base_model if meta else DEFAULT_SPEC))
     the_scorer = get_scorer(scorer or the_task.scorer)
     if adapter is not None:
-        from apeopt.models.adapter import open_adapter
+        from apeopt.models.tuned import open_adapter
 
         backend, _ = open_adapter(adapter, model_spec, device=device, use_cache=use_cache)
     else:
