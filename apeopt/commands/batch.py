@@ -27,7 +27,7 @@ def _storage_arg(storage: str | None) -> str | None:
     """``--storage``, or for a worker started by ``apeopt batch -w N`` the URL its parent passed in the
     environment (never on the command line, where ``ps`` shows a password to every user)."""
     from apeopt.secrets import STORAGE_ENV
-    from apeopt.studies import check_storage_url
+    from apeopt.runs.studies import check_storage_url
 
     storage = storage or os.environ.get(STORAGE_ENV) or None
     check_storage_url(storage)

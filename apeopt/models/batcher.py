@@ -14,10 +14,11 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from apeopt.models.abort import aborting
 from apeopt.models.base import GenerateRequest, LMBackend, ScoredCompletion
+from apeopt.models.hf_access import HFAccess
 
 
 POLL_S = 0.05  # how often a waiting requester checks whether its client is still there
@@ -131,7 +132,7 @@ class MicroBatcher:
             return self.backend.generate
         if kind == "scored":
             return lambda items: generate_scored(self.backend, items)
-        return lambda texts: echo_logprobs(self.backend, texts)
+        return lambda texts: echo_logprobs(cast(HFAccess, self.backend), texts)  # echo is served for HF models only
 
 
 def generate_scored(backend: LMBackend, items: Sequence[tuple[GenerateRequest, int]]) -> list[ScoredCompletion]:
@@ -142,7 +143,7 @@ def generate_scored(backend: LMBackend, items: Sequence[tuple[GenerateRequest, i
     return [(c, tuple(lp.trimmed(top) for lp in lps)) for (c, lps), (_, top) in zip(done, items)]
 
 
-def echo_logprobs(backend: Any, texts: Sequence[str]) -> list[dict[str, Any]]:
+def echo_logprobs(backend: HFAccess, texts: Sequence[str]) -> list[dict[str, Any]]:
     """OpenAI ``logprobs`` objects (tokens, token_logprobs, text_offset) for each whole text."""
     scored = backend.token_logprobs(list(texts))
     tok = backend.tokenizer

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from apeopt.optimizer.runstore import PARTIAL_PROMPT, RunStore
+from apeopt.runs import PARTIAL_PROMPT, RunStore
 
 
 def keep_best_on_dev(store: RunStore, config: Any, task: Any, entry: Any, dev_n: int, metric: str) -> None:

@@ -15,20 +15,13 @@ from apeopt.records.compare import CompareResult
 def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
                 quiet: bool = False, make_parents: bool = True) -> CompareResult:
     """Every chosen method on the task; returns the rows and the comparison's summary."""
-    from transformers.utils import logging as hf_logging
-
     from apeopt.baselines.compare import check_methods, run_comparison
     from apeopt.models.stack import open_backend
-    from apeopt.optimizer.run import versions
-    from apeopt.optimizer.runstore import RunStore, new_run_id
+    from apeopt.runs import RunStore, new_run_id, versions
+    from apeopt.services.preflight import absolute_task, check_run_dir
     from apeopt.tasks import load_task
 
-    from apeopt.services.preflight import check_run_dir
-
-    hf_logging.disable_progress_bar()  # compare reports its own progress; errors stay one line
     check_run_dir(run_dir, make_parents=make_parents)
-    from apeopt.services.preflight import absolute_task
-
     config = dataclasses.replace(config, task=absolute_task(config.task), apeopt_prompt=(
         str(Path(config.apeopt_prompt).resolve()) if config.apeopt_prompt else None))  # stored absolute
     task = load_task(config.task, seed=config.split_seed)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.run import optimize
-from apeopt.optimizer.runstore import CONFIG, EVALUATIONS, SUMMARY, RunStore, new_run_id
+from apeopt.runs import CONFIG, EVALUATIONS, SUMMARY, RunStore, new_run_id
 from apeopt.records.summary import RunSummary
 from apeopt.search_spaces import SearchSpace
 
@@ -23,7 +23,7 @@ def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root:
 
     from apeopt.search_spaces import load_space
     from apeopt.services.preflight import absolute_task, check_run_dir
-    from apeopt.studies import check_storage_url
+    from apeopt.runs.studies import check_storage_url
 
     check_storage_url(config.storage)
     check_run_dir(run_dir, make_parents=make_parents)
@@ -36,7 +36,7 @@ def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root:
 def resume_optimize(run: Path, quiet: bool = False) -> RunSummary:
     """Continue an interrupted run from its log; a finished run just returns its summary. The run
     folder is locked meanwhile: a second process resuming it gets a one-line error."""
-    from apeopt.run_lock import RunLock
+    from apeopt.runs.lock import RunLock
     from apeopt.search_spaces import parse_space
     from apeopt.secrets import unmask_storage
 
@@ -63,10 +63,10 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     (named after the task's ``name``) and run. A start that fails before anything was scored (a bad
     model, a user scorer that raises) leaves no half-made run behind: not its files, not its study."""
     from apeopt.models.stack import open_backend
-    from apeopt.optimizer.view import make_view
-    from apeopt.run_lock import RunLock
+    from apeopt.optimizer.progress import make_view
+    from apeopt.runs.lock import RunLock
+    from apeopt.runs.studies import open_checked_storage
     from apeopt.services.preflight import probe_scorer
-    from apeopt.studies import open_checked_storage
     from apeopt.tasks import load_task
 
     task = load_task(config.task, seed=config.split_seed)
@@ -103,7 +103,7 @@ def _scored(store: RunStore) -> bool:
 def _discard_start(store: RunStore, storage: str | None) -> None:
     """Remove what a failed start wrote in its new run folder (nothing was scored)."""
     from apeopt.services.preflight import remove_half_made
-    from apeopt.studies import STUDY_FILE
+    from apeopt.runs.studies import STUDY_FILE
 
     made = [p.name for p in store.root.iterdir()] if store.root.is_dir() else []
     study = None

@@ -120,8 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
     def setup(self) -> None:
-        self.timeout = self.server.model_server.limits.read_timeout  # a client that stops sending is dropped
         super().setup()
+        self.connection.settimeout(self.server.model_server.limits.read_timeout)  # a client that stops sending is dropped
 
     def _client_gone(self) -> bool:
         """The client closed its connection (while its request waits or generates)."""

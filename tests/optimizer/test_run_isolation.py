@@ -19,8 +19,8 @@ from cli_helpers import assert_user_error, run_cli
 from fakes import FakeBackend
 
 import apeopt.models
-from apeopt.run_lock import LOCK_FILE, RunLock
-from apeopt.studies import STUDY_FILE
+from apeopt.runs.lock import LOCK_FILE, RunLock
+from apeopt.runs.studies import STUDY_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--task", "plural", "--rounds", "1", "--subsamples", "1", "--per-subsample", "2", "--dev-limit", "20",
@@ -103,7 +103,7 @@ def test_a_run_made_before_study_names_were_stored_resumes(monkeypatch, capsys, 
 
 def hold_lock(run: Path) -> subprocess.Popen[bytes]:
     """Another process owning ``run`` (as a second `apeopt optimize --resume` would)."""
-    code = f"import time; from apeopt.run_lock import RunLock; lock = RunLock({str(run)!r}).acquire(); print('held', flush=True); time.sleep(60)"
+    code = f"import time; from apeopt.runs.lock import RunLock; lock = RunLock({str(run)!r}).acquire(); print('held', flush=True); time.sleep(60)"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"held"
     return proc
@@ -180,7 +180,7 @@ def test_a_storage_password_is_never_written_or_shown(monkeypatch, capsys, tmp_p
 
 def test_config_masks_the_password_and_resume_takes_it_from_the_environment(monkeypatch, tmp_path):
     from apeopt.errors import UserError
-    from apeopt.optimizer.runstore import RunStore
+    from apeopt.runs import RunStore
     from apeopt.secrets import STORAGE_ENV, unmask_storage
 
     url = f"postgresql://apeopt:{PASSWORD}@db.example/apeopt"
