@@ -54,6 +54,7 @@ from apeopt.optimizer.selection.incumbency import Incumbency
 from apeopt.records.search import DemoCredit
 from apeopt.runs.files import DEMO_VALUES, PROPOSER_CALLS
 from apeopt.runs.store import RunStore
+from apeopt.runs.studies import study_name
 from apeopt.scorers import Scorer, get_scorer
 from apeopt.search_spaces import SearchSpace
 from apeopt.tasks.task import Task
@@ -112,10 +113,8 @@ class Optimizer:
         self.replay = _replay_log(store) if resume else {}
         if resume:
             self.budget.replay_at(0.0)
-        from apeopt.runs.studies import study_name  # unique per run, stored in the run folder
-
         self.study = open_study(storage or store.default_storage(), study_name(store.root, resume), space.sampler,
-                                config.seed, config.eta, resume)
+                                config.seed, config.eta, resume)  # the name: unique per run, stored in its folder
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
         self.halving = SuccessiveHalving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
