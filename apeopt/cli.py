@@ -113,7 +113,8 @@ def optimize_cmd(
     budget_tokens: Optional[int] = typer.Option(None, "--budget-tokens", min=1, help="Search tokens, checked between evaluations."),
     budget_minutes: Optional[float] = typer.Option(10.0, "--budget-minutes", help="Search minutes, checked between evaluations."),
     few_shot_k: int = typer.Option(5, "--few-shot-k", min=0, help="Demos of the k-shot baseline."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>); its parent must exist."),
+    make_parents: bool = typer.Option(False, "--make-parents", help="Create the missing parent folders of --run-dir."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in the run folder)."),
     device: str = typer.Option("auto", "--device"),
     no_cache: bool = typer.Option(False, "--no-cache"),
@@ -147,11 +148,17 @@ def optimize_cmd(
         from apeopt.search_spaces import load_space
         from apeopt.tasks import load_task
 
+        from apeopt.models import parse_spec
+        from apeopt.runs.studies import check_storage_url
+
+        for spec in dict.fromkeys((config.model, config.proposer_spec)):
+            parse_spec(spec)  # an unknown --model is an error here too, not only when a run loads it
+        check_storage_url(storage)
         _echo_json(estimate(config, load_task(task, seed=split_seed), load_space(space)))
         return
     from apeopt.services.optimize import run_optimize
 
-    summary = run_optimize(config, run_dir=run_dir, quiet=as_json)
+    summary = run_optimize(config, run_dir=run_dir, quiet=as_json, make_parents=make_parents)
     if as_json:
         _echo_json(summary.to_dict())
     else:
@@ -203,12 +210,21 @@ def serve_cmd(
     wait_ms: float = typer.Option(5.0, "--batch-wait-ms", min=0.0, help="How long to wait for more requests to batch."),
     key_env: Optional[str] = typer.Option(None, "--key-env", help="Require the API key held in this environment variable."),
     max_tokens: int = typer.Option(1024, "--max-tokens", min=1, help="Tokens a request without max_tokens may generate."),
+    max_tokens_cap: int = typer.Option(2048, "--max-tokens-cap", min=1, help="Most tokens one request may ask for (400 above)."),
+    max_n: int = typer.Option(16, "--max-n", min=1, help="Most choices (n) per prompt."),
+    max_prompts: int = typer.Option(64, "--max-prompts", min=1, help="Most prompts in one completions request."),
+    max_prompt_tokens: int = typer.Option(8192, "--max-prompt-tokens", min=1, help="Most tokens in one prompt."),
+    max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", min=1, help="Largest request body (413 above; checked before reading)."),
+    read_timeout: float = typer.Option(30.0, "--read-timeout", min=0.001, help="Seconds a client may take to send its request."),
 ) -> None:
     """Serve a local model as an OpenAI-compatible endpoint (clients use openai:<name>@http://HOST:PORT/v1)."""
     from apeopt.commands.serve import run_serve
+    from apeopt.serving.limits import ServeLimits
 
+    limits = ServeLimits(max_tokens=max_tokens_cap, max_n=max_n, max_prompts=max_prompts, max_prompt_tokens=max_prompt_tokens,
+                         max_body_bytes=max_body_bytes, read_timeout=read_timeout)
     run_serve(model, host=host, port=port, device=device, name=name, max_batch=max_batch, wait_ms=wait_ms,
-              key_env=key_env, default_max_tokens=max_tokens)
+              key_env=key_env, default_max_tokens=max_tokens, limits=limits)
 
 
 @app.command("compare")
@@ -229,7 +245,8 @@ def compare_cmd(
     apeopt_calls: Optional[int] = typer.Option(None, "--apeopt-calls", min=1, help="apeopt search budget in LM calls (quick: 100)."),
     apeopt_space: str = typer.Option("fewshot", "--apeopt-space", help="apeopt search space."),
     apeopt_prompt: Optional[Path] = typer.Option(None, "--apeopt-prompt", help="Use this best_prompt.json as the apeopt row instead of searching."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/<run_id>); its parent must exist."),
+    make_parents: bool = typer.Option(False, "--make-parents", help="Create the missing parent folders of --run-dir."),
     device: str = typer.Option("auto", "--device"),
     no_cache: bool = typer.Option(False, "--no-cache"),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison rows as JSON."),
@@ -245,7 +262,7 @@ def compare_cmd(
         test_limit=test_limit, apeopt_minutes=apeopt_minutes, apeopt_calls=apeopt_calls, apeopt_space=apeopt_space,
         apeopt_prompt=str(apeopt_prompt) if apeopt_prompt else None, device=device, use_cache=not no_cache,
     )
-    result = run_compare(config, run_dir=run_dir, quiet=as_json)
+    result = run_compare(config, run_dir=run_dir, quiet=as_json, make_parents=make_parents)
     if as_json:
         _echo_json([r.to_dict() for r in result.rows])
     else:

@@ -67,6 +67,7 @@ def run_one(task: str, src: Path, runs: Path, extra: list[str], naive: bool = Fa
             (cache / "models").symlink_to(models, target_is_directory=True)
         env = {**os.environ, "APEOPT_CACHE_DIR": str(cache), "PYTHONPATH": str(src)}
         run_dir = runs / f"{task}-{int(time.time())}"
+        runs.mkdir(parents=True, exist_ok=True)  # --run-dir needs its parent folder
         launch = ["-c", NAIVE] if naive else ["-m", "apeopt"]
         cmd = [sys.executable, *launch, "optimize", "--task", task, "--run-dir", str(run_dir), *extra]
         load0 = os.getloadavg()[0]

@@ -38,6 +38,9 @@ class CompareConfig:
     method_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from apeopt.field_types import check_field_types
+
+        check_field_types(self)
         methods = self.methods if self.methods is not None else (QUICK_METHODS if self.quick else DEFAULT_METHODS)
         object.__setattr__(self, "methods", tuple(m.name for m in resolve_methods(methods)))
         for name in ("steps", "batch_size", "eval_every", "dev_limit", "test_limit"):

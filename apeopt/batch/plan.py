@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,6 +30,7 @@ from apeopt.yaml_files import read_yaml
 from apeopt.optimizer.config import OptimizeConfig
 
 KINDS = ("optimize", "compare")
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
 TOP_KEYS = ("defaults", "matrix", "jobs", "budget", "retries", "name")
 BUDGET_KEYS = ("hours", "calls", "tokens")
 OPTIMIZE_KEYS = tuple(f.name for f in fields(OptimizeConfig))
@@ -82,6 +85,9 @@ def _job(where: str, kind: str, params: dict[str, Any], base: Path) -> Job:
         compare_config(params) if kind == "compare" else OptimizeConfig.from_dict(params, where=where)
     except TypeError as exc:
         raise UserError(f"{where}: {exc}") from None
+    except UserError as exc:
+        msg = str(exc)
+        raise UserError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     return Job(kind, params)
 
 
@@ -131,15 +137,30 @@ def load_plan(path: str | Path) -> Plan:
     if not isinstance(budget, Mapping):
         raise UserError(f"{p}: 'budget' must be a mapping with hours/calls/tokens")
     _check_keys(f"{p}: budget", budget, BUDGET_KEYS)
+    for key, value in budget.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise UserError(f"{p}: budget.{key} must be a finite number > 0, got {value!r}")
     retries = data.get("retries", 2)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise UserError(f"{p}: 'retries' must be an integer >= 0, got {retries!r}")
-    return Plan(str(data.get("name") or p.stem), p.resolve(), tuple(jobs), dict(budget), retries)
+    return Plan(_plan_name(data.get("name"), p), p.resolve(), tuple(jobs), dict(budget), retries)
+
+
+def _plan_name(raw: Any, p: Path) -> str:
+    """The plan's name, the last part of its folder ``runs/batch-<name>``: letters, digits, ``._-`` only,
+    so that a name like ``../../x`` cannot write outside ``runs/``."""
+    if raw is None or raw == "":
+        return re.sub(r"[^A-Za-z0-9._-]", "-", p.stem).lstrip(".") or "plan"
+    name = raw
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UserError(f"{p}: 'name' must be letters, digits, '.', '_' or '-' (not starting with '.'), got {name!r}")
+    return name
 
 
 def validate_tasks(plan: Plan) -> None:
     """Every task a job names must load (before any worker starts)."""
+    from apeopt.services.preflight import probe_scorer
     from apeopt.tasks import load_task
 
     for task in sorted({str(j.params["task"]) for j in plan.jobs}):
-        load_task(task)
+        probe_scorer(load_task(task))  # an unknown or raising scorer too, before any worker starts

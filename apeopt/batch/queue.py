@@ -37,8 +37,10 @@ def open_storage(url: str, heartbeat: int = 30, grace: int | None = None, retrie
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=retries),
         )
     except Exception as exc:  # sqlalchemy errors: bad scheme, refused connection, missing driver
-        msg = " ".join(str(exc).split())[:200]
-        raise UserError(f"cannot open storage {url!r}: {msg}") from None
+        from apeopt.secrets import mask_text, mask_url
+
+        msg = mask_text(" ".join(str(exc).split()), url)[:200]
+        raise UserError(f"cannot open storage {mask_url(url)!r}: {msg}") from None
 
 
 class Heartbeat:

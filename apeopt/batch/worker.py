@@ -16,6 +16,7 @@ from apeopt.batch.queue import JobQueue
 from apeopt.errors import UserError
 from apeopt.records.job import JobResult
 from apeopt.registry import Registry
+from apeopt.secrets import mask_url
 
 Runner = Callable[[Job, Path], JobResult]
 RUNNERS: Registry[Runner] = Registry("job kind")
@@ -96,12 +97,12 @@ def work(plan: Plan, queue: JobQueue, batch_dir: Path, log: Callable[[str], None
             try:
                 result = RUNNERS.get(job.kind)(job, batch_dir / job.key)
             except UserError as exc:
-                queue.failed(trial, job, f"UserError: {exc}")
-                log(f"failed {job.key}: {exc}")
+                queue.failed(trial, job, mask_url(f"UserError: {exc}"))
+                log(mask_url(f"failed {job.key}: {exc}"))
                 continue
             except Exception as exc:  # a job's crash must not stop the batch: record it and go on
-                queue.failed(trial, job, "".join(traceback.format_exception_only(type(exc), exc)).strip())
-                log(f"failed {job.key}: {type(exc).__name__}: {exc}")
+                queue.failed(trial, job, mask_url("".join(traceback.format_exception_only(type(exc), exc)).strip()))
+                log(mask_url(f"failed {job.key}: {type(exc).__name__}: {exc}"))
                 continue
         queue.done(trial, result.value, {**result.attrs(), "job_seconds": round(time.monotonic() - started, 1)})
         ran += 1

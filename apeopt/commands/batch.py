@@ -9,16 +9,29 @@ from pathlib import Path
 from typing import Any
 
 from apeopt.batch.plan import Plan, load_plan, validate_tasks
+from apeopt.errors import UserError
 
 
 def batch_dir(plan: Plan, runs_root: Path = Path("runs")) -> Path:
     return runs_root / f"batch-{plan.name}"
 
 
-def default_storage(plan: Plan, runs_root: Path = Path("runs")) -> str:
+def default_storage(plan: Plan, runs_root: Path = Path("runs"), create: bool = True) -> str:
     folder = batch_dir(plan, runs_root)
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(folder / 'batch.db').resolve()}"
+
+
+def _storage_arg(storage: str | None) -> str | None:
+    """``--storage``, or for a worker started by ``apeopt batch -w N`` the URL its parent passed in the
+    environment (never on the command line, where ``ps`` shows a password to every user)."""
+    from apeopt.secrets import STORAGE_ENV
+    from apeopt.runs.studies import check_storage_url
+
+    storage = storage or os.environ.get(STORAGE_ENV) or None
+    check_storage_url(storage)
+    return storage
 
 
 def _queue(plan: Plan, storage: str | None, heartbeat: int) -> Any:
@@ -31,9 +44,10 @@ def run_batch(plan_path: Path, workers: int = 1, storage: str | None = None, hea
     from apeopt.batch.worker import work
 
     plan = load_plan(plan_path)
-    storage = storage or default_storage(plan)
+    storage = _storage_arg(storage)
     if not worker_only:
-        validate_tasks(plan)
+        validate_tasks(plan)  # every input checked before the batch folder and its database are made
+    storage = storage or default_storage(plan)
     queue = _queue(plan, storage, heartbeat)
     if not worker_only:
         queue.enqueue_missing()
@@ -44,10 +58,11 @@ def run_batch(plan_path: Path, workers: int = 1, storage: str | None = None, hea
     if workers <= 1:
         work(plan, queue, folder, log=log, poll=min(5.0, float(heartbeat)))
     else:
-        cmd = [sys.executable, "-m", "apeopt.cli", "batch", str(plan_path), "--storage", storage,
-               "--heartbeat", str(heartbeat), "--worker-only"]
+        from apeopt.secrets import STORAGE_ENV
+
+        cmd = [sys.executable, "-m", "apeopt.cli", "batch", str(plan_path), "--heartbeat", str(heartbeat), "--worker-only"]
         threads = str(max(1, (os.cpu_count() or 1) // workers))  # no oversubscription of the cores
-        env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, STORAGE_ENV: storage}
         procs = [subprocess.Popen(cmd, env=env) for _ in range(workers)]
         codes = [p.wait() for p in procs]
         if any(codes):
@@ -56,7 +71,14 @@ def run_batch(plan_path: Path, workers: int = 1, storage: str | None = None, hea
 
 
 def batch_status(plan_path: Path, storage: str | None = None) -> list[Any]:
+    """The jobs' states; a read: it creates no folder and no database."""
     plan = load_plan(plan_path)
+    storage = _storage_arg(storage)
+    if storage is None:
+        db = batch_dir(plan) / "batch.db"
+        if not db.is_file():
+            raise UserError(f"plan {plan.name!r} has not run yet (no {str(db)!r}); start it with `apeopt batch {plan_path}`")
+        storage = default_storage(plan, create=False)
     return _queue(plan, storage, heartbeat=30).states()
 
 

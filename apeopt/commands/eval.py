@@ -13,7 +13,7 @@ from apeopt.models.spec import DEFAULT_SPEC
 from apeopt.prompts.demos import sample_demos
 from apeopt.prompts.file import load_prompt_file
 from apeopt.prompts.prompt import PromptConfig
-from apeopt.scorers import Scorer, aggregate, get_scorer
+from apeopt.scorers import Scorer, aggregate
 from apeopt.tasks.task import Example
 
 RENDERINGS = ("scored", "chat")  # --as: the prompt as scored, or as the chat messages openai/prompty exports write
@@ -67,6 +67,10 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
         if instruction is None and prompt_file is None:
             instruction = str(meta.prompt.get("instruction", ""))
 
+    if predictions is not None:
+        from apeopt.services.preflight import check_output_file
+
+        check_output_file(predictions, "--predictions")
     if (instruction is None) == (prompt_file is None):
         raise UserError("give exactly one of --instruction TEXT or --prompt-file FILE")
     pf = load_prompt_file(prompt_file) if prompt_file is not None else None
@@ -97,8 +101,17 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
 
         prompt = chat_rendering(prompt)
     examples = the_task.split(split)[:limit] if limit else the_task.split(split)
-    model_spec = model or (pf.model if pf else (meta.base_model if meta else DEFAULT_SPEC))
-    the_scorer = get_scorer(scorer or the_task.scorer)
+    if pf is not None:  # a file never chooses an endpoint or a credential: apeopt.prompts.trust
+        from apeopt.prompts.trust import model_for_prompt_file
+
+        model_spec, notice = model_for_prompt_file(pf.model, str(prompt_file), model)
+        if notice:
+            print(f"notice: {notice}", file=sys.stderr)
+    else:
+        model_spec = model or (meta.base_model if meta else DEFAULT_SPEC)
+    from apeopt.services.preflight import probe_scorer
+
+    the_scorer = probe_scorer(the_task, scorer)  # unknown or raising user scorer: before the model loads
     if adapter is not None:
         from apeopt.models.tuned import open_adapter
 

@@ -16,6 +16,10 @@ def run_export(run: str, fmt: str, output: Path | None, fixed: bool = False) -> 
     from apeopt.prompts.export import export_prompt, rendering_note
     from apeopt.prompts.file import load_prompt_file
 
+    if output is not None:
+        from apeopt.services.preflight import check_output_file
+
+        check_output_file(output, "--output")
     store = RunStore.resolve(run)
     name = BEST_FIXED_PROMPT if fixed else BEST_PROMPT
     if not store.path(BEST_PROMPT).is_file():

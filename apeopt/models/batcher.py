@@ -12,11 +12,20 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, cast
 
+from apeopt.models.abort import aborting
 from apeopt.models.base import GenerateRequest, LMBackend, ScoredCompletion
 from apeopt.models.hf_access import HFAccess
+
+
+POLL_S = 0.05  # how often a waiting requester checks whether its client is still there
+
+
+class RequesterGone(Exception):
+    """The requester of a job went away (its client disconnected): the job was dropped or stopped."""
 
 
 @dataclass
@@ -24,6 +33,7 @@ class _Job:
     kind: str  # "generate" | "echo" (prompt log-probs) | "scored" (generate with token log-probs)
     items: list[Any]
     future: Future[list[Any]] = field(default_factory=Future)
+    cancelled: bool = False  # its requester has gone: skip it, or stop the call it is in
 
 
 class MicroBatcher:
@@ -39,12 +49,23 @@ class MicroBatcher:
         self._thread = threading.Thread(target=self._loop, name="apeopt-serve-batcher", daemon=True)
         self._thread.start()
 
-    def submit(self, kind: str, items: list[Any]) -> list[Any]:
+    def submit(self, kind: str, items: list[Any], gone: Callable[[], bool] | None = None) -> list[Any]:
+        """Run ``items`` in a batch and wait for their results. With ``gone`` (is the requester still
+        there?), a requester that leaves cancels its job: dropped if still queued, and the model call
+        stopped when every job in it is cancelled; ``RequesterGone`` is raised."""
         if self._stopped:
             raise RuntimeError("the server is shutting down")
         job = _Job(kind, items)
         self._queue.put(job)
-        return job.future.result()
+        if gone is None:
+            return job.future.result()
+        while True:
+            try:
+                return job.future.result(timeout=POLL_S)
+            except FutureTimeout:
+                if gone():
+                    job.cancelled = True
+                    raise RequesterGone() from None
 
     def stop(self) -> None:
         """Finish the jobs queued so far, then fail any that come later."""
@@ -85,9 +106,15 @@ class MicroBatcher:
                 return
 
     def _run(self, jobs: list[_Job]) -> None:
+        for j in [j for j in jobs if j.cancelled]:  # requesters that left while queued: not run at all
+            j.future.set_exception(RequesterGone())
+        jobs = [j for j in jobs if not j.cancelled]
+        if not jobs:
+            return
         compute = self._compute(jobs[0].kind)
         try:
-            results = compute([item for j in jobs for item in j.items])
+            with aborting(lambda: all(j.cancelled for j in jobs)):
+                results = compute([item for j in jobs for item in j.items])
         except Exception as exc:  # one bad request must not fail its batch-mates: retry alone
             if len(jobs) == 1:
                 jobs[0].future.set_exception(exc)

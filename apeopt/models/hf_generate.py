@@ -17,6 +17,7 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 from apeopt.models import prefix_cache as pc
+from apeopt.models.abort import aborted
 from apeopt.models.base import Completion, GenerateRequest, cut_at_stop
 from apeopt.models.kv_arg import cache_kwargs
 from apeopt.models.hf_access import HFAccess
@@ -41,6 +42,8 @@ class RowStopper(StoppingCriteria):
             if self.lengths[row] is None and self._row_done(new):
                 self.lengths[row] = len(new)
         done = [length is not None for length in self.lengths]
+        if aborted():  # every requester has gone (apeopt serve): stop all rows now
+            done = [True] * len(done)
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
     def _row_done(self, new: list[int]) -> bool:
@@ -151,7 +154,7 @@ def _decode(backend: HFAccess, prep: pc.Prepared, max_tokens: int, stopper: RowS
             row.append(tok)
             if not stopper._row_done(row):
                 keep.append(k)
-        if not keep or step == max_tokens - 1:
+        if not keep or step == max_tokens - 1 or aborted():
             break
         if len(keep) < len(active):
             sel = torch.tensor(keep, device=mask.device)

@@ -47,6 +47,9 @@ class OptimizeConfig:
     use_cache: bool = True
 
     def __post_init__(self) -> None:
+        from apeopt.field_types import check_field_types
+
+        check_field_types(self)
         positive = ("subsamples", "per_subsample", "minibatch", "rounds", "resample_top", "reflect_failures")
         for name in positive:
             if getattr(self, name) < 1:

@@ -39,6 +39,7 @@ from apeopt.optimizer.demos.bootstrap import bootstrap_ids, bootstrap_traces, bo
 from apeopt.optimizer.demos.credit import DemoValue, Observation, estimate_values
 from apeopt.optimizer.demos.ladder import ladder, max_demos
 from apeopt.optimizer.demos.search import demo_base, demo_candidates, demo_credits, observation
+from apeopt.optimizer.partial import keep_best_on_dev
 from apeopt.optimizer.progress import View
 from apeopt.optimizer.proposers.base import ScoredCandidate
 from apeopt.optimizer.proposers.context import proposal_context
@@ -53,6 +54,7 @@ from apeopt.optimizer.selection.incumbency import Incumbency
 from apeopt.records.search import DemoCredit
 from apeopt.runs.files import DEMO_VALUES, PROPOSER_CALLS
 from apeopt.runs.store import RunStore
+from apeopt.runs.studies import study_name
 from apeopt.scorers import Scorer, get_scorer
 from apeopt.search_spaces import SearchSpace
 from apeopt.tasks.task import Task
@@ -111,8 +113,8 @@ class Optimizer:
         self.replay = _replay_log(store) if resume else {}
         if resume:
             self.budget.replay_at(0.0)
-        self.study = open_study(storage or store.default_storage(), store.root.name, space.sampler, config.seed,
-                                config.eta, resume)
+        self.study = open_study(storage or store.default_storage(), study_name(store.root, resume), space.sampler,
+                                config.seed, config.eta, resume)  # the name: unique per run, stored in its folder
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
         self.halving = SuccessiveHalving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
@@ -356,6 +358,7 @@ class Optimizer:
             self.budget.go_live()
             self.store.append_evaluation(e.log_record(step, scores, calls, tokens, round(self.budget.elapsed(), 3),
                                                       outputs=not self.scorer.needs_logprob))
+            keep_best_on_dev(self.store, self.config, self.task, e, len(self.dev), self.scorer.name)  # survives kill -9
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls
         e.candidate.tokens += tokens

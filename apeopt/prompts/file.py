@@ -66,6 +66,7 @@ def load_prompt_file(path: str | Path) -> PromptFile:
     for key in ("task", "model"):
         if not isinstance(data.get(key), str):
             raise UserError(f"prompt file {str(p)!r}: missing or non-text field {key!r}")
+    check_fields(data, str(p))
     return PromptFile(
         prompt=PromptConfig.from_dict(data["prompt"], where=f"prompt file {str(p)!r}"),
         task=data["task"],
@@ -78,6 +79,36 @@ def load_prompt_file(path: str | Path) -> PromptFile:
         apeopt_version=str(data.get("apeopt_version", "")),
         partial=data.get("partial") is True,
     )
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "task_source": (str,), "data_fingerprint": (str,), "scoring": (str,), "apeopt_version": (str,),
+    "split_seed": (int,), "scores": (dict,), "partial": (bool,), "prompt": (dict,),
+}
+SCORINGS = ("generate", "likelihood")
+
+
+def check_fields(data: Mapping[str, Any], where: str) -> None:
+    """The file's schema version and each field's type, as one-line UserErrors naming the field and value."""
+    version = data.get("apeopt_prompt_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise UserError(f"prompt file {where!r}: apeopt_prompt_version {version!r} is not one this apeopt reads "
+                        f"(1 to {FORMAT_VERSION}); a newer apeopt may have written it")
+    for key, kinds in _FIELD_TYPES.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            want = {"str": "text", "int": "a whole number", "dict": "a mapping", "bool": "true/false"}[kinds[0].__name__]
+            raise UserError(f"prompt file {where!r}: field {key!r} must be {want}, got {_short(value)}")
+    if data.get("scoring") is not None and data["scoring"] not in SCORINGS:
+        raise UserError(f"prompt file {where!r}: field 'scoring' must be one of {', '.join(SCORINGS)}, "
+                        f"got {_short(data['scoring'])}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _dev_text(scores: Mapping[str, Any]) -> str:

@@ -15,6 +15,8 @@ PARTIAL_PROMPT = "partial_prompt.json"  # an interrupted run: its best prompt fu
 STUDY_DB = "study.db"
 PREDICTIONS = "predictions.jsonl"
 DEMO_VALUES = "demo_values.json"
+STUDY_NAME = "study.json"  # the name of the run's Optuna study (unique per run: ``apeopt.runs.studies``)
+RUN_LOCK = "run.lock"  # the pid and host of the process that owns the run folder (``apeopt.runs.lock``)
 PROPOSER_CALLS = "proposer_calls.json"  # LM calls of each proposer (reflection included), summed over rounds
 
 # a comparison (``apeopt compare``); its summary.json is ``SUMMARY``

@@ -95,7 +95,9 @@ class RunStore:
         return f"sqlite:///{(self.root / STUDY_DB).resolve()}"
 
     def write_config(self, config: dict[str, Any]) -> None:
-        atomic_write_json(self.path(CONFIG), config)
+        from apeopt.secrets import mask_storage  # a storage URL's password is never written
+
+        atomic_write_json(self.path(CONFIG), mask_storage(config))
 
     def read_json(self, name: str) -> Any:
         from apeopt.records.base import read_json

@@ -92,7 +92,11 @@ class FunctionScorer(Scorer):
         self.fn = fn
 
     def judge(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None) -> Judgment:
-        raw = got = self.fn(prediction, list(targets))
+        try:
+            raw = got = self.fn(prediction, list(targets))
+        except Exception as exc:  # noqa: BLE001 - user code: one line naming it, the example and the error
+            raise UserError(f"user scorer {self.name!r} raised {type(exc).__name__}: {exc} on the example with "
+                            f"prediction {quote(prediction)} and target {expected(targets)}") from None
         fb: object = None
         if isinstance(got, tuple) and len(got) == 2:
             got, fb = got

@@ -13,13 +13,17 @@ from apeopt.records.compare import CompareResult
 
 
 def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
-                quiet: bool = False) -> CompareResult:
+                quiet: bool = False, make_parents: bool = True) -> CompareResult:
     """Every chosen method on the task; returns the rows and the comparison's summary."""
     from apeopt.baselines.compare import check_methods, run_comparison
     from apeopt.models.stack import open_backend
     from apeopt.runs import RunStore, new_run_id, versions
+    from apeopt.services.preflight import absolute_task, check_run_dir
     from apeopt.tasks import load_task
 
+    check_run_dir(run_dir, make_parents=make_parents)
+    config = dataclasses.replace(config, task=absolute_task(config.task), apeopt_prompt=(
+        str(Path(config.apeopt_prompt).resolve()) if config.apeopt_prompt else None))  # stored absolute
     task = load_task(config.task, seed=config.split_seed)
     started = time.monotonic()
 

@@ -14,12 +14,16 @@ the micro-batcher (:mod:`apeopt.models.batcher`).
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 import uuid
-from typing import Any, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Union
 
 from apeopt.models.base import Completion, GenerateRequest, LMBackend, Prompt, TokenLogprobs
 from apeopt.models.batcher import MicroBatcher
+from apeopt.serving.limits import ServeLimits
 from apeopt.serving.logprobs import chat_logprobs, completion_logprobs, fit_to_text
 from apeopt.serving.sse import Choice, Stream, chat_stream, completion_stream
 
@@ -38,10 +42,24 @@ class OpenAIApi:
     """Answers OpenAI-shaped requests with ``backend``, whose calls go through ``batcher``."""
 
     def __init__(self, backend: LMBackend, batcher: MicroBatcher, name: str,
-                 default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+                 default_max_tokens: int = DEFAULT_MAX_TOKENS, limits: ServeLimits | None = None) -> None:
         self.backend, self.batcher, self.name = backend, batcher, name
         self.names = {name, backend.spec}
-        self.default_max_tokens = default_max_tokens
+        self.limits = limits or ServeLimits()
+        self.default_max_tokens = min(default_max_tokens, self.limits.max_tokens)
+        self._local = threading.local()
+
+    @contextmanager
+    def watching(self, gone: Callable[[], bool]) -> Iterator[None]:
+        """Requests answered in the block (on this thread) are cancelled once ``gone()``: the client left."""
+        self._local.gone = gone
+        try:
+            yield
+        finally:
+            self._local.gone = None
+
+    def _submit(self, kind: str, items: list[Any]) -> list[Any]:
+        return self.batcher.submit(kind, items, gone=getattr(self._local, "gone", None))
 
     def models(self) -> dict[str, Any]:
         card = {"id": self.name, "object": "model", "created": 0, "owned_by": "apeopt",
@@ -59,8 +77,11 @@ class OpenAIApi:
         prompts = [raw] if isinstance(raw, str) else raw
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
             raise HTTPError(400, "prompt must be a string or a non-empty list of strings")
-        max_tokens = _num(body, "max_tokens", int, self.default_max_tokens)
-        echo = bool(body.get("echo", False))
+        if len(prompts) > self.limits.max_prompts:
+            raise HTTPError(400, f"{len(prompts)} prompts in one request is over this server's cap of "
+                                 f"{self.limits.max_prompts}")
+        max_tokens = self._max_tokens(body, "max_tokens", self.default_max_tokens)
+        echo = _flag(body, "echo")
         top = _completion_top(body)
         if echo and top is not None:
             return self._answer("text_completion", self._echo_scores(prompts, max_tokens), body)
@@ -80,7 +101,8 @@ class OpenAIApi:
                                  "(or echo=false for the log-probabilities of generated tokens)")
         if not hasattr(self.backend, "token_logprobs"):
             raise HTTPError(400, f"model {self.name!r} cannot give per-token log-probabilities")
-        scored = self.batcher.submit("echo", prompts)
+        self._check_prompt_tokens(prompts)
+        scored = self._submit("echo", prompts)
         choices = [Choice(i, p, "length", echo=lp) for i, (p, lp) in enumerate(zip(prompts, scored))]
         return choices, sum(len(lp["tokens"]) for lp in scored), 0
 
@@ -89,8 +111,11 @@ class OpenAIApi:
         self._check_model(body)
         _check_response_format(body)
         top = _chat_top(body)
-        max_tokens = _num(body, "max_completion_tokens", int, _num(body, "max_tokens", int, self.default_max_tokens))
-        [(done, lps)] = self._generate([_messages(body)], body, max_tokens, top)
+        max_tokens = self._max_tokens(body, "max_completion_tokens",
+                                      self._max_tokens(body, "max_tokens", self.default_max_tokens))
+        messages = _messages(body)
+        self._check_prompt_tokens(["\n".join(content for _, content in messages)])  # the template adds a few more
+        [(done, lps)] = self._generate([messages], body, max_tokens, top)
         choices = [Choice(j, t, _finish(done, max_tokens), lp) for j, (t, lp) in enumerate(zip(done.texts, lps))]
         return self._answer("chat.completion", (choices, done.prompt_tokens, done.completion_tokens), body)
 
@@ -103,22 +128,48 @@ class OpenAIApi:
         stop = (stop,) if isinstance(stop, str) else stop
         if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) for s in stop):
             raise HTTPError(400, "stop must be a string or a list of strings")
+        n = _num(body, "n", int, 1)
+        if n > self.limits.max_n:
+            raise HTTPError(400, f"n={n} is over this server's cap of {self.limits.max_n} choices per prompt")
+        if all(isinstance(p, str) for p in prompts):
+            self._check_prompt_tokens([p for p in prompts if isinstance(p, str)])
+        _flag(body, "stream")
         try:
             reqs = [GenerateRequest(p, max_tokens=max_tokens, temperature=_num(body, "temperature", float, 1.0),
-                                    n=_num(body, "n", int, 1), stop=tuple(stop), seed=_num(body, "seed", int, 0))
+                                    n=n, stop=tuple(stop), seed=_num(body, "seed", int, 0))
                     for p in prompts]
         except ValueError as exc:
             raise HTTPError(400, str(exc)) from None
         if top is None:
-            done: list[Completion] = self.batcher.submit("generate", reqs)
+            done: list[Completion] = self._submit("generate", reqs)
             return [(c, (None,) * len(c.texts)) for c in done]
         if not self.backend.gives_token_logprobs:
             raise HTTPError(400, f"model {self.name!r} cannot give per-token log-probabilities")
-        scored: list[tuple[Completion, tuple[TokenLogprobs, ...]]] = self.batcher.submit("scored", [(r, top) for r in reqs])
+        scored: list[tuple[Completion, tuple[TokenLogprobs, ...]]] = self._submit("scored", [(r, top) for r in reqs])
         return [(c, tuple(fit_to_text(lp, t) for lp, t in zip(lps, c.texts))) for c, lps in scored]
+
+    def _max_tokens(self, body: dict[str, Any], name: str, default: int) -> int:
+        value = _num(body, name, int, default)
+        if value < 0:
+            raise HTTPError(400, f"{name} must be >= 0, got {value!r}")
+        if value > self.limits.max_tokens:
+            raise HTTPError(400, f"{name}={value} is over this server's cap of {self.limits.max_tokens} tokens "
+                                 "per request")
+        return int(value)
+
+    def _check_prompt_tokens(self, texts: list[str]) -> None:
+        cap = self.limits.max_prompt_tokens
+        for text in texts:
+            if len(text) <= cap:  # a token is at least one character: short texts need no count
+                continue
+            count = _count_tokens(self.backend, text)
+            if count > cap:
+                raise HTTPError(400, f"a prompt of {count} tokens is over this server's cap of {cap} tokens")
 
     def _check_model(self, body: dict[str, Any]) -> None:
         model = body.get("model")
+        if model is not None and not isinstance(model, str):
+            raise HTTPError(400, f"model must be a string, got {type(model).__name__}")
         if model and model not in self.names:
             raise HTTPError(404, f"model {model!r} is not served here; this server serves {self.name!r}",
                             "model_not_found")
@@ -183,10 +234,33 @@ def _num(body: dict[str, Any], name: str, kind: type, default: Any) -> Any:
     value = body.get(name)
     if value is None:
         return default
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise HTTPError(400, f"{name} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
+            kind is int and value != int(value)):
+        raise HTTPError(400, f"{name} must be a number{' (whole)' if kind is int else ''}, got {_shown(value)}")
+    return kind(value)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise HTTPError(400, f"{name} must be true or false, got {_shown(value)}")
+    return bool(value)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _count_tokens(backend: Any, text: str) -> int:
+    """Tokens of ``text`` by the model's tokenizer, else an estimate of one per 4 characters."""
+    tok = getattr(backend, "tokenizer", None)
+    if tok is not None:
+        try:
+            return len(tok(text, add_special_tokens=False)["input_ids"])
+        except Exception:  # noqa: BLE001 - a tokenizer that does not take this call: estimate
+            pass
+    return len(text) // 4 + 1
 
 
 def _messages(body: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -195,10 +269,12 @@ def _messages(body: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         raise HTTPError(400, "messages must be a non-empty list of {role, content} objects")
     out = []
     for m in msgs:
-        content = m.get("content") or ""
+        content, role = m.get("content") or "", m.get("role", "user")
         if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
             content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-        out.append((str(m.get("role", "user")), str(content)))
+        if not isinstance(content, str) or not isinstance(role, str):
+            raise HTTPError(400, "each message needs a text role and a text content (or a list of text parts)")
+        out.append((role, content))
     return tuple(out)
 
 

@@ -108,7 +108,9 @@ def _data_path(raw: str, yaml_path: Path, key: str, stype: str) -> Path:
 def _read_generator(spec: dict[str, Any], yaml_path: Path, key: str) -> SourceData:
     from apeopt.tasks.generators import NotEnoughData, generate
 
-    name, shift, seed = spec["name"], bool(spec.get("shift", False)), int(spec.get("seed", 0))
+    name, shift, seed = spec["name"], bool(spec.get("shift", False)), spec.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UserError(f"{yaml_path}: {key}.seed must be a whole number, got {seed!r}")
     try:
         records = generate(name, spec.get("n"), shift, seed)
     except UserError as e:
@@ -117,6 +119,8 @@ def _read_generator(spec: dict[str, Any], yaml_path: Path, key: str) -> SourceDa
         raise UserError(f"{yaml_path}: {key}.name: {e}") from None
     except NotEnoughData as e:
         raise UserError(f"{yaml_path}: {key}.n: generator {name!r}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - user code (``module:function``) that raised, or returned bad records
+        raise UserError(f"{yaml_path}: {key}.name: generator {name!r} failed: {type(e).__name__}: {e}") from None
     origin = f"generator {name!r}{' (shift)' if shift else ''} in {yaml_path}"
     label = f"generator:{name}{':shift' if shift else ''}"
     return SourceData([(f"record {i}", r) for i, r in enumerate(records, 1)], origin, label)

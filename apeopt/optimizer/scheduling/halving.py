@@ -19,6 +19,7 @@ from apeopt.models.base import LMBackend
 from apeopt.optimizer.candidates.entry import Entry
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import Scorer
+from apeopt.runs.studies import check_replayed
 from apeopt.tasks.task import Example
 
 
@@ -110,6 +111,7 @@ class SuccessiveHalving:
         for e in active:
             rec = self.replay.get((e.trial.number, step))
             if rec is not None:
+                check_replayed(rec, e.candidate.text, e.trial.number, step)
                 self.backend.usage.add(calls=rec["lm_calls"], prompt_tokens=rec["tokens"])
                 n = len(rec["scores"])
                 self._take(e, rec["scores"], step, rec["lm_calls"], rec["tokens"], replayed=True,

@@ -1,0 +1,41 @@
+"""A prompt file is data, not configuration of where to send things.
+
+``apeopt eval --prompt-file`` scores on ``--model``. Without it, the file's model is used only when it
+names weights on this machine (a built-in alias, an existing ``hf:`` folder or ``gguf:`` file); a remote
+endpoint (``openai:...``, with whatever ``key_env`` it names) or a hub id to download is never contacted
+because a file says so: the command scores on the local default model and prints one notice naming the
+file's model and the flag that opts in (``--model SPEC``).
+"""
+
+from __future__ import annotations
+
+from apeopt.errors import UserError
+from apeopt.models.spec import DEFAULT_SPEC
+from apeopt.secrets import mask_url
+
+
+def is_local_spec(spec: str) -> bool:
+    """``spec`` names weights already on this machine (no network, no credential)."""
+    from apeopt.models.spec import ALIASES, parse_spec
+
+    text = str(spec).strip()
+    if text in ALIASES:
+        return True
+    if not text.startswith(("hf:", "gguf:")):
+        return False
+    try:
+        return parse_spec(text).is_local
+    except UserError:
+        return False
+
+
+def model_for_prompt_file(file_model: str, where: str, explicit: str | None) -> tuple[str, str | None]:
+    """The model to score a prompt file on, and a notice to print (or None)."""
+    if explicit:
+        return explicit, None
+    if is_local_spec(file_model):
+        return file_model, None
+    shown = mask_url(str(file_model))[:300]
+    kind = "the remote model" if shown.startswith("openai:") else "the model"
+    return DEFAULT_SPEC, (f"prompt file {where!r} names {kind} {shown!r}, which a file cannot choose: scoring on "
+                          f"the local default model {DEFAULT_SPEC}; pass --model {shown!r} to score on it")
