@@ -31,6 +31,7 @@ def run_eval(
     limit: int | None = None,
     seed: int | None = None,
     device: str = "auto",
+    dtype: str = "auto",
     use_cache: bool = True,
     show: int = 5,
     quiet: bool = False,
@@ -96,7 +97,7 @@ def run_eval(
     else:
         from apeopt.models.stack import open_backend
 
-        backend = open_backend(model_spec, device=device, use_cache=use_cache)
+        backend = open_backend(model_spec, device=device, use_cache=use_cache, dtype=dtype)
     result = progress_evaluate(prompt, examples, backend, the_scorer, the_task.labels, quiet=quiet, label=f"{the_task.name}/{split}")
     out = {
         "score": result.aggregate.score,
@@ -105,6 +106,7 @@ def run_eval(
         "split": split,
         "task": the_task.name,
         "model": model_spec,
+        "model_identity": backend.identity,
         "scorer": the_scorer.name,
         "rendering": rendering,
         "template": prompt.template,

@@ -51,9 +51,10 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     task.split("train"), task.split("dev")  # fail early on empty splits
     store = make_store(task)  # before the models load: a taken --run-dir fails in a second, not after a load
     try:
-        backend = open_backend(config.model, device=config.device, use_cache=config.use_cache, metered=True)
+        backend = open_backend(config.model, device=config.device, use_cache=config.use_cache, metered=True,
+                               dtype=config.dtype)
         proposer = backend if config.proposer_spec == config.model else open_backend(
-            config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True)
+            config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True, dtype=config.dtype)
         view = make_view(f"apeopt optimize {task.name} ({space.name})", quiet=quiet, budget=config)
         with view:
             return optimize(config, task, space, backend, proposer, store, view, resume=resume)
