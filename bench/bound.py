@@ -184,7 +184,14 @@ def dump_items(backend: HFBackend, jobs: list[tuple[Any, Sequence[Any]]], path: 
             ids, m = backend.encode_scored(LogprobRequest(prompt.render(ex.input), prompt.continuation(ex.targets[0])))
             items.append([ids, m])
     old = json.loads(path.read_text()) if path.is_file() else {}
-    old[task.name] = items
+    old[task.name] = {"items": items}
+    path.write_text(json.dumps(old))
+
+
+def dump_scores(path: Path, task: Any, dtype: str, outputs: list[list[float]]) -> None:
+    """apeopt's likelihood scores of the dumped items (same order), for the anchor's agreement check."""
+    old = json.loads(path.read_text())
+    old[task.name][f"scores_{dtype}"] = [s for job in outputs for s in job]
     path.write_text(json.dumps(old))
 
 
@@ -232,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for mode in args.modes.split(","):
                 row = run_mode(mode, backend, jobs, task, counter, dims, bound_now, args.repeats)
                 texts.setdefault((name, mode), {})[dtype] = row.pop("outputs")
+                if args.dump_items and mode == "likelihood" and Path(args.dump_items).is_file():
+                    dump_scores(Path(args.dump_items), task, dtype, texts[(name, mode)][dtype])
                 rows.append(row)
                 print(dtype, json.dumps(row), flush=True)
         after = matmul_bound(dims["hidden"], dims["intermediate"], getattr(torch, dtype), args.gemm_rows)
