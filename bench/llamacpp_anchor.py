@@ -117,14 +117,19 @@ def markdown(r: dict[str, Any]) -> str:
              "| task | examples | llama.cpp ex/s | llama.cpp tokens/s | apeopt ex/s by dtype | apeopt / llama.cpp | "
              "log-prob agreement with apeopt fp32 (mean, max abs diff) | load (1 min) |",
              "|---|---|---|---|---|---|---|---|"]
+    note = ("llama.cpp computes logits at every position it evaluates (llama-cpp-python needs `logits_all` for "
+            "log-probs), apeopt only at answer positions. apeopt's rates come from the `--bound` run (its own load "
+            "column); both sides were timed on this machine, minutes apart.")
     for row in r["rows"]:
         a = row["apeopt"]
+        agree = row["agree_vs_apeopt_fp32"]
+        agreement = (f"{agree['mean_abs_diff']}, {agree['max_abs_diff']}" if agree["n"]
+                     else "not measured (no apeopt scores in the items file)")
         lines.append(f"| {row['task']} | {row['examples']} | {row['examples_per_s']} | {row['tokens_per_s']} | "
                      + ", ".join(f"{d} {v['examples_per_s']}" for d, v in a.items()) + " | "
-                     + ", ".join(f"{d} **{v['ratio']}x**" for d, v in a.items()) + " | "
-                     f"{row['agree_vs_apeopt_fp32']['mean_abs_diff']}, {row['agree_vs_apeopt_fp32']['max_abs_diff']} | "
-                     f"{', '.join(map(str, row['load_1min']))} |")
-    return "\n".join(lines) + "\n"
+                     + ", ".join(f"{d} **{v['ratio']}x**" for d, v in a.items())
+                     + f" | {agreement} | {', '.join(map(str, row['load_1min']))} |")
+    return "\n".join(lines + ["", note]) + "\n"
 
 
 if __name__ == "__main__":
