@@ -67,6 +67,12 @@ def _resolve_dtype(name: str, device: str) -> "torch.dtype":
     return getattr(torch, canonical)
 
 
+def tuning_dtype(device: str = "auto") -> str:
+    """The dtype for tuned models (``apeopt compare``'s baselines and ``--adapter``): fp32 on a CPU,
+    where bf16 weights would round small training updates away; ``auto`` (bf16) on CUDA, as before."""
+    return "float32" if resolve_device(device)[0].type == "cpu" else "auto"
+
+
 def cpu_has_bf16() -> bool:
     """Does this CPU compute bf16 matmuls natively (AVX512-BF16 or AMX tiles)? Without them torch
     emulates bf16 in fp32 and it is slower than fp32, so ``auto`` keeps fp32 there."""

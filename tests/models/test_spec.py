@@ -194,3 +194,11 @@ def test_cuda_without_gpu_is_a_user_error() -> None:
         pytest.skip("a GPU is present")
     with pytest.raises(UserError, match="CUDA is not available"):
         resolve_device("cuda")
+
+
+def test_tuned_models_stay_fp32_on_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``apeopt compare`` trains, and ``--adapter`` reloads, in fp32 on a CPU even where ``auto`` is bf16."""
+    from apeopt.models import device as dev
+
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
+    assert dev.tuning_dtype("cpu") == "float32" and str(dev.resolve_device("cpu", "auto")[1]) == "torch.bfloat16"
