@@ -32,7 +32,7 @@ from apeopt.evaluation import evaluate_many
 from apeopt.models import load_backend
 from apeopt.models.device import cpu_bf16_flags
 from apeopt.models.spec import DEFAULT_SPEC
-from apeopt.optimizer.final import baselines
+from apeopt.prompts import reference
 from apeopt.scorers import aggregate, get_scorer
 from apeopt.tasks import builtin_task_names, load_task
 
@@ -42,7 +42,7 @@ DTYPES = ("float32", "bfloat16")
 def score_task(name: str, backends: dict[str, Any], examples: int) -> dict[str, Any]:
     task = load_task(name)
     items = task.split("test")[:examples]
-    prompts = baselines(task, 5, 0)
+    prompts = {"human": reference.human(task), "few_shot": reference.k_shot(task, 5, 0)}
     jobs = [(p, items) for p in prompts.values()]
     row: dict[str, Any] = {"task": name, "n": len(items), "prompts": list(prompts)}
     for mode, scorer in (("generate", get_scorer(task.scorer)), ("likelihood", get_scorer("likelihood"))):
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                  "machine": platform.platform()}
         for name in args.tasks.split(","):
-            evaluate_many([(baselines(load_task(name), 5, 0)["human"], load_task(name).split("test")[:2])],
+            evaluate_many([(reference.human(load_task(name)), load_task(name).split("test")[:2])],
                           backends["bfloat16"], get_scorer("likelihood"))  # warm-up
             row = score_task(name, backends, args.examples)
             run["rows"][name] = row
