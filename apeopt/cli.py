@@ -201,6 +201,7 @@ def serve_cmd(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: loopback only)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name clients send (default: the spec)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16 (auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32)"),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most requests merged into one model call."),
     wait_ms: float = typer.Option(5.0, "--batch-wait-ms", min=0.0, help="How long to wait for more requests to batch."),
     key_env: Optional[str] = typer.Option(None, "--key-env", help="Require the API key held in this environment variable."),
@@ -210,7 +211,7 @@ def serve_cmd(
     from apeopt.commands.serve import run_serve
 
     run_serve(model, host=host, port=port, device=device, name=name, max_batch=max_batch, wait_ms=wait_ms,
-              key_env=key_env, default_max_tokens=max_tokens)
+              key_env=key_env, default_max_tokens=max_tokens, dtype=dtype)
 
 
 @app.command("compare")
