@@ -71,6 +71,7 @@ def eval_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Score only the first N items."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Split/demo seed (default 0, or the prompt file's)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16 (auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the LM cache."),
     show: int = typer.Option(5, "--show", min=0, help="Examples to print."),
     as_json: bool = typer.Option(False, "--json", help="Print {score, n, ci, split, task, model} as JSON."),
@@ -83,7 +84,7 @@ def eval_cmd(
 
     result = run_eval(EvalOptions(
         task=task, instruction=instruction, prompt_file=prompt_file, split=split, demos=demos,
-        template=template, scorer=scorer, model=model, limit=limit, seed=seed, device=device,
+        template=template, scorer=scorer, model=model, limit=limit, seed=seed, device=device, dtype=dtype,
         use_cache=not no_cache, show=show, quiet=as_json, predictions=predictions,
         adapter=adapter, rendering=rendering,
     ))
@@ -117,6 +118,7 @@ def optimize_cmd(
     make_parents: bool = typer.Option(False, "--make-parents", help="Create the missing parent folders of --run-dir."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in the run folder)."),
     device: str = typer.Option("auto", "--device"),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16 (auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32)"),
     no_cache: bool = typer.Option(False, "--no-cache"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned LM calls and tokens, spend none."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json instead of the report."),
@@ -141,7 +143,7 @@ def optimize_cmd(
         rounds=rounds, minibatch=minibatch, eta=eta, dev_limit=dev_limit, subsamples=subsamples,
         per_subsample=per_subsample, later_proposers=tuple(p.strip() for p in later_proposers.split(",") if p.strip()),
         parents=parents, reflect_tokens=reflect_tokens, budget_calls=budget_calls, budget_tokens=budget_tokens,
-        budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, storage=storage, use_cache=not no_cache,
+        budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, dtype=dtype, storage=storage, use_cache=not no_cache,
     )
     if dry_run:
         from apeopt.optimizer.estimate import estimate
@@ -206,6 +208,7 @@ def serve_cmd(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: loopback only)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name clients send (default: the spec)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16 (auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32)"),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most requests merged into one model call."),
     wait_ms: float = typer.Option(5.0, "--batch-wait-ms", min=0.0, help="How long to wait for more requests to batch."),
     key_env: Optional[str] = typer.Option(None, "--key-env", help="Require the API key held in this environment variable."),
@@ -224,7 +227,7 @@ def serve_cmd(
     limits = ServeLimits(max_tokens=max_tokens_cap, max_n=max_n, max_prompts=max_prompts, max_prompt_tokens=max_prompt_tokens,
                          max_body_bytes=max_body_bytes, read_timeout=read_timeout)
     run_serve(model, host=host, port=port, device=device, name=name, max_batch=max_batch, wait_ms=wait_ms,
-              key_env=key_env, default_max_tokens=max_tokens, limits=limits)
+              key_env=key_env, default_max_tokens=max_tokens, limits=limits, dtype=dtype)
 
 
 @app.command("compare")

@@ -200,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--demos", type=int, default=5)
     ap.add_argument("--examples", type=int, default=50, help="dev examples per candidate")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", default="float32",
+                    help="both sides' precision (float32: the 1e-4 log-prob check is meaningful; bf16's effect: bench/bound.py)")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--slices", type=int, default=4, help="naive loop slices interleaved with apeopt passes")
     ap.add_argument("--ablate", action="store_true", help="also time apeopt with prefix reuse off after each pass")
@@ -208,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="writes OUT.json and OUT.md")
     args = ap.parse_args(argv)
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
-    backend = load_backend(args.model, device=args.device)
+    backend = load_backend(args.model, device=args.device, dtype=args.dtype)
     assert isinstance(backend, HFBackend)
     if args.batch_size:
         backend.batch_size = args.batch_size

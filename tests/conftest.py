@@ -68,6 +68,17 @@ def build_tiny_model_dir(folder: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fp32_auto_dtype() -> Iterator[None]:
+    """``--dtype auto`` means fp32 on a CPU in tests, whatever this CPU's bf16 support: the suite
+    means the same on every machine. bf16 is tested where a test asks for it by name."""
+    from apeopt.models import device
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(device, "cpu_has_bf16", lambda: False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model_dir(tmp_path_factory.mktemp("tiny-llama"))

@@ -84,6 +84,11 @@ def test_missing_model_path(monkeypatch, capsys, tmp_path):
     assert_user_error(result, "m.gguf")
 
 
+def test_unknown_dtype(monkeypatch, capsys):
+    result = run_cli(monkeypatch, capsys, "optimize", "--task", "plural", "--dtype", "fp8", "--dry-run")
+    assert_user_error(result, "dtype", "fp8", "bfloat16")
+
+
 def test_unknown_space_and_bad_space_yaml(monkeypatch, capsys, tmp_path):
     assert_user_error(run_cli(monkeypatch, capsys, "optimize", "--task", "plural", "--space", "ful", "--dry-run"), "ful", "full")
     bad = tmp_path / "space.yaml"

@@ -34,6 +34,7 @@ class EvalOptions:
     limit: int | None = None
     seed: int | None = None
     device: str = "auto"
+    dtype: str = "auto"  # auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32
     use_cache: bool = True
     show: int = 5
     quiet: bool = False
@@ -51,6 +52,7 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
     o = options
     task, instruction, prompt_file, split, demos, template = o.task, o.instruction, o.prompt_file, o.split, o.demos, o.template
     scorer, model, limit, seed, device, use_cache = o.scorer, o.model, o.limit, o.seed, o.device, o.use_cache
+    dtype = o.dtype
     show, quiet, predictions, adapter, rendering = o.show, o.quiet, o.predictions, o.adapter, o.rendering
 
     from apeopt.tasks import load_task
@@ -119,7 +121,7 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
     else:
         from apeopt.models.stack import open_backend
 
-        backend = open_backend(model_spec, device=device, use_cache=use_cache)
+        backend = open_backend(model_spec, device=device, use_cache=use_cache, dtype=dtype)
     result = progress_evaluate(prompt, examples, backend, the_scorer, the_task.labels, quiet=quiet, label=f"{the_task.name}/{split}")
     out = {
         "score": result.aggregate.score,
@@ -128,6 +130,7 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
         "split": split,
         "task": the_task.name,
         "model": model_spec,
+        "model_identity": backend.identity,
         "scorer": the_scorer.name,
         "rendering": rendering,
         "template": prompt.template,

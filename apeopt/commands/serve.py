@@ -21,8 +21,8 @@ __all__ = ["ModelServer", "run_serve"]
 def run_serve(model: str, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
               name: str | None = None, max_batch: int = 64, wait_ms: float = 5.0,
               key_env: str | None = None, default_max_tokens: int = DEFAULT_MAX_TOKENS,
-              limits: ServeLimits | None = None) -> None:
-    """Load ``model`` and serve it until interrupted (limits checked before the model loads)."""
+              limits: ServeLimits | None = None, dtype: str = "auto") -> None:
+    """Load ``model`` (in ``dtype``) and serve it until interrupted (limits checked before the model loads)."""
     import logging
 
     from apeopt.models.stack import open_backend
@@ -33,7 +33,7 @@ def run_serve(model: str, host: str = "127.0.0.1", port: int = 8000, device: str
     if key_env and not os.environ.get(key_env):
         raise UserError(f"--key-env {key_env}: the environment variable {key_env} is not set")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")  # the server log
-    backend = open_backend(model, device=device, use_cache=False)
+    backend = open_backend(model, device=device, use_cache=False, dtype=dtype)
     server = ModelServer(backend, host, port, name or model, max_batch, wait_ms, key_env, default_max_tokens, limits)
     if host not in ("127.0.0.1", "localhost", "::1") and not key_env:
         print("warning: serving on a non-loopback address without --key-env: anyone who can reach it "

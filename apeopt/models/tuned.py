@@ -314,11 +314,12 @@ def open_adapter(folder: str | Path, model: str | None = None, device: str = "au
                  use_cache: bool = True) -> tuple[Any, AdapterMeta]:
     """Load the base model named by the adapter (or ``model``) and the adapter on top of it."""
     from apeopt.models import load_backend
+    from apeopt.models.device import tuning_dtype
     from apeopt.models.hf import HFBackend
     from apeopt.models.stack import stacked
 
     meta = read_adapter_meta(folder)
-    base = load_backend(model or meta.base_model, device=device)
+    base = load_backend(model or meta.base_model, device=device, dtype=tuning_dtype(device))
     if not isinstance(base, HFBackend):
         raise UserError(f"--adapter needs a transformers model (hf:/gguf:), not {base.spec!r}")
     return stacked(load_tuned(folder, base, meta), use_cache=use_cache), meta

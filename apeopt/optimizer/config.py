@@ -43,6 +43,7 @@ class OptimizeConfig:
     budget_minutes: float | None = 10.0
     few_shot_k: int = 5
     device: str = "auto"
+    dtype: str = "auto"  # auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32
     storage: str | None = None
     use_cache: bool = True
 
@@ -78,6 +79,10 @@ class OptimizeConfig:
         for p in self.later_proposers:
             if p not in PROPOSERS:
                 raise UserError(f"config field 'later_proposers': {PROPOSERS.unknown_message(p)}")
+        from apeopt.models.device import DTYPES
+
+        if str(self.dtype).strip().lower() not in DTYPES:
+            raise UserError(f"config field 'dtype': unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
         from apeopt.optimizer.proposers.parents import PARENTS
 
         if self.parents not in PARENTS:

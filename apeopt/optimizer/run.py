@@ -47,7 +47,8 @@ def optimize(
 
     started = time.monotonic()
     if not resume:
-        store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions()})
+        store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions(),
+                            "resolved": {"model": backend.identity, "proposer": proposer.identity}})
     opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage, resume=resume)
     best = opt.run()
     search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
@@ -99,6 +100,8 @@ def optimize(
         selection=tuple(opt.incumbency.challenges),
         demo_values=opt.demo_credits(),
         split_sources=dict(task.origins),
+        model_identity=backend.identity,
+        proposer_identity=proposer.identity,
     )
     def prompt_file(entry: Entry, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
         return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",

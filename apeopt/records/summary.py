@@ -133,6 +133,9 @@ class RunSummary:
     selection: tuple[Challenge, ...] = ()  # every challenge of the incumbent, in order
     demo_values: tuple[DemoCredit, ...] = ()  # the most and least valuable train demos (top and bottom 10)
     split_sources: Mapping[str, SplitOrigin] = field(default_factory=dict)  # where each split came from
+    # the loaded models as resolved (spec@weights:dtype): which precision scored and proposed
+    model_identity: str = ""
+    proposer_identity: str = ""
     schema_version: int = SCHEMA_VERSION
 
     kind = OPTIMIZE
@@ -183,6 +186,8 @@ class RunSummary:
             "selection": [c.to_dict() for c in self.selection],
             "demo_values": [v.to_dict() for v in self.demo_values],
             "split_sources": origins_to_dict(self.split_sources),
+            "model_identity": self.model_identity,
+            "proposer_identity": self.proposer_identity,
         }
 
     @classmethod
@@ -207,6 +212,8 @@ class RunSummary:
                 selection=tuple(Challenge.from_dict(c) for c in data.get("selection") or ()),
                 demo_values=tuple(DemoCredit.from_dict(v) for v in data.get("demo_values") or ()),
                 split_sources=origins_from_dict(data.get("split_sources")),
+                model_identity=str(data.get("model_identity", "")),
+                proposer_identity=str(data.get("proposer_identity", "")),
             )
 
         return parse(where, "run summary", build)

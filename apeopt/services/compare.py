@@ -33,7 +33,10 @@ def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: P
 
     if not task.splits.get("train"):
         check_methods(config, task, None)  # the one-line error, before loading a model
-    backend = open_backend(config.model, device=config.device, use_cache=config.use_cache)
+    from apeopt.models.device import tuning_dtype
+
+    backend = open_backend(config.model, device=config.device, use_cache=config.use_cache,
+                           dtype=tuning_dtype(config.device))  # the tuning baselines train in this dtype
     base = backend.base_backend()
     check_methods(config, task, backend)  # applicability, before any work or run folder
     store = RunStore.create(run_dir, runs_root, new_run_id(task.name, "compare", config.seed))

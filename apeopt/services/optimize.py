@@ -74,9 +74,10 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     probe_scorer(task, "likelihood" if space.scoring == "likelihood" else None)
     if config.storage:
         open_checked_storage(config.storage)
-    backend = open_backend(config.model, device=config.device, use_cache=config.use_cache, metered=True)
+    backend = open_backend(config.model, device=config.device, use_cache=config.use_cache, metered=True,
+                           dtype=config.dtype)
     proposer = backend if config.proposer_spec == config.model else open_backend(
-        config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True)
+        config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True, dtype=config.dtype)
     store = make_store(task)
     lock = None
     try:

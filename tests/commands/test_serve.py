@@ -184,7 +184,8 @@ class CliServer:
         self.log = folder / "serve.log"
         env = {**os.environ, "APEOPT_SERVE_KEY": SECRET, "APEOPT_CACHE_DIR": str(folder / "cache")}
         cmd = [sys.executable, "-m", "apeopt.cli", "serve", "--model", f"hf:{tiny_model_dir}", "--port", "0",
-               "--name", "tiny", "--device", "cpu", "--key-env", "APEOPT_SERVE_KEY"]
+               "--name", "tiny", "--device", "cpu", "--key-env", "APEOPT_SERVE_KEY",
+               "--dtype", "float32"]  # the in-process tiny backend's dtype (auto would be bf16 on some CPUs)
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log.open("wb"))
 
     def url(self) -> str:

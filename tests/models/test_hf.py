@@ -42,6 +42,22 @@ def test_loaded_through_load_backend(backend: HFBackend, tiny_model_dir: Any) ->
     assert backend.model.training is False
 
 
+def test_bf16_backend_scores_close_to_fp32(backend: HFBackend, tiny_model_dir: Any) -> None:
+    """``--dtype bfloat16`` on a CPU: the weights are bf16, the identity (a cache key) says so, and
+    the shared-prefix scoring path gives finite log-probs near the fp32 ones."""
+    half = load_backend(f"hf:{tiny_model_dir}", device="cpu", dtype="bfloat16")
+    assert isinstance(half, HFBackend) and next(half.model.parameters()).dtype == torch.bfloat16
+    assert half.identity.endswith(":bfloat16") and half.identity.rsplit(":", 1)[0] == backend.identity.rsplit(":", 1)[0]
+    requests = [LogprobRequest("Input: cat\nOutput:", " cats"), LogprobRequest("Input: cat\nOutput:", " dogs"),
+                LogprobRequest("hello", " there")]
+    full, low = backend.logprob(requests), half.logprob(requests)
+    for a, b in zip(full, low):
+        assert len(a.token_logprobs) == len(b.token_logprobs) > 0
+        assert all(abs(x - y) < 0.5 for x, y in zip(a.token_logprobs, b.token_logprobs))
+    texts = half.generate([GenerateRequest(p, max_tokens=6, stop=()) for p in PROMPTS])
+    assert all(c.completion_tokens == 6 for c in texts)
+
+
 def test_missing_model_dir_is_user_error(tmp_path: Any) -> None:
     with pytest.raises(UserError, match="does not exist"):
         load_backend(f"hf:{tmp_path / 'missing'}", device="cpu")

@@ -134,26 +134,43 @@ def test_import_does_not_load_torch() -> None:
 
 
 # --------------------------------------------------------------------------- device
-def test_resolve_device_cpu() -> None:
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_resolve_device_cpu(has_bf16: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from apeopt.models.device import resolve_device
+    from apeopt.models import device as dev
 
-    assert resolve_device("cpu", "auto") == (torch.device("cpu"), torch.float32)
-    assert resolve_device("CPU", "bf16") == (torch.device("cpu"), torch.bfloat16)
-    assert resolve_device("cpu", "float16")[1] == torch.float16
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: has_bf16)
+    auto = torch.bfloat16 if has_bf16 else torch.float32
+    assert dev.resolve_device("cpu", "auto") == (torch.device("cpu"), auto)
+    assert dev.resolve_device("cpu", "float32") == (torch.device("cpu"), torch.float32)  # an explicit dtype wins
+    assert dev.resolve_device("CPU", "bf16") == (torch.device("cpu"), torch.bfloat16)
+    assert dev.resolve_device("cpu", "float16")[1] == torch.float16
+
+
+def test_cpu_bf16_flags_read_proc_cpuinfo_without_torch_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from apeopt.models import device as dev
+
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.delattr(torch.cpu, name, raising=False)
+    monkeypatch.setattr(dev, "_proc_cpu_flags", lambda: ["fma", "avx2", "avx512f", "avx512_bf16"])
+    assert dev.cpu_bf16_flags() == ["avx512_bf16"]
+    monkeypatch.setattr(dev, "_proc_cpu_flags", lambda: ["fma", "avx2"])
+    assert dev.cpu_bf16_flags() == []
 
 
 def test_resolve_device_auto_prefers_cuda() -> None:
     import torch
 
-    from apeopt.models.device import resolve_device
+    from apeopt.models.device import cpu_has_bf16, resolve_device
 
     device, dtype = resolve_device()
     if torch.cuda.is_available():
         assert device.type == "cuda" and dtype in (torch.bfloat16, torch.float16)
     else:
-        assert (device, dtype) == (torch.device("cpu"), torch.float32)
+        assert (device, dtype) == (torch.device("cpu"), torch.bfloat16 if cpu_has_bf16() else torch.float32)
 
 
 @pytest.mark.parametrize("device,dtype,fragment", [
@@ -177,3 +194,11 @@ def test_cuda_without_gpu_is_a_user_error() -> None:
         pytest.skip("a GPU is present")
     with pytest.raises(UserError, match="CUDA is not available"):
         resolve_device("cuda")
+
+
+def test_tuned_models_stay_fp32_on_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``apeopt compare`` trains, and ``--adapter`` reloads, in fp32 on a CPU even where ``auto`` is bf16."""
+    from apeopt.models import device as dev
+
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
+    assert dev.tuning_dtype("cpu") == "float32" and str(dev.resolve_device("cpu", "auto")[1]) == "torch.bfloat16"

@@ -46,6 +46,9 @@ def test_summary_and_files(run):
     assert pf.task == "toy" and pf.prompt == summary.winner.prompt
     assert summary.winner.dev_selection.metric == "likelihood"
     assert store.summary() == summary  # read back through the record
+    config = json.loads(store.path("config.json").read_text())
+    assert config["optimize"]["dtype"] == "auto"  # as asked; what it resolved to is recorded beside it
+    assert summary.model_identity and config["resolved"]["model"] == summary.model_identity == written["model_identity"]
 
 
 def test_successive_halving_spends_most_on_survivors(run):
