@@ -87,6 +87,7 @@ def eval_cmd(
 @app.command("optimize")
 def optimize_cmd(
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Built-in task name or path to a task YAML."),
+    instruction: Optional[str] = typer.Option(None, "--instruction", help="The human instruction (overrides or supplies the task's)."),
     model: str = typer.Option(DEFAULT_SPEC, "--model", "-m", help="Scored (task) model spec."),
     proposer_model: Optional[str] = typer.Option(None, "--proposer-model", help="Proposer model spec (default: --model)."),
     space: str = typer.Option("fewshot", "--space", "-s", help="Search space: instruction | fewshot | full | path to YAML."),
@@ -129,7 +130,8 @@ def optimize_cmd(
         raise UserError("--task is required (or --resume RUN_DIR)")
 
     config = OptimizeConfig(
-        task=task, model=model, proposer_model=proposer_model, space=space, seed=seed, split_seed=split_seed,
+        task=task, instruction=instruction, model=model, proposer_model=proposer_model, space=space, seed=seed,
+        split_seed=split_seed,
         rounds=rounds, minibatch=minibatch, eta=eta, dev_limit=dev_limit, subsamples=subsamples,
         per_subsample=per_subsample, later_proposers=tuple(p.strip() for p in later_proposers.split(",") if p.strip()),
         parents=parents, reflect_tokens=reflect_tokens, budget_calls=budget_calls, budget_tokens=budget_tokens,
@@ -140,7 +142,7 @@ def optimize_cmd(
         from apeopt.search_spaces import load_space
         from apeopt.tasks import load_task
 
-        _echo_json(estimate(config, load_task(task, seed=split_seed), load_space(space)))
+        _echo_json(estimate(config, config.apply_instruction(load_task(task, seed=split_seed)), load_space(space)))
         return
     from apeopt.services.optimize import run_optimize
 

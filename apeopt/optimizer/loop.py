@@ -39,7 +39,8 @@ from apeopt.optimizer.finishing import closing_reserve, leaders
 from apeopt.optimizer.halving import RUNG_DOES_NOT_FIT, Entry, Halving
 from apeopt.optimizer.incumbency import Incumbency
 from apeopt.optimizer.incumbents import ladder, max_demos
-from apeopt.optimizer.pool import Candidate, CandidatePool
+from apeopt.optimizer.induction_step import Induction
+from apeopt.optimizer.pool import NO_INSTRUCTION, Candidate, CandidatePool
 from apeopt.optimizer.proposer import PROPOSERS, ScoredCandidate
 from apeopt.optimizer.pruner import halving_examples, rung_sizes
 from apeopt.optimizer.runstore import RunStore
@@ -53,6 +54,8 @@ from apeopt.tasks.task import Task
 
 SEARCH_SPLITS = ("train", "dev")
 DEMO_VALUES = "demo_values.json"
+GUARD = "generation_guard.json"  # the generation guard's checks (likelihood scoring)
+PRESCREEN = "prescreen.json"  # the likelihood pre-screen of new instructions, per round
 PROPOSER_CALLS = "proposer_calls.json"  # LM calls of each proposer (reflection included), summed over rounds
 # Share of the calls left that a phase may spend, under a call budget (round 0, later rounds).
 # Round 0's wording phase leaves 40% for the later rounds (a 500-call budget must reach round 1).
@@ -112,6 +115,9 @@ class Optimizer:
         self.study = open_study(storage or store.default_storage(), store.root.name, space.sampler, config.seed,
                                 config.eta, resume)
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
+        self.induction = Induction(config, self.task, self.dev, backend, self._calls_left)
+        if self.scorer.needs_logprob and config.guard and not get_scorer(task.scorer).needs_logprob:
+            self.incumbency.guard = self.induction.guard(get_scorer(task.scorer), self.budget.calls_left)
         self.halving = Halving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
             should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
@@ -137,7 +143,7 @@ class Optimizer:
     def _rounds(self) -> None:
         """Round 0 scores the incumbent ladder; every round then searches demos, format and wording,
         each phase against the incumbent of the one before (see the module docstring)."""
-        self.human = self.pool.add(self.task.instruction, "human", 0)
+        self.human = self.pool.add(self.task.instruction, "human" if self.task.has_instruction else NO_INSTRUCTION, 0)
         stale = 0
         for rnd in range(self.config.rounds):
             self.view.update(round=rnd)
@@ -257,12 +263,17 @@ class Optimizer:
         if inc is None:
             return []
         new = self._propose(rnd)
+        if self.config.prescreen_items and not self._should_stop():
+            self.view.update(phase=f"pre-screening {len(new)} instructions by likelihood")
+            new = self.induction.prescreen(new, [self.make.prompt(c.text, inc.fmt) for c in new], rnd)
+            self.store.write_json(PRESCREEN, self.induction.screens)
         return self._fit_count([self.make.entry(c, inc.fmt, "instruction", rnd) for c in new])
 
     def _propose(self, rnd: int) -> list[Candidate]:
         new: list[Candidate] = []
-        names = list(self.config.proposers) if rnd == 0 else list(self.config.later_proposers)
+        names = self.induction.proposers(rnd)
         ctx = proposal_context(self.entries, self.train, self.dev, self.config, rnd, self.scorer.needs_logprob, names)
+        ctx.extra.update(self.induction.extra())
         for name in names:
             if self._should_stop():
                 break
@@ -270,7 +281,8 @@ class Optimizer:
             proposer = PROPOSERS.get(name)()
             before = self.proposer_backend.usage.calls
             left = self._calls_left()
-            for p in proposer.propose(self.proposer_backend, ctx, limit=None if left is None else left // 3):
+            for p in proposer.propose(self.proposer_backend, self.induction.context_for(name, ctx),
+                                     limit=None if left is None else left // 3):
                 cand = self.pool.add(p.text, p.origin, rnd, p.parent)
                 if cand:
                     new.append(cand)
@@ -406,3 +418,5 @@ class Optimizer:
 
     def _write_tables(self) -> None:
         self.store.write_leaderboard(self.leaderboard())
+        if self.induction.guard_checks():
+            self.store.write_json(GUARD, self.induction.guard_checks())

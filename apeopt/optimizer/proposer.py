@@ -221,6 +221,8 @@ PROPOSERS.add("variation", VariationProposer)
 PROPOSERS.add("history", HistoryProposer)
 PROPOSERS.add("reflect", "apeopt.optimizer.reflect:ReflectProposer")
 PROPOSERS.add("merge", "apeopt.optimizer.merge:MergeProposer")
+PROPOSERS.add("induce", "apeopt.optimizer.induction:InduceProposer")
+PROPOSERS.add("constraints", "apeopt.optimizer.constraint_clauses:ConstraintProposer")
 
 # Text that is no instruction: the writer speaking of themselves, a question, a header ("Refinements
 # of this instruction:"), the meta-prompt echoed or named ("Instruction A and B combine…", "The

@@ -47,7 +47,7 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     from apeopt.optimizer.view import make_view
     from apeopt.tasks import load_task
 
-    task = load_task(config.task, seed=config.split_seed)
+    task = config.apply_instruction(load_task(config.task, seed=config.split_seed))
     task.split("train"), task.split("dev")  # fail early on empty splits
     store = make_store(task)  # before the models load: a taken --run-dir fails in a second, not after a load
     try:
