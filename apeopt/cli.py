@@ -99,6 +99,9 @@ def optimize_cmd(
     dev_limit: Optional[int] = typer.Option(None, "--dev-limit", min=1),
     subsamples: int = typer.Option(4, "--subsamples", min=1, help="Demo subsamples per proposer."),
     per_subsample: int = typer.Option(3, "--per-subsample", min=1, help="Candidates sampled per subsample."),
+    proposers: str = typer.Option("forward,chat", "--proposers",
+                                  help="Round-0 proposers, comma-separated: forward, chat, induce, constraints "
+                                       "(without a human instruction, induce and constraints lead)."),
     later_proposers: str = typer.Option("variation,history,reflect", "--later-proposers",
                                         help="Proposers of rounds after 0, comma-separated: variation, history, reflect, merge."),
     parents: str = typer.Option("top", "--parents", help="Parents of later rounds: top (best dev means) | pareto (per-example front)."),
@@ -133,7 +136,8 @@ def optimize_cmd(
         task=task, instruction=instruction, model=model, proposer_model=proposer_model, space=space, seed=seed,
         split_seed=split_seed,
         rounds=rounds, minibatch=minibatch, eta=eta, dev_limit=dev_limit, subsamples=subsamples,
-        per_subsample=per_subsample, later_proposers=tuple(p.strip() for p in later_proposers.split(",") if p.strip()),
+        per_subsample=per_subsample, proposers=tuple(p.strip() for p in proposers.split(",") if p.strip()),
+        later_proposers=tuple(p.strip() for p in later_proposers.split(",") if p.strip()),
         parents=parents, reflect_tokens=reflect_tokens, budget_calls=budget_calls, budget_tokens=budget_tokens,
         budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, storage=storage, use_cache=not no_cache,
     )
