@@ -7,7 +7,9 @@ the input with its corresponding output." raised the gold answers' log-likelihoo
 and then scored 0.01 by generation, which follows it literally. Under likelihood scoring the loop
 asks this guard before a credible challenger replaces the incumbent: both prompts generate on dev,
 the task's scorer judges them, and a challenger is refused when the paired bootstrap says the
-incumbent is credibly better (one-sided, 95%); of those left, the best generated dev mean wins. Its calls go through the task backend (the budget
+incumbent is credibly better (one-sided, 95%) or when its generated dev mean is below the
+incumbent's at all (the likelihood gain was credible; a generation loss, even within noise, is not
+taken with it); of those left, the best generated dev mean wins. Its calls go through the task backend (the budget
 counts them); each prompt is generated once per run. Every check is recorded (:meth:`rows`).
 """
 
@@ -47,8 +49,9 @@ class GenerationGuard:
 
     def choose(self, challengers: Sequence[Any], incumbent: Any) -> Any | None:
         """Of entries ``challengers`` (credible by the search's own score, best first), the one with the
-        best generated dev score that is not credibly worse than entry ``incumbent`` by generation (ties:
-        the earlier); None when all are, or when the calls left cannot pay for the check."""
+        best generated dev score among those neither credibly worse than entry ``incumbent`` by
+        generation nor below its generated mean (ties: the earlier); None when there is none, or when
+        the calls left cannot pay for the check."""
         prompts = [c.prompt for c in challengers] + [incumbent.prompt]
         need = len(self.dev) * len({self._key(p) for p in prompts if self._key(p) not in self._scores})
         left = self.calls_left()
@@ -59,6 +62,7 @@ class GenerationGuard:
                                     "reason": "no calls left for the generation check"})
             return None
         *scores, inc = self._generated(prompts)
+        inc_mean = sum(inc) / max(1, len(inc))
         best, best_mean = None, -1.0
         for c, ch in zip(challengers, scores):
             v = paired_gain(inc, ch, seed=c.trial.number)  # is the incumbent credibly better?
@@ -66,8 +70,8 @@ class GenerationGuard:
             self.checks.append({"challenger": c.trial.number, "incumbent": incumbent.trial.number,
                                 "instruction": c.candidate.text, "generated_challenger": round(mean, 6),
                                 "generated_incumbent": round(sum(inc) / max(1, len(inc)), 6), "n": len(ch),
-                                "incumbent_ahead_lower": round(v.lower, 6), "allowed": not v.credible})
-            if not v.credible and mean > best_mean:
+                                "incumbent_ahead_lower": round(v.lower, 6), "allowed": not v.credible and mean >= inc_mean})
+            if not v.credible and mean >= inc_mean and mean > best_mean:
                 best, best_mean = c, mean
         if best is not None:
             self.checks[-len(challengers):] = [{**r, "chosen": r["challenger"] == best.trial.number}

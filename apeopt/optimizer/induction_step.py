@@ -49,11 +49,17 @@ class Induction:
 
     def prescreen(self, cands: list[Any], prompts: Sequence[Any], rnd: int) -> list[Any]:
         """The candidates whose prompts pass the likelihood pre-screen on the first ``prescreen_items``
-        dev items (all of them when there are no more than ``prescreen_keep``, or too few calls left)."""
-        keep, items = self.config.prescreen_keep, self.dev[: self.config.prescreen_items]
+        dev items (all of them when there are no more than ``prescreen_keep``). It spends at most half
+        of the phase's calls left: on fewer items, or (below one item each) on the first candidates."""
+        keep, n_items = self.config.prescreen_keep, self.config.prescreen_items
         left = self.calls_left()
-        if len(cands) <= keep or (left is not None and len(cands) * len(items) > left // 2):
+        if len(cands) <= keep:
             return cands
+        if left is not None:  # the pre-screen may spend half the phase's calls: fewer items, then fewer candidates
+            n_items = min(n_items, (left // 2) // len(cands))
+            if n_items < 1:
+                cands, prompts, n_items = cands[: max(keep, left // 2)], prompts[: max(keep, left // 2)], 1
+        items = self.dev[:n_items]
         chosen = prescreen([c.text for c in cands], prompts, items, self.backend, keep)
         self.screens.append({"round": rnd, "items": len(items), "screened": len(cands),
                              "kept": [cands[i].id for i in chosen]})
