@@ -86,8 +86,8 @@ def search(task: Any, name: str, args: argparse.Namespace, space: Any, backend: 
     """One apeopt search on train/dev (final=False: nothing read from test); (summary, store)."""
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.optimizer.run import optimize
-    from apeopt.optimizer.runstore import RunStore, new_run_id
-    from apeopt.optimizer.view import View
+    from apeopt.runs import RunStore, new_run_id
+    from apeopt.optimizer.progress import View
 
     kw: dict[str, Any] = dict(task=name, model=args.model, proposer_model=args.proposer_model, space=space.name,
                               seed=args.seed, split_seed=args.seed, dev_limit=args.dev, rounds=args.rounds,
@@ -117,7 +117,7 @@ def run_task(name: str, args: argparse.Namespace, space: Any, base: Any, base_pr
              runs: Path) -> list[dict[str, Any]]:
     from apeopt.evaluation import evaluate_many
     from apeopt.models.stack import stacked
-    from apeopt.optimizer.entries import prompt_for
+    from apeopt.optimizer.candidates.entries import prompt_for
     from apeopt.scorers import get_scorer
     from apeopt.scorers.stats import paired_bootstrap
     from apeopt.tasks import load_task

@@ -24,9 +24,10 @@ RUNNERS: Registry[Runner] = Registry("job kind")
 @RUNNERS.register("optimize")
 def run_optimize_job(job: Job, run_dir: Path) -> JobResult:
     from apeopt.optimizer.config import OptimizeConfig
+    from apeopt.runs import CONFIG
     from apeopt.services.optimize import resume_optimize, run_optimize
 
-    if (run_dir / "config.json").is_file():
+    if (run_dir / CONFIG).is_file():
         return JobResult(str(run_dir.resolve()), optimize=resume_optimize(run_dir, quiet=True))
     if run_dir.exists():  # created but nothing written yet: start clean
         for child in run_dir.iterdir():
