@@ -81,7 +81,7 @@ class InduceProposer(Proposer):
         per = max(1, math.ceil(total / subsets))
         prof = ctx.extra.get("profile")
         hint = f"{prof.describe()}\n\n" if isinstance(prof, DataProfile) and ctx.extra.get("show_profile", True) else ""
-        out = []
+        out: list[tuple[GenerateRequest, str | None]] = []
         for s in range(subsets):
             demos = demo_subsample(ctx.train, ctx.k_demos, ctx.seed * 7919 + 500 + s)
             if s % 2 == 0:
