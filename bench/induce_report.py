@@ -34,7 +34,7 @@ def targets(rows: list[dict[str, Any]], space: str) -> list[str]:
             f"- Credibly below no instruction: **{len(below_none)}** ({', '.join(below_none) or 'none'}; target 0).",
             f"- Where the human instruction is credibly above no instruction ({len(human_helps)} tasks: "
             f"{', '.join(human_helps) or 'none'}), induced is too on **{len(above_none)}** "
-            f"({', '.join(sorted(set(human_helps) - set(above_none))) or 'all'} missed).",
+            f"({', '.join(sorted(set(human_helps) - set(above_none))) or 'none'} missed).",
             f"- Mean test score: none {statistics.fmean(by[(t, 'none')]['test']['score'] for t in tasks if (t, 'none') in by):.3f}, "
             f"human {statistics.fmean(by[(t, 'human')]['test']['score'] for t in tasks if (t, 'human') in by):.3f}, "
             f"induced {statistics.fmean(r['test']['score'] for r in ind):.3f}.",
@@ -88,7 +88,7 @@ def render(rows: list[dict[str, Any]]) -> str:
     lines += [
         f"Task model `{any_chunk.get('model')}`, proposer `{any_chunk.get('proposer_model')}`; {any_chunk.get('dev')} dev items, "
         f"first {any_chunk.get('test')} test items, {any_chunk.get('budget_calls')} LM calls per search, "
-        f"{any_chunk.get('rounds')} rounds, likelihood pre-screen on {any_chunk.get('prescreen')} dev items. "
+        f"rounds: {any_chunk.get('rounds')}, likelihood pre-screen on {any_chunk.get('prescreen')} dev items. "
         "Rows: `none` no instruction; `human` the task's instruction; `induced` apeopt from examples alone; "
         "`with_human` apeopt with the human instruction available; `ceiling_*` the best on test of that search's "
         "scored proposals (an oracle pick, a ceiling only, never used for selection). Δ: paired bootstrap "
