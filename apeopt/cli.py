@@ -95,6 +95,7 @@ def eval_cmd(
 @app.command("optimize")
 def optimize_cmd(
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Built-in task name or path to a task YAML."),
+    instruction: Optional[str] = typer.Option(None, "--instruction", help="The human instruction (overrides or supplies the task's)."),
     model: str = typer.Option(DEFAULT_SPEC, "--model", "-m", help="Scored (task) model spec."),
     proposer_model: Optional[str] = typer.Option(None, "--proposer-model", help="Proposer model spec (default: --model)."),
     space: str = typer.Option("fewshot", "--space", "-s", help="Search space: instruction | fewshot | full | path to YAML."),
@@ -106,6 +107,9 @@ def optimize_cmd(
     dev_limit: Optional[int] = typer.Option(None, "--dev-limit", min=1),
     subsamples: int = typer.Option(4, "--subsamples", min=1, help="Demo subsamples per proposer."),
     per_subsample: int = typer.Option(3, "--per-subsample", min=1, help="Candidates sampled per subsample."),
+    proposers: str = typer.Option("forward,chat", "--proposers",
+                                  help="Round-0 proposers, comma-separated: forward, chat, induce, constraints "
+                                       "(without a human instruction, induce and constraints lead)."),
     later_proposers: str = typer.Option("variation,history,reflect", "--later-proposers",
                                         help="Proposers of rounds after 0, comma-separated: variation, history, reflect, merge."),
     parents: str = typer.Option("top", "--parents", help="Parents of later rounds: top (best dev means) | pareto (per-example front)."),
@@ -139,9 +143,11 @@ def optimize_cmd(
         raise UserError("--task is required (or --resume RUN_DIR)")
 
     config = OptimizeConfig(
-        task=task, model=model, proposer_model=proposer_model, space=space, seed=seed, split_seed=split_seed,
+        task=task, instruction=instruction, model=model, proposer_model=proposer_model, space=space, seed=seed,
+        split_seed=split_seed,
         rounds=rounds, minibatch=minibatch, eta=eta, dev_limit=dev_limit, subsamples=subsamples,
-        per_subsample=per_subsample, later_proposers=tuple(p.strip() for p in later_proposers.split(",") if p.strip()),
+        per_subsample=per_subsample, proposers=tuple(p.strip() for p in proposers.split(",") if p.strip()),
+        later_proposers=tuple(p.strip() for p in later_proposers.split(",") if p.strip()),
         parents=parents, reflect_tokens=reflect_tokens, budget_calls=budget_calls, budget_tokens=budget_tokens,
         budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, dtype=dtype, storage=storage, use_cache=not no_cache,
     )
@@ -156,7 +162,7 @@ def optimize_cmd(
         for spec in dict.fromkeys((config.model, config.proposer_spec)):
             parse_spec(spec)  # an unknown --model is an error here too, not only when a run loads it
         check_storage_url(storage)
-        _echo_json(estimate(config, load_task(task, seed=split_seed), load_space(space)))
+        _echo_json(estimate(config, config.apply_instruction(load_task(task, seed=split_seed)), load_space(space)))
         return
     from apeopt.services.optimize import run_optimize
 

@@ -34,6 +34,7 @@ def run_export(run: str, fmt: str, output: Path | None, fixed: bool = False) -> 
     pf = load_prompt_file(store.path(name))
     text = export_prompt(pf, fmt)
     notes = [pf.partial_note] if pf.partial else []
+    notes += [] if pf.human_instruction else [pf.NO_HUMAN_NOTE]
     note = rendering_note(pf, fmt, str(store.path(name)))
     notes += [note] if note else []
     for line in notes:

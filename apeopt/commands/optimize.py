@@ -24,26 +24,33 @@ def print_summary(summary: RunSummary) -> None:
     console.print()  # a line between the progress view's last lines and the table
     table = Table("method", "dev", "test", "test_shift", title=f"{summary.task} — {summary.space} — {summary.model}")
     rows: dict[str, Baseline | Winner] = {**summary.baselines(), "winner": summary.winner}
+    given = summary.human_given
     for name, row in rows.items():
         label = f"{name} (k={row.k})" if name == "few_shot" else name  # type: ignore[union-attr]
+        if not given and name in ("human", "few_shot"):
+            label = "no instruction (zero-shot)" if name == "human" else f"no instruction + {row.k} demos"  # type: ignore[union-attr]
         table.add_row(label, _fmt(row.score("dev")), _fmt(row.score("test")), _fmt(row.score("test_shift")))
     console.print(table)
     w = summary.winner.prompt
-    console.print(f"[bold]winner instruction:[/] {w.instruction}")
+    if not given:
+        console.print("[bold]no human instruction was given:[/] the baselines are the format and demos alone; "
+                      "the winner's instruction was induced from the examples")
+    console.print(f"[bold]winner instruction:[/] {w.instruction or '(none)'}")
     demos = f"{w.demo_count} retrieved per input (of {len(w.demo_pool)})" if w.retrieves else str(len(w.demos))
     console.print(
         f"format: template={w.template} demos={demos} cot={w.cot!r} votes={w.votes} "
         f"answer_prefix={w.answer_prefix!r}"
     )
     if summary.incumbents:
-        ladder = ", ".join(f"{r.name.removeprefix('human + ')} {r.dev:.2f}/{r.n}" for r in summary.incumbents if r.dev is not None)
+        ladder = ", ".join(f"{r.name.removeprefix('human + ').removeprefix('no instruction + ')} {r.dev:.2f}/{r.n}"
+                           for r in summary.incumbents if r.dev is not None)
         console.print(f"incumbent ladder (dev score/n): {ladder}")
     won = [c for c in summary.selection if c.credible]
     console.print(f"challenges of the incumbent: {len(summary.selection)}, credible: {len(won)}"
                   + (f" (last: {won[-1].phase}, {won[-1].diff:+.3f} on dev, lower bound {won[-1].lower:+.3f})" if won else ""))
     pt = summary.paired_test.get("winner_vs_human")
     if pt:
-        console.print(f"winner - human on test: {pt.diff:+.3f} (95% CI [{pt.ci_lo:+.3f}, {pt.ci_hi:+.3f}], p={pt.p:.3f})")
+        console.print(f"winner - {'human' if given else 'no instruction'} on test: {pt.diff:+.3f} (95% CI [{pt.ci_lo:+.3f}, {pt.ci_hi:+.3f}], p={pt.p:.3f})")
     console.print(
         f"{closing_status(summary)}; {summary.candidates} candidates, {summary.trials} trials, "
         f"{summary.lm_calls} LM calls, {summary.tokens} tokens, {summary.wall_seconds:.0f} s -> {summary.run_dir}",

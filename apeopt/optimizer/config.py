@@ -15,6 +15,7 @@ class OptimizeConfig:
     """The settings of one optimize run, validated on construction; written into the run's config.json."""
 
     task: str
+    instruction: str | None = None  # overrides or supplies the task's human instruction (--instruction)
     model: str = DEFAULT_SPEC
     proposer_model: str | None = None  # None: the task model itself
     space: str = "fewshot"
@@ -31,6 +32,12 @@ class OptimizeConfig:
     subsamples: int = 4  # demo subsamples per proposer
     per_subsample: int = 3  # candidates sampled per subsample
     proposal_demos: int = 5
+    # Induction levers (apeopt.optimizer.induction), each switchable so its effect can be measured:
+    induce_samples: int = 24  # instructions the `induce` proposer samples per round, over `subsamples` demo subsets
+    profile: bool = True  # show the proposer a profile of the outputs (apeopt.optimizer.data_profile)
+    prescreen_items: int = 0  # >0: rank new instructions by gold-answer log-likelihood on this many dev items first
+    prescreen_keep: int = 8  # ... and send only the best this many to halving
+    guard: bool = True  # a winner chosen by likelihood must not be credibly worse by generation on dev
     proposal_temperature: float = 0.9
     minibatch: int = 10  # first rung of successive halving (dev examples)
     eta: int = 3  # keep the top 1/eta at each rung
@@ -55,7 +62,12 @@ class OptimizeConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise UserError(f"config field {name!r} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("patience", "few_shot_k", "proposal_demos", "reflect_successes"):
+        if self.instruction is not None and not self.instruction.strip():
+            raise UserError(f"config field 'instruction' must be a non-empty string when given, got {self.instruction!r}")
+        for name in ("induce_samples", "prescreen_keep"):
+            if getattr(self, name) < 1:
+                raise UserError(f"config field {name!r} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("patience", "few_shot_k", "proposal_demos", "reflect_successes", "prescreen_items"):
             if getattr(self, name) < 0:
                 raise UserError(f"config field {name!r} must be >= 0, got {getattr(self, name)!r}")
         if self.eta < 2:
@@ -93,6 +105,14 @@ class OptimizeConfig:
     @property
     def proposer_spec(self) -> str:
         return self.proposer_model or self.model
+
+    def apply_instruction(self, task: Any) -> Any:
+        """The task with ``instruction`` as its human instruction when one was given (else unchanged)."""
+        if self.instruction is None:
+            return task
+        import dataclasses
+
+        return dataclasses.replace(task, instruction=self.instruction.strip())
 
     def dev_split(self, task: Any) -> tuple[Any, ...]:
         """The dev examples the search scores candidates on (the first ``dev_limit``, or all)."""

@@ -28,6 +28,7 @@ from apeopt.optimizer.demos.ladder import ladder
 from apeopt.optimizer.proposers.registry import PROPOSERS
 from apeopt.optimizer.proposers.base import ProposalContext
 from apeopt.optimizer.scheduling.pruner import rung_sizes
+from apeopt.optimizer.proposers.induction import later_proposers, round0_proposers
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import get_scorer
 from apeopt.search_spaces import Format, SearchSpace
@@ -69,8 +70,11 @@ def _proposals(config: OptimizeConfig, task: Task) -> tuple[int, int, int, int]:
     """Calls and requests of round 0's proposers, and of each later round's at most (``later_proposers``)."""
     ctx = ProposalContext(train=task.split("train"), n=config.per_subsample, subsamples=config.subsamples,
                           k_demos=config.proposal_demos, temperature=config.proposal_temperature, seed=config.seed * 100)
-    first = [r for name in config.proposers for r, _ in PROPOSERS.get(name)().requests(ctx)]
-    later = sum(PROPOSERS.get(name)().planned_requests(config.resample_top, config.subsamples) for name in config.later_proposers)
+    ctx.extra["induce_samples"] = config.induce_samples
+    has = task.has_instruction
+    first = [r for name in round0_proposers(config.proposers, has) for r, _ in PROPOSERS.get(name)().requests(ctx)]
+    later = sum(PROPOSERS.get(name)().planned_requests(config.resample_top, config.subsamples)
+                for name in later_proposers(config.later_proposers, has))
     return sum(r.calls for r in first), len(first), later * config.per_subsample, later
 
 
@@ -126,6 +130,7 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     proposal_requests = first_requests + (config.rounds - 1) * later_requests
     return {
         "task": task.name,
+        "human_instruction": task.instruction or None,  # None: no human instruction given, the search induces one
         "space": space.name,
         "rungs": sizes,
         "rounds_max": config.rounds,

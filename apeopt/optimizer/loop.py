@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 from apeopt.models.base import LMBackend
 from apeopt.optimizer.candidates.entries import EntryMaker
 from apeopt.optimizer.candidates.entry import Entry
-from apeopt.optimizer.candidates.pool import Candidate, CandidatePool
+from apeopt.optimizer.candidates.pool import NO_INSTRUCTION, Candidate, CandidatePool
 from apeopt.optimizer.candidates.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.demos.bootstrap import bootstrap_ids, bootstrap_traces, bootstrapped_format, wants_bootstrap
@@ -51,8 +51,9 @@ from apeopt.optimizer.scheduling.pruner import halving_examples, rung_sizes
 from apeopt.optimizer.scheduling.study import open_study
 from apeopt.optimizer.selection.finishing import leaders
 from apeopt.optimizer.selection.incumbency import Incumbency
+from apeopt.optimizer.proposers.induction_step import Induction
 from apeopt.records.search import DemoCredit
-from apeopt.runs.files import DEMO_VALUES, PROPOSER_CALLS
+from apeopt.runs.files import DEMO_VALUES, GUARD, PRESCREEN, PROPOSER_CALLS
 from apeopt.runs.store import RunStore
 from apeopt.runs.studies import study_name
 from apeopt.scorers import Scorer, get_scorer
@@ -116,6 +117,9 @@ class Optimizer:
         self.study = open_study(storage or store.default_storage(), study_name(store.root, resume), space.sampler,
                                 config.seed, config.eta, resume)  # the name: unique per run, stored in its folder
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
+        self.induction = Induction(config, self.task, self.dev, backend, self._calls_left)
+        if self.scorer.needs_logprob and config.guard and not get_scorer(task.scorer).needs_logprob:
+            self.incumbency.guard = self.induction.guard(get_scorer(task.scorer), self.budget.calls_left)
         self.halving = SuccessiveHalving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
             should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
@@ -141,7 +145,7 @@ class Optimizer:
     def _rounds(self) -> None:
         """Round 0 scores the incumbent ladder; every round then searches demos, format and wording,
         each phase against the incumbent of the one before (see the module docstring)."""
-        self.human = self.pool.add(self.task.instruction, "human", 0)
+        self.human = self.pool.add(self.task.instruction, "human" if self.task.has_instruction else NO_INSTRUCTION, 0)
         stale = 0
         for rnd in range(self.config.rounds):
             self.view.update(round=rnd)
@@ -260,12 +264,17 @@ class Optimizer:
         if inc is None:
             return []
         new = self._propose(rnd)
+        if self.config.prescreen_items and not self._should_stop():
+            self.view.update(phase=f"pre-screening {len(new)} instructions by likelihood")
+            new = self.induction.prescreen(new, [self.make.prompt(c.text, inc.fmt) for c in new], rnd)
+            self.store.write_json(PRESCREEN, self.induction.screens)
         return self._fit_count([self.make.entry(c, inc.fmt, "instruction", rnd) for c in new])
 
     def _propose(self, rnd: int) -> list[Candidate]:
         new: list[Candidate] = []
-        names = list(self.config.proposers) if rnd == 0 else list(self.config.later_proposers)
+        names = self.induction.proposers(rnd)
         ctx = proposal_context(self.entries, self.train, self.dev, self.config, rnd, self.scorer.needs_logprob, names)
+        ctx.extra.update(self.induction.extra())
         for name in names:
             if self._should_stop():
                 break
@@ -273,7 +282,7 @@ class Optimizer:
             proposer = PROPOSERS.get(name)()
             before = self.proposer_backend.usage.calls
             left = self._calls_left()
-            for p in proposer.propose(self.proposer_backend, ctx, limit=proposer_limit(left)):
+            for p in proposer.propose(self.proposer_backend, self.induction.context_for(name, ctx), limit=proposer_limit(left)):
                 cand = self.pool.add(p.text, p.origin, rnd, p.parent)
                 if cand:
                     new.append(cand)
@@ -401,3 +410,5 @@ class Optimizer:
 
     def _write_tables(self) -> None:
         self.store.write_leaderboard(self.leaderboard())
+        if self.induction.guard_checks():
+            self.store.write_json(GUARD, self.induction.guard_checks())

@@ -106,7 +106,7 @@ def optimize(
     def prompt_file(entry: Entry, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
         return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",
                           split_seed=config.split_seed, data_fingerprint=task.fingerprint(), scores=file_scores,
-                          partial=partial)
+                          partial=partial, human_instruction=task.has_instruction)
 
     def dev_selection(entry: Entry) -> dict[str, Any]:
         return {"dev_selection": DevSelection(entry.value, len(entry.scores), opt.scorer.name).to_dict()}

@@ -27,6 +27,9 @@ class PromptFile:
     scores: Mapping[str, Any] = field(default_factory=dict)
     apeopt_version: str = __version__
     partial: bool = False  # from an interrupted run: selected on dev, never scored on test
+    human_instruction: bool = True  # False: the task had no human instruction (the instruction was induced)
+
+    NO_HUMAN_NOTE = "no human instruction was given: this prompt's instruction was induced from the examples alone"
 
     @property
     def partial_note(self) -> str:
@@ -47,6 +50,7 @@ class PromptFile:
             "prompt": self.prompt.to_dict(),
             "scores": dict(self.scores),
             **({"partial": True} if self.partial else {}),
+            **({"human_instruction": False} if not self.human_instruction else {}),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -78,6 +82,7 @@ def load_prompt_file(path: str | Path) -> PromptFile:
         scores=data.get("scores", {}),
         apeopt_version=str(data.get("apeopt_version", "")),
         partial=data.get("partial") is True,
+        human_instruction=data.get("human_instruction") is not False,
     )
 
 

@@ -150,6 +150,11 @@ class RunSummary:
     def complete(self) -> bool:
         return self.status == "complete"
 
+    @property
+    def human_given(self) -> bool:
+        """Whether the task had a human instruction (without one, ``human`` is "no instruction")."""
+        return self.human.prompt is None or bool(self.human.prompt.instruction.strip())
+
     def baselines(self) -> dict[str, Baseline]:
         """The reference prompts by name: human, and few_shot when the run had one."""
         return {"human": self.human, **({"few_shot": self.few_shot} if self.few_shot is not None else {})}
@@ -169,6 +174,7 @@ class RunSummary:
             "stop_reason": self.stop_reason,
             "winner": self.winner.to_dict(),
             "human": self.human.to_dict(),
+            "human_instruction_given": self.human_given,  # False: "human" is the format without instruction
             "few_shot": self.few_shot.to_dict() if self.few_shot is not None else None,
             "paired_test": {k: (p.to_dict() if p is not None else None) for k, p in self.paired_test.items()},
             "search": self.search.to_dict(),

@@ -18,6 +18,8 @@ DEMO_VALUES = "demo_values.json"
 STUDY_NAME = "study.json"  # the name of the run's Optuna study (unique per run: ``apeopt.runs.studies``)
 RUN_LOCK = "run.lock"  # the pid and host of the process that owns the run folder (``apeopt.runs.lock``)
 PROPOSER_CALLS = "proposer_calls.json"  # LM calls of each proposer (reflection included), summed over rounds
+GUARD = "generation_guard.json"  # the generation guard's checks (likelihood scoring, apeopt.optimizer.selection.guard)
+PRESCREEN = "prescreen.json"  # the likelihood pre-screen of new instructions, per round
 
 # a comparison (``apeopt compare``); its summary.json is ``SUMMARY``
 COMPARISON_JSON = "comparison.json"

@@ -69,7 +69,7 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     from apeopt.services.preflight import probe_scorer
     from apeopt.tasks import load_task
 
-    task = load_task(config.task, seed=config.split_seed)
+    task = config.apply_instruction(load_task(config.task, seed=config.split_seed))
     task.split("train"), task.split("dev")  # fail early on empty splits
     probe_scorer(task, "likelihood" if space.scoring == "likelihood" else None)
     if config.storage:

@@ -4,7 +4,8 @@ Task YAML schema (``yaml.safe_load``; unknown keys are errors)::
 
     name: plural                       # optional; defaults to the file name without .yaml
     description: Singular noun -> plural.               # optional, one line
-    instruction: Write the plural form of the word.     # required: the human baseline prompt
+    instruction: Write the plural form of the word.     # optional: the human baseline prompt; without one
+                                       #   the baselines are "no instruction" and the search induces one
     scorer: exact_match                # optional (default exact_match); a scorer registry name
     labels: [positive, negative]       # optional; every canonical target must be one of them
     max_tokens: 16                     # optional (default 32): answer generation length
@@ -160,7 +161,7 @@ def list_tasks(names: list[str] | None = None) -> list[dict[str, Any]]:
 def _read_yaml(path: Path) -> dict[str, Any]:
     doc = read_yaml(path)
     if doc is None:
-        raise UserError(f"{path}: empty task file (needs at least instruction and source)")
+        raise UserError(f"{path}: empty task file (needs at least source)")
     if not isinstance(doc, dict):
         raise UserError(f"{path}: expected a mapping of task fields, got {type(doc).__name__}")
     for key in doc:
@@ -236,7 +237,9 @@ def _labels(doc: dict[str, Any], where: str) -> tuple[str, ...] | None:
 def _build(path: Path, doc: dict[str, Any], seed: int | None) -> Task:
     where = str(path)
     name = _str(doc, "name", where, default=path.stem)
-    instruction = _str(doc, "instruction", where, required=True)
+    instruction = _str(doc, "instruction", where, default="")
+    if doc.get("instruction") is not None and not instruction:
+        raise UserError(f"{where}: instruction: expected a non-empty string or no field at all, got {doc['instruction']!r}")
     description = _str(doc, "description", where, default="")
     scorer = _str(doc, "scorer", where, default="exact_match")
     labels = _labels(doc, where)

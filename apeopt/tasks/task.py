@@ -50,6 +50,11 @@ class Task:
             raise UserError(f"task {self.name!r} has no examples in split {name!r} (has: {have})")
         return self.splits[name]
 
+    @property
+    def has_instruction(self) -> bool:
+        """Whether a human instruction was given (without one the search induces instructions from the data)."""
+        return bool(self.instruction.strip())
+
     def sizes(self) -> dict[str, int]:
         return {k: len(v) for k, v in self.splits.items()}
 

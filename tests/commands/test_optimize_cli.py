@@ -181,3 +181,30 @@ def test_bad_model_leaves_no_empty_run_folder(monkeypatch, capsys, tmp_path):
 def test_export_tells_a_missing_folder_from_one_that_is_not_a_run(monkeypatch, capsys, tmp_path):
     assert_user_error(run_cli(monkeypatch, capsys, "export", str(tmp_path / "nope")), "nope", "does not exist")
     assert_user_error(run_cli(monkeypatch, capsys, "export", str(tmp_path)), "is not an apeopt run")
+
+
+def test_task_without_instruction_plans_optimizes_and_says_so(monkeypatch, capsys, tmp_path, fake):
+    task = task_file(tmp_path / "data")
+    task.write_text("\n".join(ln for ln in task.read_text().splitlines() if not ln.startswith("instruction")) + "\n")
+    code, out, err = run_cli(monkeypatch, capsys, "optimize", "--task", str(task), "--dry-run")
+    plan = json.loads(out)
+    assert code == 0 and plan["human_instruction"] is None and plan["proposal_calls"] > 0
+    code, out, err = run_cli(monkeypatch, capsys, "optimize", "--task", str(task), "--model", "fake", *SMALL,
+                             "--run-dir", str(tmp_path / "run"))
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "no human instruction was given" in flat and "no instruction" in flat, out
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["human_instruction_given"] is False and summary["human"]["prompt"]["instruction"] == ""
+    assert json.loads((tmp_path / "run" / "best_prompt.json").read_text())["human_instruction"] is False
+    code, out, err = run_cli(monkeypatch, capsys, "export", str(tmp_path / "run"), "--format", "json")
+    assert code == 0 and "no human instruction was given" in err
+    code, out, _ = run_cli(monkeypatch, capsys, "optimize", "--task", str(task), "--instruction", "Pluralize it.", "--dry-run")
+    assert code == 0 and json.loads(out)["human_instruction"] == "Pluralize it."
+
+
+def test_proposers_option_names_round0_proposers(monkeypatch, capsys):
+    code, out, _ = run_cli(monkeypatch, capsys, "optimize", "--task", "plural", "--proposers", "induce,constraints", "--dry-run")
+    assert code == 0 and json.loads(out)["proposal_calls"] > 0
+    code, _, err = run_cli(monkeypatch, capsys, "optimize", "--task", "plural", "--proposers", "indcue", "--dry-run")
+    assert code == 2 and "indcue" in err

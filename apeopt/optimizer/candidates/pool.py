@@ -12,6 +12,8 @@ def dedupe_key(text: str) -> str:
     """Texts with the same key are one candidate (case, spacing and punctuation aside)."""
     return normalize(text)
 
+NO_INSTRUCTION = "none"  # the origin of the empty instruction that stands for the human one when there is none
+
 
 @dataclass
 class Candidate:
@@ -47,9 +49,10 @@ class CandidatePool:
         self._keys: dict[str, str] = {}
 
     def add(self, text: str, origin: str, round: int, parent: str | None = None) -> Candidate | None:
-        """Add a new candidate; None when an equivalent text is already in the pool."""
+        """Add a new candidate; None when an equivalent text is already in the pool. An empty text is
+        taken only as the ``none`` candidate (no instruction: the task had no human one)."""
         key = dedupe_key(text)
-        if not key or key in self._keys:
+        if (not key and origin != NO_INSTRUCTION) or key in self._keys:
             return None
         cand = Candidate(f"c{len(self.items):04d}", text, origin, parent, round)
         self.items[cand.id] = cand

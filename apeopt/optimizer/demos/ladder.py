@@ -43,7 +43,9 @@ def max_demos(train: Sequence[Example], instruction: str) -> int:
 
 
 def ladder(start: Format, train: Sequence[Example], instruction: str, demo_seed: int) -> list[tuple[str, Format]]:
-    """(name, format) of each ladder row: the start format with k random demos, and with retrieved demos."""
+    """(name, format) of each ladder row: the start format with k random demos, and with retrieved demos
+    (named after "human", or "no instruction" for an empty ``instruction``)."""
+    who = "human" if instruction.strip() else "no instruction"
     cap = max_demos(train, instruction)
     base = replace(start, demo_ids=(), demo_source="random", demo_seed=demo_seed)
     ks = [k for k in LADDER_KS if k <= cap]
@@ -51,8 +53,8 @@ def ladder(start: Format, train: Sequence[Example], instruction: str, demo_seed:
         ks.append(start.demos)
     # The start format first: a budget that scores only one prompt scores the space's own start.
     ks.sort(key=lambda k: (k != start.demos, k))
-    out = [(f"human + {k} random demos" if k else "human (zero-shot)", replace(base, demos=k)) for k in ks]
+    out = [(f"{who} + {k} random demos" if k else f"{who} (zero-shot)", replace(base, demos=k)) for k in ks]
     k = min(RETRIEVAL_K, cap)
     if k > 0 and len(train) > k:
-        out.append((f"human + {k} retrieved demos", replace(base, demos=k, demo_source="retrieved")))
+        out.append((f"{who} + {k} retrieved demos", replace(base, demos=k, demo_source="retrieved")))
     return out

@@ -80,6 +80,9 @@ class ProposalContext:
     reflect_tokens: int = 1200  # hard cap on a reflection or merge prompt (estimated tokens)
     reflect_failures: int = 4
     reflect_successes: int = 1
+    # what a proposer reads beyond the scored history (the induction proposers: the data profile,
+    # the sample count, the labels and the human instruction; apeopt.optimizer.proposers.induction_step)
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 class Proposer(ABC):

@@ -6,12 +6,14 @@ challenger takes its place only on a credible paired gain on all of dev (:mod:`a
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from apeopt.optimizer.candidates.entry import Entry
 from apeopt.optimizer.selection.acceptance import ACCEPTANCE, DEFAULT_ACCEPTANCE
 from apeopt.optimizer.selection.rule import rank_key
 from apeopt.records.search import Challenge, IncumbentRung
+
+GUARD_TOP = 3  # credible challengers the generation guard compares at most
 
 
 class Incumbency:
@@ -23,6 +25,9 @@ class Incumbency:
         self.current: Entry | None = None
         self.ladder_rows: list[IncumbentRung] = []  # the ladder's rows as scored (records call them rungs)
         self.challenges: list[Challenge] = []
+        # Under likelihood scoring: may a credible challenger replace the incumbent by generation too?
+        # (apeopt.optimizer.selection.guard; None: no check)
+        self.guard: Callable[[Sequence[Entry], Entry], Entry | None] | None = None
 
     def key(self, e: Entry) -> tuple[tuple[float, int], int]:
         """Best first: higher dev mean, then the shorter prompt, then the earlier trial."""
@@ -49,6 +54,8 @@ class Incumbency:
         if inc is None:
             return self.start(entries, [])
         ahead = [e for e in entries if e.state == "complete" and e.value > inc.value]
+        if self.guard is not None:
+            return self._guarded(sorted(ahead, key=self.key), inc, tried or len(entries))
         for e in sorted(ahead, key=self.key):
             v = self.rule.judge(e.scores, inc.scores, tried=tried or len(entries), seed=e.trial.number)
             self.challenges.append(Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value,
@@ -56,6 +63,18 @@ class Incumbency:
             if v.credible:
                 self.current = e
                 return
+
+    def _guarded(self, ahead: Sequence[Entry], inc: Entry, tried: int) -> None:
+        """Under the guard: the credible challengers (by the search's score, at most ``GUARD_TOP``) go to
+        the guard together, which picks one by generation or refuses them all."""
+        verdicts = [(e, self.rule.judge(e.scores, inc.scores, tried=tried, seed=e.trial.number)) for e in ahead]
+        credible = [e for e, v in verdicts if v.credible][:GUARD_TOP]
+        chosen = self.guard(credible, inc) if credible and self.guard is not None else None
+        for e, v in verdicts:
+            self.challenges.append(Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value,
+                                             v.diff, v.lower, v.n, e is chosen))
+        if chosen is not None:
+            self.current = chosen
 
     def best_fixed(self, completed: Sequence[Entry]) -> Entry | None:
         """When the incumbent retrieves its demos: the best complete prompt with fixed demos."""

@@ -1,0 +1,82 @@
+"""The generation guard: a challenger chosen by gold-answer log-likelihood must not be credibly worse
+than the incumbent when the task's scorer scores its *generated* answers on dev; among the (at most
+three) challengers credible by likelihood, the guard takes the one whose generated answers score best.
+
+Likelihood and generation can disagree about an instruction: "For each input-output pair, replace
+the input with its corresponding output." raised the gold answers' log-likelihood on 30 dev items
+and then scored 0.01 by generation, which follows it literally. Under likelihood scoring the loop
+asks this guard before a credible challenger replaces the incumbent: both prompts generate on dev,
+the task's scorer judges them, and a challenger is refused when the paired bootstrap says the
+incumbent is credibly better (one-sided, 95%) or when its generated dev mean is below the
+incumbent's at all (the likelihood gain was credible; a generation loss, even within noise, is not
+taken with it); of those left, the best generated dev mean wins. Its calls go through the task backend (the budget
+counts them); each prompt is generated once per run. Every check is recorded (:meth:`rows`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from apeopt.optimizer.selection.rule import paired_gain
+from apeopt.tasks.task import Example
+
+
+class GenerationGuard:
+    """Checks challengers by generation on dev (see the module docstring)."""
+
+    def __init__(self, dev: Sequence[Example], backend: Any, scorer: Any, labels: Sequence[str] | None,
+                 calls_left: Callable[[], int | None]) -> None:
+        self.dev = dev
+        self.backend = backend
+        self.scorer = scorer
+        self.labels = labels
+        self.calls_left = calls_left
+        self._scores: dict[str, tuple[float, ...]] = {}
+        self.checks: list[dict[str, Any]] = []
+
+    def _generated(self, prompts: Sequence[Any]) -> list[tuple[float, ...]]:
+        from apeopt.evaluation import evaluate_many
+
+        todo = [p for p in prompts if self._key(p) not in self._scores]
+        if todo:
+            for p, r in zip(todo, evaluate_many([(p, self.dev) for p in todo], self.backend, self.scorer, self.labels)):
+                self._scores[self._key(p)] = tuple(r.scores)
+        return [self._scores[self._key(p)] for p in prompts]
+
+    @staticmethod
+    def _key(prompt: Any) -> str:
+        return str(prompt.render("\x00"))
+
+    def choose(self, challengers: Sequence[Any], incumbent: Any) -> Any | None:
+        """Of entries ``challengers`` (credible by the search's own score, best first), the one with the
+        best generated dev score among those neither credibly worse than entry ``incumbent`` by
+        generation nor below its generated mean (ties: the earlier); None when there is none, or when
+        the calls left cannot pay for the check."""
+        prompts = [c.prompt for c in challengers] + [incumbent.prompt]
+        need = len(self.dev) * len({self._key(p) for p in prompts if self._key(p) not in self._scores})
+        left = self.calls_left()
+        if left is not None and need > left:
+            for c in challengers:
+                self.checks.append({"challenger": c.trial.number, "incumbent": incumbent.trial.number,
+                                    "instruction": c.candidate.text, "allowed": False,
+                                    "reason": "no calls left for the generation check"})
+            return None
+        *scores, inc = self._generated(prompts)
+        inc_mean = sum(inc) / max(1, len(inc))
+        best, best_mean = None, -1.0
+        for c, ch in zip(challengers, scores):
+            v = paired_gain(inc, ch, seed=c.trial.number)  # is the incumbent credibly better?
+            mean = sum(ch) / max(1, len(ch))
+            self.checks.append({"challenger": c.trial.number, "incumbent": incumbent.trial.number,
+                                "instruction": c.candidate.text, "generated_challenger": round(mean, 6),
+                                "generated_incumbent": round(sum(inc) / max(1, len(inc)), 6), "n": len(ch),
+                                "incumbent_ahead_lower": round(v.lower, 6), "allowed": not v.credible and mean >= inc_mean})
+            if not v.credible and mean >= inc_mean and mean > best_mean:
+                best, best_mean = c, mean
+        if best is not None:
+            self.checks[-len(challengers):] = [{**r, "chosen": r["challenger"] == best.trial.number}
+                                               for r in self.checks[-len(challengers):]]
+        return best
+
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.checks)
