@@ -10,6 +10,20 @@ from apeopt.models.spec import DEFAULT_SPEC
 
 
 
+def check_cost_fields(config: "OptimizeConfig") -> None:
+    """The cost options: a whole positive prompt-token limit, best | cheapest, a price >= 0."""
+    from apeopt.records.cost import PREFER
+
+    limit = config.max_prompt_tokens
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise UserError(f"config field 'max_prompt_tokens' must be a whole number >= 1, got {limit!r}")
+    if config.prefer not in PREFER:
+        raise UserError(f"config field 'prefer' must be one of {', '.join(PREFER)}, got {config.prefer!r}")
+    price = config.price_per_mtok
+    if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or not price >= 0):
+        raise UserError(f"config field 'price_per_mtok' must be a number >= 0, got {price!r}")
+
+
 @dataclass(frozen=True)
 class OptimizeConfig:
     task: str
@@ -43,6 +57,9 @@ class OptimizeConfig:
     device: str = "auto"
     storage: str | None = None
     use_cache: bool = True
+    max_prompt_tokens: int | None = None  # hard limit on a candidate's prompt tokens per call (None: none)
+    prefer: str = "best"  # best: the best dev score | cheapest: the cheapest prompt not credibly worse on dev
+    price_per_mtok: float | None = None  # price per million tokens, for the cost per 1,000 calls in money
 
     def __post_init__(self) -> None:
         positive = ("subsamples", "per_subsample", "minibatch", "rounds", "resample_top", "reflect_failures")
@@ -73,6 +90,7 @@ class OptimizeConfig:
         for p in self.later_proposers:
             if p not in PROPOSERS:
                 raise UserError(f"config field 'later_proposers': {PROPOSERS.unknown_message(p)}")
+        check_cost_fields(self)
         if self.parents not in ("top", "pareto"):
             raise UserError(f"config field 'parents' must be 'top' or 'pareto', got {self.parents!r}")
         if isinstance(self.reflect_tokens, bool) or not isinstance(self.reflect_tokens, int) or self.reflect_tokens < MIN_TOKENS:

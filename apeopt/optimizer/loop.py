@@ -32,6 +32,7 @@ from apeopt.optimizer.budget import Budget
 from apeopt.optimizer.bootstrap import bootstrap_ids, bootstrap_traces, bootstrapped_format, wants_bootstrap
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.context import proposal_context
+from apeopt.optimizer.cost import CostMeter
 from apeopt.optimizer.demo_credit import DemoValue, Observation, estimate_values
 from apeopt.optimizer.demo_search import demo_base, demo_candidates, demo_credits, observation
 from apeopt.optimizer.entries import EntryMaker
@@ -112,6 +113,7 @@ class Optimizer:
         self.study = open_study(storage or store.default_storage(), store.root.name, space.sampler, config.seed,
                                 config.eta, resume)
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
+        self.costs = CostMeter(backend, [x.input for x in self.dev], config.max_prompt_tokens)
         self.halving = Halving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
             should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
@@ -197,7 +199,9 @@ class Optimizer:
 
     def _fit_count(self, entries: list[Entry]) -> list[Entry]:
         """The first entries that the phase's calls can take through successive halving (at least one):
-        n entries cost about ``halving_examples(n)`` examples at the first entry's calls per example."""
+        n entries cost about ``halving_examples(n)`` examples at the first entry's calls per example.
+        Entries over ``--max-prompt-tokens`` are dropped first, unscored (:mod:`cost`)."""
+        entries = self.costs.within_limit(entries, self.study, required=bool(entries) and entries[0].phase == "incumbents")
         left = self._calls_left()
         if left is None or not entries:
             return entries
@@ -314,6 +318,12 @@ class Optimizer:
         self._write_tables()
         return conts
 
+    def finish_cheaper(self, best: Entry) -> None:
+        """Cheaper prompts that halving cut while not credibly behind ``best``, finished on all of dev
+        within the budget, so that the cost report can name the cheapest within noise (:mod:`cost`)."""
+        if not self._interrupted:
+            self._finish(self.costs.contenders(best, self.entries))
+
     def best_fixed(self) -> Entry | None:
         return self.incumbency.best_fixed(self.completed())
 
@@ -367,6 +377,7 @@ class Optimizer:
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls
         e.candidate.tokens += tokens
+        self.costs.record(e, len(scores), tokens)
         self.view.update(calls=self.budget.spent_calls(), tokens=self.budget.spent_tokens())
 
     def _on_rung(self, size: int, active: int) -> None:
@@ -402,7 +413,7 @@ class Optimizer:
         return ranked_candidates(self.entries, self.scorer.needs_logprob)
 
     def leaderboard(self, k: int = 20) -> list[dict[str, Any]]:
-        return leaderboard(self.entries, k, self.best())
+        return self.costs.annotate(leaderboard(self.entries, k, self.best()), self.entries)
 
     def _write_tables(self) -> None:
         self.store.write_leaderboard(self.leaderboard())

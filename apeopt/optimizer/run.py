@@ -34,6 +34,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def settle_cost(opt: Any, best: Any, config: OptimizeConfig, store: RunStore) -> tuple[Any, Any]:
+    """The prompt the run exports under ``config.prefer`` and the run's cost report; the leaderboard
+    is rewritten to mark that prompt as the winner."""
+    from apeopt.optimizer.tables import leaderboard
+
+    if len(best.scores) == len(opt.dev):
+        opt.finish_cheaper(best)
+    best, cost = opt.costs.settle(best, opt.completed(), config.prefer, config.price_per_mtok)
+    store.write_leaderboard(opt.costs.annotate(leaderboard(opt.entries, 20, best), opt.entries))
+    return best, cost
+
+
 def optimize(
     config: OptimizeConfig, task: Any, space: Any, backend: Any, proposer: Any, store: RunStore, view: Any, resume: bool = False,
     final: bool = True,
@@ -65,6 +77,7 @@ def optimize(
         raise KeyboardInterrupt
     if best is None:
         raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
+    best, cost = settle_cost(opt, best, config, store)
     source = portable_task_ref(config.task)
     prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
     fixed = opt.best_fixed()  # a winner with retrieved demos: also the best fixed-demo prompt, for exports
@@ -108,6 +121,7 @@ def optimize(
         selection=tuple(opt.incumbency.challenges),
         demo_values=opt.demo_credits(),
         split_sources=dict(task.origins),
+        cost=cost,
     )
     def prompt_file(entry: Any, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
         return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",

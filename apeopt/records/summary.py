@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Union
 from apeopt.atomic_files import atomic_write_json
 from apeopt.errors import UserError
 from apeopt.prompts.prompt import PromptConfig
+from apeopt.records.cost import CostReport
 from apeopt.records.base import SCHEMA_VERSION, check_schema, parse, read_json
 from apeopt.records.scores import Paired, Scores, SplitScore, scores_from, scores_to_dict
 from apeopt.records.search import Challenge, DemoCredit, IncumbentRung
@@ -133,6 +134,7 @@ class RunSummary:
     selection: tuple[Challenge, ...] = ()  # every challenge of the incumbent, in order
     demo_values: tuple[DemoCredit, ...] = ()  # the most and least valuable train demos (top and bottom 10)
     split_sources: Mapping[str, SplitOrigin] = field(default_factory=dict)  # where each split came from
+    cost: CostReport | None = None  # tokens per call of the scored prompts, their front, the cheapest within noise
     schema_version: int = SCHEMA_VERSION
 
     kind = OPTIMIZE
@@ -183,6 +185,7 @@ class RunSummary:
             "selection": [c.to_dict() for c in self.selection],
             "demo_values": [v.to_dict() for v in self.demo_values],
             "split_sources": origins_to_dict(self.split_sources),
+            "cost": self.cost.to_dict() if self.cost is not None else None,
         }
 
     @classmethod
@@ -207,6 +210,7 @@ class RunSummary:
                 selection=tuple(Challenge.from_dict(c) for c in data.get("selection") or ()),
                 demo_values=tuple(DemoCredit.from_dict(v) for v in data.get("demo_values") or ()),
                 split_sources=origins_from_dict(data.get("split_sources")),
+                cost=CostReport.from_dict(data["cost"]) if data.get("cost") else None,
             )
 
         return parse(where, "run summary", build)

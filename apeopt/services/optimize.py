@@ -12,19 +12,21 @@ from apeopt.optimizer.run import optimize
 from apeopt.optimizer.runstore import CONFIG, SUMMARY, RunStore, new_run_id
 from apeopt.records.summary import RunSummary
 from apeopt.search_spaces import SearchSpace
+from apeopt.tracking.base import TrackingConfig
 
 
 def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
-                 quiet: bool = False) -> RunSummary:
+                 quiet: bool = False, tracking: TrackingConfig | None = None, parent: str | None = None) -> RunSummary:
     """A new run: load the space named by ``config`` and run :func:`optimize` in a new run folder."""
     from apeopt.search_spaces import load_space
 
     space = load_space(config.space)
     return _execute(config, space, lambda task: RunStore.create(run_dir, runs_root, new_run_id(task.name, space.name, config.seed)),
-                    quiet, resume=False)
+                    quiet, resume=False, tracking=tracking, parent=parent)
 
 
-def resume_optimize(run: Path, quiet: bool = False) -> RunSummary:
+def resume_optimize(run: Path, quiet: bool = False, tracking: TrackingConfig | None = None,
+                    parent: str | None = None) -> RunSummary:
     """Continue an interrupted run from its log; a finished run just returns its summary."""
     from apeopt.search_spaces import parse_space
 
@@ -36,13 +38,14 @@ def resume_optimize(run: Path, quiet: bool = False) -> RunSummary:
         raise UserError(f"{str(run)!r} is not an optimize run (its config.json has no 'optimize' and 'space')")
     config = OptimizeConfig.from_dict(saved["optimize"], where=str(store.path(CONFIG)))
     space = parse_space(saved["space"], where=f"{store.path(CONFIG)}: space")
-    return _execute(config, space, lambda task: store, quiet, resume=True)
+    return _execute(config, space, lambda task: store, quiet, resume=True, tracking=tracking, parent=parent)
 
 
 def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[Any], RunStore], quiet: bool,
-             resume: bool) -> RunSummary:
+             resume: bool, tracking: TrackingConfig | None = None, parent: str | None = None) -> RunSummary:
     """Load the task, open the run folder (named after the task's ``name``), load the models, run.
-    A start that fails (a bad model, a missing file) leaves no empty run folder behind."""
+    A start that fails (a bad model, a missing file) leaves no empty run folder behind. With
+    ``tracking``, the run is mirrored into the tracker (a child of run ``parent`` in a batch)."""
     from apeopt.models.stack import open_backend
     from apeopt.optimizer.view import make_view
     from apeopt.tasks import load_task
@@ -55,7 +58,34 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
         proposer = backend if config.proposer_spec == config.model else open_backend(
             config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True)
         view = make_view(f"apeopt optimize {task.name} ({space.name})", quiet=quiet, budget=config)
-        with view:
-            return optimize(config, task, space, backend, proposer, store, view, resume=resume)
+        if tracking is None or not tracking.enabled:
+            with view:
+                return optimize(config, task, space, backend, proposer, store, view, resume=resume)
+        return _tracked(config, task, space, backend, proposer, store, view, resume, tracking, parent)
     finally:
         store.discard_if_empty()
+
+
+def _tracked(config: OptimizeConfig, task: Any, space: SearchSpace, backend: Any, proposer: Any, store: RunStore,
+             view: Any, resume: bool, tracking: TrackingConfig, parent: str | None) -> RunSummary:
+    """:func:`optimize` mirrored into the tracker: params first, metrics per scored step, then the
+    final table and files; the tracked run ends FAILED or KILLED where the run does."""
+    from apeopt.tracking import open_tracker
+    from apeopt.tracking.runs import TrackedView, run_params, track_result
+
+    tracker = open_tracker(tracking)
+    tracker.start(store.root.name, run_params(config, space, task),
+                  tags={"apeopt.kind": "optimize", "apeopt.task": task.name, "apeopt.run_dir": str(store.root.resolve())},
+                  parent=parent)
+    status = "FAILED"
+    try:
+        with TrackedView(view, tracker) as tracked:
+            summary = optimize(config, task, space, backend, proposer, store, tracked, resume=resume)
+        track_result(tracker, summary, store.root)
+        status = "FINISHED" if summary.complete else "KILLED"
+        return summary
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        tracker.end(status)
