@@ -81,7 +81,8 @@ def cost_lines(summary: RunSummary) -> list[str]:
     if cheap.trial == best.trial:
         lines.append("cheapest within noise of the best: the best itself (no cheaper prompt scored on all of dev ties it)")
     else:
-        chosen = "exported (--prefer cheapest)" if w.trial == cheap.trial else "export it with --prefer cheapest"
+        chosen = ("exported (--prefer cheapest)" if w.trial == cheap.trial
+                  else f"its prompt file: {Path(summary.run_dir) / 'cheapest_prompt.json'}")
         lines.append(
             f"cheapest within noise of the best: {cheap.describe()}, dev {cheap.score:.3f} [{cheap.ci[0]:.2f}, {cheap.ci[1]:.2f}] "
             f"n={cheap.n} vs {best.score:.3f} (best - it {cost.diff:+.3f}, lower bound {cost.lower:+.3f}), "

@@ -125,8 +125,9 @@ class CostMeter:
         return out
 
     def settle(self, best: Entry, completed: Sequence[Entry], prefer: str = "best",
-               price_per_mtok: float | None = None) -> tuple[Entry, CostReport]:
-        """The prompt the run exports (``best``, or the cheapest within noise of it) and the cost report."""
+               price_per_mtok: float | None = None) -> tuple[Entry, Entry, CostReport]:
+        """The prompt the run exports (``best``, or the cheapest within noise of it), that cheapest
+        prompt, and the cost report."""
         full = [e for e in completed if len(e.scores) == len(best.scores) and e.scores]
         cheapest, diff, lower = best, 0.0, 0.0
         for e in sorted(full, key=lambda e: (self.tokens_per_example(e), self.prompt_tokens(e.prompt), -e.value,
@@ -144,4 +145,4 @@ class CostMeter:
             front=pareto_front([self.point(e) for e in full] or [self.point(best)]),
             max_prompt_tokens=self.limit, price_per_mtok=price_per_mtok, over_limit=self.over_limit,
         )
-        return winner, report
+        return winner, cheapest, report

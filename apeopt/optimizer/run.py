@@ -14,6 +14,8 @@ from apeopt import __version__
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore
+
+CHEAPEST_PROMPT = "cheapest_prompt.json"  # the cheapest prompt within noise of the best on dev, when not the winner
 from apeopt.records.scores import SplitScore, scores_to_dict
 from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
 
@@ -34,16 +36,16 @@ def versions() -> dict[str, str]:
     return out
 
 
-def settle_cost(opt: Any, best: Any, config: OptimizeConfig, store: RunStore) -> tuple[Any, Any]:
-    """The prompt the run exports under ``config.prefer`` and the run's cost report; the leaderboard
-    is rewritten to mark that prompt as the winner."""
+def settle_cost(opt: Any, best: Any, config: OptimizeConfig, store: RunStore) -> tuple[Any, Any, Any]:
+    """The prompt the run exports under ``config.prefer``, the cheapest prompt within noise of the
+    best, and the run's cost report; the leaderboard is rewritten to mark the exported prompt as the winner."""
     from apeopt.optimizer.tables import leaderboard
 
     if len(best.scores) == len(opt.dev):
         opt.finish_cheaper(best)
-    best, cost = opt.costs.settle(best, opt.completed(), config.prefer, config.price_per_mtok)
+    best, cheapest, cost = opt.costs.settle(best, opt.completed(), config.prefer, config.price_per_mtok)
     store.write_leaderboard(opt.costs.annotate(leaderboard(opt.entries, 20, best), opt.entries))
-    return best, cost
+    return best, cheapest, cost
 
 
 def optimize(
@@ -77,7 +79,7 @@ def optimize(
         raise KeyboardInterrupt
     if best is None:
         raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
-    best, cost = settle_cost(opt, best, config, store)
+    best, cheapest, cost = settle_cost(opt, best, config, store)
     source = portable_task_ref(config.task)
     prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
     fixed = opt.best_fixed()  # a winner with retrieved demos: also the best fixed-demo prompt, for exports
@@ -142,5 +144,7 @@ def optimize(
         for entry, name, got in files:
             prompt_file(entry, scores_to_dict(got) if final else dev_selection(entry)).save(store.path(name))
         store.path(PARTIAL_PROMPT).unlink(missing_ok=True)  # a resumed run that finished
+        if cheapest is not best:  # the cheapest prompt within noise of the best, for `--prefer cheapest` after the fact
+            prompt_file(cheapest, dev_selection(cheapest)).save(store.path(CHEAPEST_PROMPT))
     store.write_summary(summary)
     return summary

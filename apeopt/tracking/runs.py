@@ -16,7 +16,7 @@ from apeopt.optimizer.view import View
 from apeopt.records.summary import RunSummary
 from apeopt.tracking.base import SafeTracker
 
-ARTIFACTS = ("best_prompt.json", "best_fixed_prompt.json", "partial_prompt.json", "leaderboard.json",
+ARTIFACTS = ("best_prompt.json", "best_fixed_prompt.json", "partial_prompt.json", "cheapest_prompt.json", "leaderboard.json",
              "leaderboard.md", "summary.json", "config.json")
 
 

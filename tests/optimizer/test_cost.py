@@ -113,15 +113,21 @@ def almost(demos, x, head) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_prefer_cheapest_returns_the_shorter_prompt_when_they_tie(run):
-    best, _, _ = run(space="fewshot", lm=DemoFake(plural, almost), rounds=1)
-    cheap, _, _ = run(space="fewshot", lm=DemoFake(plural, almost), rounds=1, prefer="cheapest")
+    best, best_store, _ = run(space="fewshot", lm=DemoFake(plural, almost), rounds=1)
+    cheap, cheap_store, _ = run(space="fewshot", lm=DemoFake(plural, almost), rounds=1, prefer="cheapest")
     assert len(best.winner.prompt.demos) >= 8 and best.winner.dev_selection.score == 1.0
     assert best.cost.cheapest.demos < 8 and best.cost.cheapest.score == pytest.approx(59 / 60)
     assert best.cost.saves > 0 and best.cost.winner == best.cost.best  # default: best, the cheaper one named
+    from apeopt.prompts.file import load_prompt_file
+
+    cheaper = load_prompt_file(best_store.path("cheapest_prompt.json"))  # and written, ready to deploy
+    assert len(cheaper.prompt.demos) == best.cost.cheapest.demos and not best_store.path("cheapest_prompt.json").samefile(
+        best_store.path("best_prompt.json"))
     assert len(cheap.winner.prompt.demos) < 8 and cheap.cost.winner == cheap.cost.cheapest
     assert cheap.cost.winner.prompt_tokens < best.cost.winner.prompt_tokens
     assert cheap.cost.winner.trial == best.cost.cheapest.trial  # the same search, only the choice differs
     assert cheap.winner.dev_selection.score == pytest.approx(59 / 60)
+    assert not cheap_store.path("cheapest_prompt.json").exists()  # it is the exported best_prompt.json
 
 
 def test_prefer_cheapest_keeps_the_longer_prompt_when_it_is_credibly_better(run):
