@@ -61,31 +61,9 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
         if tracking is None or not tracking.enabled:
             with view:
                 return optimize(config, task, space, backend, proposer, store, view, resume=resume)
-        return _tracked(config, task, space, backend, proposer, store, view, resume, tracking, parent)
+        from apeopt.tracking.runs import tracked_optimize
+
+        return tracked_optimize(config, task, space, backend, proposer, store, view, tracking, parent, resume=resume)
     finally:
         store.discard_if_empty()
 
-
-def _tracked(config: OptimizeConfig, task: Any, space: SearchSpace, backend: Any, proposer: Any, store: RunStore,
-             view: Any, resume: bool, tracking: TrackingConfig, parent: str | None) -> RunSummary:
-    """:func:`optimize` mirrored into the tracker: params first, metrics per scored step, then the
-    final table and files; the tracked run ends FAILED or KILLED where the run does."""
-    from apeopt.tracking import open_tracker
-    from apeopt.tracking.runs import TrackedView, run_params, track_result
-
-    tracker = open_tracker(tracking)
-    tracker.start(store.root.name, run_params(config, space, task),
-                  tags={"apeopt.kind": "optimize", "apeopt.task": task.name, "apeopt.run_dir": str(store.root.resolve())},
-                  parent=parent)
-    status = "FAILED"
-    try:
-        with TrackedView(view, tracker) as tracked:
-            summary = optimize(config, task, space, backend, proposer, store, tracked, resume=resume)
-        track_result(tracker, summary, store.root)
-        status = "FINISHED" if summary.complete else "KILLED"
-        return summary
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        tracker.end(status)

@@ -1,8 +1,8 @@
 """An apeopt run as a tracked run: params from the resolved config, metrics per scored step, the final
 table, the run's files as artifacts and the best prompt in the prompt registry.
 
-Called from two places: :func:`apeopt.services.optimize` (one tracked run per optimize run, a child
-of the batch's run inside a batch) and :mod:`apeopt.tracking.batch` (a batch plan's parent run).
+:func:`tracked_optimize` is called from one place, :mod:`apeopt.services.optimize` (one tracked run
+per optimize run; inside a batch, a child of the plan's run from :mod:`apeopt.tracking.batch`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from apeopt.optimizer.view import View
 from apeopt.records.summary import RunSummary
-from apeopt.tracking.base import SafeTracker
+from apeopt.tracking.base import SafeTracker, TrackingConfig, open_tracker
 
 ARTIFACTS = ("best_prompt.json", "best_fixed_prompt.json", "partial_prompt.json", "cheapest_prompt.json", "leaderboard.json",
              "leaderboard.md", "summary.json", "config.json")
@@ -60,6 +60,8 @@ class TrackedView(View):
             if isinstance(f.get("best"), (int, float)):
                 metrics["best_dev"] = f["best"]
             self.tracker.log_metrics(metrics, step=self.step)
+        elif isinstance(fields.get("best"), (int, float)):  # the incumbent after a phase's selection
+            self.tracker.log_metrics({"best_dev": fields["best"]}, step=self.step)
 
     def __enter__(self) -> "TrackedView":
         self.inner.__enter__()
@@ -138,3 +140,27 @@ def track_result(tracker: SafeTracker, summary: RunSummary, run_dir: Path) -> No
             "commit": f"apeopt winner of {summary.run_dir}", "task": summary.task, "model": summary.model,
             "dev": f"{summary.winner.dev_selection.score:.4f}", "test": "" if test is None else f"{test.score:.4f}",
             "source_run": str(tracker.run_id or "")})
+
+
+def tracked_optimize(config: Any, task: Any, space: Any, backend: Any, proposer: Any, store: Any, view: View,
+                     tracking: TrackingConfig, parent: str | None = None, resume: bool = False) -> RunSummary:
+    """:func:`apeopt.optimizer.run.optimize` mirrored into the tracker: params first, metrics per scored
+    step, then the final table and files; the tracked run ends FAILED or KILLED where the run does."""
+    from apeopt.optimizer.run import optimize
+
+    tracker = open_tracker(tracking)
+    tracker.start(store.root.name, run_params(config, space, task),
+                  tags={"apeopt.kind": "optimize", "apeopt.task": task.name, "apeopt.run_dir": str(store.root.resolve())},
+                  parent=parent)
+    status = "FAILED"
+    try:
+        with TrackedView(view, tracker) as tracked:
+            summary = optimize(config, task, space, backend, proposer, store, tracked, resume=resume)
+        track_result(tracker, summary, store.root)
+        status = "FINISHED" if summary.complete else "KILLED"
+        return summary
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        tracker.end(status)
