@@ -161,3 +161,54 @@ def test_a_batch_plan_is_one_parent_run_with_a_child_per_job(tmp_path, tiny_mode
     again = run_batch(plan, workers=1, heartbeat=2)  # a rerun (nothing left to do) reuses the parent run
     assert [s.state for s in again] == ["done", "done"]
     assert len([r for r in c.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]) == 1
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """``mlflow server`` on a free loopback port (SQLite store, proxied artifacts); stopped afterwards."""
+    pytest.importorskip("flask_cors", reason="the tracking server needs flask and flask-cors (the dev extra)")
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}", "--artifacts-destination", str(folder / "artifacts")],
+        stdout=open(folder / "server.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=3) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start: {(folder / 'server.log').read_text()[-2000:]}")
+            time.sleep(1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and its uvicorn worker (our own process group)
+        proc.wait(timeout=30)
+
+
+def test_a_run_tracked_on_a_loopback_tracking_server(tmp_path, tracking_server):
+    summary, store = tracked_toy(tmp_path / "run", TrackingConfig("mlflow", tracking_server, "server-exp"))
+    c = client(tracking_server)
+    runs = c.search_runs([c.get_experiment_by_name("server-exp").experiment_id])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    run = runs[0]
+    assert run.data.params["task"] == "toy" and run.data.metrics["winner_test"] == summary.winner.scores["test"].score
+    assert len(c.get_metric_history(run.info.run_id, "tokens")) == len(store.evaluations())
+    assert {"best_prompt.json", "leaderboard.json", "report.html"} <= {a.path for a in c.list_artifacts(run.info.run_id)}
+    assert c.load_prompt(run.data.tags["apeopt.prompt_uri"]).template.startswith(summary.winner.prompt.instruction)
