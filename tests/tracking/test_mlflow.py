@@ -36,6 +36,11 @@ def client(uri: str):  # type: ignore[no-untyped-def]
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def experiment(uri: str, name: str, folder: Path) -> str:
+    """Create the experiment with its artifacts under ``folder`` (MLflow's default is ./mlruns in the cwd)."""
+    return str(client(uri).create_experiment(name, artifact_location=str(folder / "artifacts")))
+
+
 def tracked_toy(tmp: Path, tracking: TrackingConfig, **cfg: object):  # type: ignore[no-untyped-def]
     backend = MeteredBackend(FakeBackend(lambda x: x + "s"))
     config = OptimizeConfig(task="toy", space="fewshot", **{"budget_minutes": None, "rounds": 1, **cfg})  # type: ignore[arg-type]
@@ -44,6 +49,7 @@ def tracked_toy(tmp: Path, tracking: TrackingConfig, **cfg: object):  # type: ig
 
 
 def test_a_tracked_run_reads_back_from_mlflow(tmp_path, store_uri):
+    experiment(store_uri, "toy-exp", tmp_path)
     summary, store = tracked_toy(tmp_path / "run", TrackingConfig("mlflow", store_uri, "toy-exp"),
                                  proposer_model="openai:m@http://bob:hunter2@localhost:9/v1", price_per_mtok=0.5)
     c = client(store_uri)
@@ -146,6 +152,7 @@ def test_a_batch_plan_is_one_parent_run_with_a_child_per_job(tmp_path, tiny_mode
         "matrix: {task: [toy.yaml], seed: [0, 1]}\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("APEOPT_CACHE_DIR", str(tmp_path / "cache"))
+    experiment(store_uri, "batch-exp", tmp_path)
     states = run_batch(plan, workers=1, heartbeat=2)
     assert [s.state for s in states] == ["done", "done"], [s.attrs for s in states]
     c = client(store_uri)
