@@ -120,7 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"error: unknown built-in task(s): {', '.join(unknown)}")
     runs = args.runs or Path("runs") / f"bench-cost-{time.strftime('%Y%m%d-%H%M%S')}"
-    shown = ["bench/cost.py", *(sys.argv[1:] if argv is None else argv)]
+    given = list(sys.argv[1:] if argv is None else argv)
+    if args.append and "--tasks" in given:  # one chunk of tasks per process: the command shows the shared options
+        i = given.index("--tasks")
+        j = next((k for k in range(i + 1, len(given)) if given[k].startswith("--")), len(given))
+        given[i:j] = ["--tasks", "<chunk>"]
+    shown = ["bench/cost.py", *given]
     meta: dict[str, Any] = {
         "command": "python " + shlex.join([a for a in shown if a != "--append"]), "date": time.strftime("%Y-%m-%d %H:%M"),
         "model": args.model, "space": args.space, "dev": args.dev, "test": args.test, "budget_calls": args.budget_calls,
