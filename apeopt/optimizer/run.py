@@ -14,10 +14,10 @@ from apeopt import __version__
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore
-
-CHEAPEST_PROMPT = "cheapest_prompt.json"  # the cheapest prompt within noise of the best on dev, when not the winner
 from apeopt.records.scores import SplitScore, scores_to_dict
 from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
+
+CHEAPEST_PROMPT = "cheapest_prompt.json"  # the cheapest prompt within noise of the best on dev, when not the winner
 
 
 class NoWinnerError(UserError):

@@ -134,7 +134,7 @@ class SafeTracker(Tracker):
         self._call("log artifacts", lambda: self.inner.log_artifacts([p for p in paths if Path(p).is_file()]))
 
     def register_prompt(self, name: str, template: str | list[dict[str, str]], tags: Mapping[str, str]) -> str | None:
-        return self._call("register prompt", lambda: self.inner.register_prompt(name, template, tags))  # type: ignore[no-any-return]
+        return self._call("register prompt", lambda: self.inner.register_prompt(name, template, tags))
 
     def end(self, status: str = "FINISHED") -> None:
         self._call("end", lambda: self.inner.end(status))

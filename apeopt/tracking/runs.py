@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from apeopt.optimizer.view import View
-from apeopt.records.summary import RunSummary
+from apeopt.records.summary import Baseline, RunSummary, Winner
 from apeopt.tracking.base import SafeTracker, TrackingConfig, open_tracker
 
 ARTIFACTS = ("best_prompt.json", "best_fixed_prompt.json", "partial_prompt.json", "cheapest_prompt.json", "leaderboard.json",
@@ -56,9 +56,8 @@ class TrackedView(View):
         if "calls" in fields:  # one scored step (the optimizer's record of an evaluation)
             self.step += 1
             f = self.fields
-            metrics = {"lm_calls": f.get("calls"), "tokens": f.get("tokens")}
-            if isinstance(f.get("best"), (int, float)):
-                metrics["best_dev"] = f["best"]
+            metrics = {k: float(f[v]) for k, v in (("lm_calls", "calls"), ("tokens", "tokens"), ("best_dev", "best"))
+                       if isinstance(f.get(v), (int, float))}
             self.tracker.log_metrics(metrics, step=self.step)
         elif isinstance(fields.get("best"), (int, float)):  # the incumbent after a phase's selection
             self.tracker.log_metrics({"best_dev": fields["best"]}, step=self.step)
@@ -74,7 +73,8 @@ class TrackedView(View):
 def final_rows(summary: RunSummary) -> list[dict[str, Any]]:
     """The final table: one row per prompt (winner, human, k-shot) with its score per split."""
     rows = []
-    for name, row in {"winner": summary.winner, **summary.baselines()}.items():
+    scored: dict[str, Winner | Baseline] = {"winner": summary.winner, **summary.baselines()}
+    for name, row in scored.items():
         out: dict[str, Any] = {"method": name}
         for split in ("dev", "test", "test_shift"):
             s = row.score(split)
@@ -132,9 +132,9 @@ def track_result(tracker: SafeTracker, summary: RunSummary, run_dir: Path) -> No
         tracker.log_artifacts([report])
     p = summary.winner.prompt
     if summary.complete and not p.retrieves:
+        rendered = p.render("{{input}}")
         template: str | list[dict[str, str]] = (
-            p.render("{{input}}") if p.template == "completion"  # type: ignore[assignment]
-            else [{"role": r, "content": c} for r, c in p.render("{{input}}")])
+            rendered if isinstance(rendered, str) else [{"role": r, "content": c} for r, c in rendered])
         test = summary.winner.score("test")
         tracker.register_prompt(prompt_name(summary.task), template, {
             "commit": f"apeopt winner of {summary.run_dir}", "task": summary.task, "model": summary.model,
