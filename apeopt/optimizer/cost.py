@@ -95,7 +95,8 @@ class CostMeter:
     def point(self, e: Entry) -> CostPoint:
         agg = aggregate(list(e.scores))
         return CostPoint(e.trial.number, e.candidate.id, e.phase, e.label, e.candidate.text, e.prompt.demo_count,
-                         round(e.value, 6), len(e.scores), agg.ci, self.prompt_tokens(e.prompt), self.tokens_per_example(e))
+                         round(e.value, 6), len(e.scores), agg.ci, self.prompt_tokens(e.prompt),
+                         self.tokens_per_example(e))
 
     def annotate(self, rows: list[dict[str, Any]], entries: Sequence[Entry]) -> list[dict[str, Any]]:
         """Leaderboard rows with their prompt tokens per call and tokens per example."""

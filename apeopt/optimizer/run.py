@@ -82,7 +82,8 @@ def optimize(
     best, cheapest, cost = settle_cost(opt, best, config, store)
     source = portable_task_ref(config.task)
     prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
-    fixed = opt.best_fixed()  # a winner with retrieved demos: also the best fixed-demo prompt, for exports
+    # a winner with retrieved demos: also the best fixed-demo prompt, for exports
+    fixed = opt.best_fixed() if best.prompt.retrieves else None
     if fixed is not None:
         prompts["best_fixed"] = fixed.prompt
     scores: dict[str, dict[str, SplitScore]] = {}

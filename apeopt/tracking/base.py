@@ -77,7 +77,8 @@ class NullTracker(Tracker):
 
 _SECRETS = [
     (re.compile(r"(\w+://[^/@\s:]+:)[^/@\s]+@"), r"\1***@"),  # user:password@ in a URL
-    (re.compile(r"(?i)((?:api[_-]?key|token|password|secret|authorization)[\"']?\s*[=:]\s*[\"']?)(?:bearer\s+)?[^\s\"'&,]+"), r"\1***"),
+    (re.compile(r"(?i)((?:api[_-]?key|token|password|secret|authorization)[\"']?\s*[=:]\s*[\"']?)"
+                r"(?:bearer\s+)?[^\s\"'&,]+"), r"\1***"),  # key=value, "password": "value", Authorization: ...
     (re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{12,}"), "***"),  # bearer keys
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._\-]{8,}"), "Bearer ***"),
 ]
