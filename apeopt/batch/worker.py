@@ -36,13 +36,15 @@ def run_optimize_job(job: Job, run_dir: Path, tracking: JobTracking | None = Non
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.services.optimize import resume_optimize, run_optimize
 
-    track = {"tracking": tracking.config, "parent": tracking.parent} if tracking is not None else {}
+    config, parent = (tracking.config, tracking.parent) if tracking is not None else (None, None)
     if (run_dir / "config.json").is_file():
-        return JobResult(str(run_dir.resolve()), optimize=resume_optimize(run_dir, quiet=True, **track))
+        resumed = resume_optimize(run_dir, quiet=True, tracking=config, parent=parent)
+        return JobResult(str(run_dir.resolve()), optimize=resumed)
     if run_dir.exists():  # created but nothing written yet: start clean
         for child in run_dir.iterdir():
             child.unlink()
-    summary = run_optimize(OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True, **track)
+    summary = run_optimize(OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True,
+                           tracking=config, parent=parent)
     return JobResult(str(run_dir.resolve()), optimize=summary)
 
 
