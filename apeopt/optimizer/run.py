@@ -73,13 +73,13 @@ def optimize(
         store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions()})
     opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage, resume=resume)
     best = opt.run()
-    search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
     interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
     if best is None and interrupted:
         raise KeyboardInterrupt
     if best is None:
         raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
     best, cheapest, cost = settle_cost(opt, best, config, store)
+    search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
     source = portable_task_ref(config.task)
     prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
     # a winner with retrieved demos: also the best fixed-demo prompt, for exports
