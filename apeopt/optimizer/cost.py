@@ -10,7 +10,8 @@
 - ``max_prompt_tokens`` is a hard limit: a candidate (or ladder rung) whose prompt tokens per call
   exceed it is discarded before it is scored, so it can neither be scored nor win.
 - ``prefer="cheapest"`` exports the prompt with the fewest tokens per example among those fully
-  scored on dev that the best one does not credibly beat: the selection rule's paired bootstrap
+  scored on dev that the best one does not credibly beat, if it saves at least ``MIN_SAVING`` (5%)
+  of the best's tokens: the selection rule's paired bootstrap
   (:func:`apeopt.optimizer.selection.paired_gain`, one-sided 95%) with the best as challenger. The
   default ``best`` keeps the search's winner and only reports that cheapest prompt and its saving.
 """
@@ -29,6 +30,9 @@ from apeopt.records.cost import CostPoint, CostReport, pareto_front
 from apeopt.scorers import aggregate
 
 OVER_LIMIT = "not scored: its prompt is longer than --max-prompt-tokens"
+# A prompt counts as cheaper than the best only if it saves at least this share of its tokens per example
+# (generated lengths vary a little between prompts of the same size: that is no saving).
+MIN_SAVING = 0.05
 
 
 class CostMeter:
@@ -137,8 +141,8 @@ class CostMeter:
             if not v.credible:
                 cheapest, diff, lower = e, v.diff, v.lower
                 break
-        if self.tokens_per_example(cheapest) >= self.tokens_per_example(best):
-            cheapest, diff, lower = best, 0.0, 0.0
+        if self.tokens_per_example(cheapest) > (1.0 - MIN_SAVING) * self.tokens_per_example(best):
+            cheapest, diff, lower = best, 0.0, 0.0  # no saving worth a switch: the best is its own cheapest
         winner = cheapest if prefer == "cheapest" else best
         report = CostReport(
             prefer=prefer, tokenizer=self.tokenizer, best=self.point(best), winner=self.point(winner),

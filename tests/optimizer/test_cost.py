@@ -180,3 +180,31 @@ def test_bad_cost_options_in_a_batch_plan(tmp_path):
         load_plan(plan)
     plan.write_text("jobs:\n  - {task: plural, prefer: cheapest, max_prompt_tokens: 200, price_per_mtok: 0.5}\n")
     assert load_plan(plan).jobs[0].params["prefer"] == "cheapest"
+
+
+def test_a_saving_under_five_percent_is_no_cheaper_prompt():
+    from types import SimpleNamespace
+
+    from apeopt.optimizer.cost import CostMeter
+    from apeopt.prompts.prompt import PromptConfig
+
+    class Words:
+        counts_tokens = True
+
+        def count_tokens(self, prompt):  # type: ignore[no-untyped-def]
+            return count_words(str(prompt))
+
+    def entry(trial: int, text: str, tokens: int):  # type: ignore[no-untyped-def]
+        e = SimpleNamespace(trial=SimpleNamespace(number=trial, user_attrs={}), prompt=PromptConfig(text),
+                            scores=[1.0] * 30, state="complete", phase="x", label="", demos=0,
+                            candidate=SimpleNamespace(id=f"c{trial}", text=text))
+        e.value = 1.0
+        meter.record(e, 30, 30 * tokens)  # type: ignore[arg-type]
+        return e
+
+    meter = CostMeter(Words(), ["w1", "w2"])
+    best, near, far = entry(0, "a b c", 100), entry(1, "a b", 97), entry(2, "a", 60)
+    chosen, cheapest, report = meter.settle(best, [best, near], prefer="cheapest")  # type: ignore[arg-type]
+    assert chosen is best and cheapest is best and report.saves == 0.0  # 3% is noise in generated lengths
+    chosen, cheapest, report = meter.settle(best, [best, near, far], prefer="cheapest")  # type: ignore[arg-type]
+    assert chosen is far and report.saves == pytest.approx(0.4)
