@@ -21,6 +21,13 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _entry() -> None:
+    """Runs once before any command (not for ``apeopt --help``): the process-wide switches."""
+    from apeopt.process import configure_process
+
+    configure_process()
+
 
 def _echo_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
@@ -72,14 +79,14 @@ def eval_cmd(
     rendering: str = typer.Option("scored", "--as", help="scored | chat: the prompt as it was scored, or as the chat messages `export --format openai|prompty` write."),
 ) -> None:
     """Score an instruction (or an exported prompt file) on a task split."""
-    from apeopt.commands.eval import run_eval
+    from apeopt.commands.eval import EvalOptions, run_eval
 
-    result = run_eval(
+    result = run_eval(EvalOptions(
         task=task, instruction=instruction, prompt_file=prompt_file, split=split, demos=demos,
         template=template, scorer=scorer, model=model, limit=limit, seed=seed, device=device,
         use_cache=not no_cache, show=show, quiet=as_json, predictions=predictions,
         adapter=adapter, rendering=rendering,
-    )
+    ))
     if as_json:
         _echo_json(result)
 

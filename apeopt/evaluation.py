@@ -63,7 +63,7 @@ def evaluate_many(
     if scorer.needs_logprob:
         per_job, tokens = _likelihood(jobs, backend)
         outputs = [tuple("" for _ in exs) for _, exs in jobs]
-        reasons = [tuple(None for _ in exs) for _, exs in jobs]
+        reasons: list[tuple[str | None, ...]] = [tuple(None for _ in exs) for _, exs in jobs]
     else:
         outputs, tokens = _predictions(jobs, backend, labels)
         judged = [[scorer.judge(out, ex.targets, labels) for out, ex in zip(outs, exs)] for outs, (_, exs) in zip(outputs, jobs)]

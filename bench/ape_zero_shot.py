@@ -16,6 +16,10 @@ and shared by all tasks; test is read only after each search has finished.
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import dataclasses
 import json
@@ -82,8 +86,8 @@ def run_task(name: str, args: argparse.Namespace, space: Any, base: Any, base_pr
     from apeopt.models.stack import stacked
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.optimizer.run import optimize
-    from apeopt.optimizer.runstore import RunStore, new_run_id
-    from apeopt.optimizer.view import View
+    from apeopt.runs import RunStore, new_run_id
+    from apeopt.optimizer.progress import View
     from apeopt.scorers import get_scorer
     from apeopt.scorers.stats import paired_bootstrap
     from apeopt.tasks import load_task

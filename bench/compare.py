@@ -13,6 +13,10 @@ Run folders (adapters, curves, predictions) go to ``--runs`` (default: runs/benc
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import json
 import os
@@ -69,7 +73,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     from apeopt.baselines.config import CompareConfig
     from apeopt.services.compare import run_compare
-    from apeopt.optimizer.run import versions
+    from apeopt.runs import versions
 
     args = parse_args(argv)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]

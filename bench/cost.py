@@ -18,6 +18,10 @@ Long benches are run one task per process, each under the shared model lock, app
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import json
 import os
@@ -65,10 +69,9 @@ def run_task(name: str, args: argparse.Namespace, base: Any, runs: Path) -> dict
     from apeopt.models.stack import stacked
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.optimizer.run import optimize
-    from apeopt.optimizer.runstore import RunStore, new_run_id
-    from apeopt.optimizer.view import View
-    from apeopt.optimizer.run import CHEAPEST_PROMPT
+    from apeopt.optimizer.progress import View
     from apeopt.prompts.file import load_prompt_file
+    from apeopt.runs import CHEAPEST_PROMPT, RunStore, new_run_id
     from apeopt.scorers import get_scorer
     from apeopt.scorers.stats import paired_bootstrap
     from apeopt.search_spaces import load_space

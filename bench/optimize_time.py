@@ -14,6 +14,10 @@ task replaces its row); the .md shows time, stop reason, LM calls and test score
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import json
 import os

@@ -21,6 +21,10 @@ Results are written after every method: --out-dir/peers.json and peers.md.
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import json
 import logging
@@ -35,7 +39,7 @@ from typing import Any, Callable
 
 from apeopt.models.metered import MeteredBackend
 from apeopt.models.spec import DEFAULT_SPEC
-from apeopt.optimizer.run import versions
+from apeopt.runs import versions
 from apeopt.scorers import aggregate, paired_bootstrap
 from apeopt.tasks import load_task
 

@@ -10,6 +10,10 @@ and the share of candidates that beat the task's human instruction.
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import json
 import os
@@ -19,7 +23,8 @@ import time
 from pathlib import Path
 
 from apeopt.evaluation import evaluate_many
-from apeopt.optimizer.proposer import ForwardProposer, ProposalContext
+from apeopt.optimizer.proposers.ape import ForwardProposer
+from apeopt.optimizer.proposers.base import ProposalContext
 from apeopt.prompts.demos import sample_demos
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.models.spec import DEFAULT_SPEC

@@ -13,6 +13,10 @@ task on test (stronger still, and not available to a user).
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import json
 import os
@@ -48,7 +52,7 @@ def k_shot_scores(task_name: str, model: str, split_seed: int) -> dict[str, dict
     """Test scores of the human instruction + k random train demos, for each k that fits the prompt cap."""
     from apeopt.evaluation import evaluate_many
     from apeopt.models.stack import open_backend
-    from apeopt.optimizer.incumbents import max_demos
+    from apeopt.optimizer.demos.ladder import max_demos
     from apeopt.prompts.demos import sample_demos
     from apeopt.prompts.prompt import PromptConfig
     from apeopt.scorers import get_scorer

@@ -24,6 +24,10 @@ later rows are lower for it: see "computed").
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import dataclasses
 import json
@@ -87,10 +91,10 @@ def run_row(name: str, task: Any, items: dict[str, Any], task_lm: Any, proposer_
             runs: Path) -> dict[str, Any]:
     from apeopt.models.metered import MeteredBackend
     from apeopt.optimizer.config import OptimizeConfig
-    from apeopt.optimizer.loop import PROPOSER_CALLS
+    from apeopt.runs import PROPOSER_CALLS
     from apeopt.optimizer.run import optimize
-    from apeopt.optimizer.runstore import RunStore
-    from apeopt.optimizer.view import View
+    from apeopt.runs import RunStore
+    from apeopt.optimizer.progress import View
     from apeopt.search_spaces import load_space
 
     sub = dataclasses.replace(task, splits={k: tuple(v) for k, v in items.items()})
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from apeopt.models.stack import open_backend
-    from apeopt.optimizer.run import versions
+    from apeopt.runs import versions
     from apeopt.tasks import load_task
 
     torch.set_num_threads(args.torch_threads)

@@ -10,6 +10,10 @@ server's micro-batcher merges what arrives together); likewise for echo log-prob
 
 from __future__ import annotations
 
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
+
 import argparse
 import json
 import os

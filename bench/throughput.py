@@ -30,7 +30,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import apeopt  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads; quiet Optuna and HF progress bars
 import torch
 from transformers import GenerationConfig
 

@@ -10,6 +10,10 @@ from typing import Any, Iterator
 
 import pytest
 
+from apeopt.process import configure_process
+
+configure_process()  # as the CLI does: before torch loads; quiet Optuna and HF progress bars
+
 TINY_TEXT = [
     "Write the plural form of the word.",
     "Input: cat\nOutput: cats\n\nInput: dog\nOutput: dogs\n\nInput: box\nOutput: boxes",

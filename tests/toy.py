@@ -10,8 +10,8 @@ from fakes import FakeBackend
 from apeopt.models.metered import MeteredBackend
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.run import optimize
-from apeopt.optimizer.runstore import RunStore
-from apeopt.optimizer.view import View
+from apeopt.runs import RunStore
+from apeopt.optimizer.progress import View
 from apeopt.search_spaces import load_space
 from apeopt.tasks.task import Example, Task
 

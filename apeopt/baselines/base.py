@@ -90,7 +90,7 @@ class BaselineTrainer(ABC):
     """A tuning method: checks it applies to a model, then wraps the model for training.
 
     ``build`` returns the model whose ``requires_grad`` parameters are trained (a PeftModel, or
-    the model itself for full fine-tuning); :mod:`apeopt.models.adapter` turns it into an
+    the model itself for full fine-tuning); :mod:`apeopt.models.tuned` turns it into an
     HFBackend for scoring, and ``save`` writes it with ``save_pretrained``.
     """
 

@@ -19,6 +19,7 @@ from apeopt.baselines import TRAINERS, Method
 from apeopt.baselines.config import CompareConfig
 from apeopt.errors import UserError
 from apeopt.records.compare import CompareResult, CompareRow, CompareSummary
+from apeopt.runs.files import PREDICTIONS
 from apeopt.tasks.loader import portable_task_ref
 from apeopt.tasks.task import Example, Task
 
@@ -46,9 +47,10 @@ def check_methods(config: CompareConfig, task: Task, base: Any) -> dict[str, Any
     tuning = [m for m in config.resolved if m.family == "tuning"]
     inner = base.base_backend() if base is not None else None
     if tuning and not isinstance(inner, HFBackend):
-        raise UserError(f"method {tuning[0].name!r} needs a local transformers model (hf: or gguf:), not {inner.spec!r}")
+        raise UserError(f"method {tuning[0].name!r} needs a local transformers model (hf: or gguf:), not {getattr(inner, 'spec', None)!r}")
     for m in tuning:
         trainer = TRAINERS.get(m.trainer)(**dict(config.method_options.get(m.name, {})))
+        assert isinstance(inner, HFBackend)  # checked above
         trainer.check(inner.model)
         trainers[m.name] = trainer
     k_max = max((m.k for m in config.resolved), default=0)
@@ -83,7 +85,7 @@ def run_comparison(config: CompareConfig, task: Task, base: Any, folder: Path,
         progress(f"{method.name}: test {scorer.name} {s.score:.3f} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] n={s.n} "
                  f"({row.wall_seconds:.0f} s)")
         gc.collect()
-    write_jsonl(folder / "predictions.jsonl", predictions)
+    write_jsonl(folder / PREDICTIONS, predictions)
     rows = add_paired(rows, predictions)
     meta = CompareSummary(
         task=task.name, task_source=portable_task_ref(config.task), model=config.model, base_identity=getattr(inner, "identity", config.model),
@@ -123,7 +125,7 @@ def _run_method(method: Method, config: CompareConfig, task: Task, base: Any, tr
 def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, trainer: Any, folder: Path,
                   prompt: Any, progress: Callable[[str], None]) -> tuple[Any, str, dict[str, Any]]:
     from apeopt.baselines.train import train
-    from apeopt.models.adapter import AdapterMeta
+    from apeopt.models.tuned import AdapterMeta
     from apeopt.models.stack import stacked
 
     out = folder / METHODS_DIR / method.name
@@ -195,7 +197,7 @@ def _score(method: Method, prompt: Any, scoring: Any, task: Task, splits: dict[s
 
 def _copy_best_prompt(folder: Path) -> None:
     """The winner's prompt file also at the run's top level, so `apeopt export <run>` finds it."""
-    from apeopt.optimizer.runstore import BEST_PROMPT
+    from apeopt.runs import BEST_PROMPT
 
     src = folder / APEOPT_DIR / BEST_PROMPT
     if src.is_file():

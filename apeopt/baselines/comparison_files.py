@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from apeopt.atomic_files import atomic_write_text
+from apeopt.runs.files import COMPARISON_JSON, COMPARISON_MD, COMPARISON_PNG, SUMMARY
 from apeopt.records.compare import CompareRow, CompareSummary, save_comparison
 from apeopt.records.scores import Paired, SplitScore
 from apeopt.scorers import paired_bootstrap
 
-COMPARISON_JSON = "comparison.json"
-COMPARISON_MD = "comparison.md"
-COMPARISON_PNG = "comparison.png"
-SUMMARY_JSON = "summary.json"
 
 
 def add_paired(rows: Sequence[CompareRow], predictions: Sequence[dict[str, Any]], split: str = "test") -> list[CompareRow]:
@@ -45,7 +42,7 @@ def add_paired(rows: Sequence[CompareRow], predictions: Sequence[dict[str, Any]]
 def write_comparison(folder: Path, rows: Sequence[CompareRow], meta: CompareSummary) -> None:
     """comparison.json, summary.json (``meta`` with the methods in order), comparison.md and .png."""
     save_comparison(folder / COMPARISON_JSON, list(rows))
-    dataclasses.replace(meta, methods=tuple(r.method for r in rows)).save(folder / SUMMARY_JSON)
+    dataclasses.replace(meta, methods=tuple(r.method for r in rows)).save(folder / SUMMARY)
     atomic_write_text(folder / COMPARISON_MD, markdown(rows, meta))
     plot(rows, meta, folder / COMPARISON_PNG)
 

@@ -51,7 +51,7 @@ class CompareConfig:
         if self.select not in SELECT_METRICS:
             raise UserError(f"compare setting 'select' must be one of {', '.join(SELECT_METRICS)}, got {self.select!r}")
         for name in self.method_options:
-            if name not in self.methods or name not in TRAINERS:
+            if name not in (self.methods or ()) or name not in TRAINERS:
                 raise UserError(f"method_options: {name!r} is not a chosen tuning method")
 
     @property
@@ -76,7 +76,7 @@ class CompareConfig:
     def optimize_config(self) -> Any:
         from apeopt.optimizer.config import OptimizeConfig
 
-        small = dict(rounds=1, subsamples=2, per_subsample=2, minibatch=8) if self.quick else dict(rounds=2)
+        small: dict[str, Any] = dict(rounds=1, subsamples=2, per_subsample=2, minibatch=8) if self.quick else dict(rounds=2)
         return OptimizeConfig(task=self.task, model=self.model, space=self.apeopt_space, seed=self.seed,
                               split_seed=self.split_seed, dev_limit=self.value("dev_limit"), few_shot_k=0,
                               budget_minutes=self.value("apeopt_minutes"), budget_calls=self.value("apeopt_calls"),

@@ -1,5 +1,5 @@
 """Soft prompt tuning (Lester et al. 2021) through HF PEFT, text-initialised from the task's
-human instruction. Scored through :class:`apeopt.models.adapter.SoftPromptModel`, which places
+human instruction. Scored through :class:`apeopt.models.tuned.SoftPromptModel`, which places
 the virtual tokens after each row's left padding (PEFT puts them before it)."""
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ def search_apeopt(config: Any, task: Task, backend: Any, folder: Path,
     and what it cost. ``backend`` is the (cached) base backend; usage is metered here."""
     from apeopt.models.metered import MeteredBackend
     from apeopt.optimizer.run import NoWinnerError, optimize
-    from apeopt.optimizer.runstore import RunStore
-    from apeopt.optimizer.view import View
+    from apeopt.runs import RunStore
+    from apeopt.optimizer.progress import View
     from apeopt.search_spaces import load_space
 
     started = time.perf_counter()

@@ -26,13 +26,14 @@ import torch
 
 from apeopt.baselines.base import BaselineTrainer, BuildContext, TrainConfig, count_trainable
 from apeopt.evaluation import evaluate_many
-from apeopt.models.adapter import tuned_backend, virtual_tokens
+from apeopt.models.tuned import tuned_backend, virtual_tokens
 from apeopt.models.base import LogprobRequest
 from apeopt.prompts.prompt import PromptConfig
+from apeopt.runs.files import CURVES
 from apeopt.scorers import get_scorer
 from apeopt.tasks.task import Example, Task
+from apeopt.models.hf_access import HFAccess
 
-CURVES = "curves.jsonl"
 CPU_BATCH = 8
 CUDA_BATCH = 32
 
@@ -66,7 +67,7 @@ def build_context(base: Any, instruction: str) -> BuildContext:
     return BuildContext(instruction, spec.location)
 
 
-def encode(backend: Any, prompt: PromptConfig, examples: Sequence[Example], max_length: int) -> list[Item]:
+def encode(backend: HFAccess, prompt: PromptConfig, examples: Sequence[Example], max_length: int) -> list[Item]:
     """Token ids of rendered prompt + gold continuation + EOS, as log-prob scoring tokenizes them."""
     eos = backend.tokenizer.eos_token_id
     eos = int(eos) if eos is not None else backend.eos_ids[0]
@@ -80,7 +81,7 @@ def encode(backend: Any, prompt: PromptConfig, examples: Sequence[Example], max_
     return items
 
 
-def batch_loss(backend: Any, items: Sequence[Item]) -> tuple[torch.Tensor, int]:
+def batch_loss(backend: HFAccess, items: Sequence[Item]) -> tuple[torch.Tensor, int]:
     """Summed cross-entropy over the target tokens of ``items`` and the number of those tokens."""
     keep = max(m for _, m in items)
     input_ids, mask = backend.left_pad([ids[:-1] for ids, _ in items])
@@ -95,7 +96,7 @@ def batch_loss(backend: Any, items: Sequence[Item]) -> tuple[torch.Tensor, int]:
     return loss, sum(m for _, m in items)
 
 
-def mean_loss(backend: Any, items: Sequence[Item], batch_size: int) -> float:
+def mean_loss(backend: HFAccess, items: Sequence[Item], batch_size: int) -> float:
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(items), batch_size):

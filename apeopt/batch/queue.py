@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from typing import Any
 
 import optuna
@@ -26,7 +25,6 @@ ATTEMPT = "attempt"
 
 def open_storage(url: str, heartbeat: int = 30, grace: int | None = None, retries: int = 2) -> RDBStorage:
     """An RDB storage with heartbeats; an unreachable or malformed URL is a one-line UserError."""
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         engine: dict[str, Any] = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
@@ -71,7 +69,6 @@ class JobQueue:
     def __init__(self, plan: Plan, storage: RDBStorage) -> None:
         self.plan = plan
         self.storage = storage
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(
             storage=storage, study_name=f"apeopt-batch-{plan.name}", direction="maximize", load_if_exists=True
         )

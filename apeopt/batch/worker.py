@@ -34,10 +34,11 @@ RUNNERS: Registry[Runner] = Registry("job kind")
 @RUNNERS.register("optimize")
 def run_optimize_job(job: Job, run_dir: Path, tracking: JobTracking | None = None) -> JobResult:
     from apeopt.optimizer.config import OptimizeConfig
+    from apeopt.runs import CONFIG
     from apeopt.services.optimize import resume_optimize, run_optimize
 
     config, parent = (tracking.config, tracking.parent) if tracking is not None else (None, None)
-    if (run_dir / "config.json").is_file():
+    if (run_dir / CONFIG).is_file():
         resumed = resume_optimize(run_dir, quiet=True, tracking=config, parent=parent)
         return JobResult(str(run_dir.resolve()), optimize=resumed)
     if run_dir.exists():  # created but nothing written yet: start clean

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,30 +19,39 @@ from apeopt.tasks.task import Example
 RENDERINGS = ("scored", "chat")  # --as: the prompt as scored, or as the chat messages openai/prompty exports write
 
 
-def run_eval(
-    *,
-    task: str | None,
-    instruction: str | None,
-    prompt_file: Path | None,
-    split: str = "dev",
-    demos: int = 0,
-    template: str = "completion",
-    scorer: str | None = None,
-    model: str | None = None,
-    limit: int | None = None,
-    seed: int | None = None,
-    device: str = "auto",
-    use_cache: bool = True,
-    show: int = 5,
-    quiet: bool = False,
-    predictions: Path | None = None,
-    adapter: Path | None = None,
-    rendering: str = "scored",
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EvalOptions:
+    """What ``apeopt eval`` scores and how: the options of its command line."""
+
+    task: str | None = None
+    instruction: str | None = None
+    prompt_file: Path | None = None
+    split: str = "dev"
+    demos: int = 0
+    template: str = "completion"
+    scorer: str | None = None
+    model: str | None = None
+    limit: int | None = None
+    seed: int | None = None
+    device: str = "auto"
+    use_cache: bool = True
+    show: int = 5
+    quiet: bool = False
+    predictions: Path | None = None
+    adapter: Path | None = None
+    rendering: str = "scored"
+
+
+def run_eval(options: EvalOptions) -> dict[str, Any]:
     """Score a prompt on a split. ``rendering="chat"`` scores the prompt as the chat messages that
     ``apeopt export --format openai|prompty`` write (for a completion-template prompt, not what
     was scored), so a user can measure that rendering before shipping it."""
     import sys
+
+    o = options
+    task, instruction, prompt_file, split, demos, template = o.task, o.instruction, o.prompt_file, o.split, o.demos, o.template
+    scorer, model, limit, seed, device, use_cache = o.scorer, o.model, o.limit, o.seed, o.device, o.use_cache
+    show, quiet, predictions, adapter, rendering = o.show, o.quiet, o.predictions, o.adapter, o.rendering
 
     from apeopt.tasks import load_task
 
@@ -50,7 +60,7 @@ def run_eval(
 
     meta = None
     if adapter is not None:  # a tuned model from `apeopt compare`: its task, split seed and prompt by default
-        from apeopt.models.adapter import read_adapter_meta
+        from apeopt.models.tuned import read_adapter_meta
 
         meta = read_adapter_meta(adapter)
         task, seed = task or meta.task_ref, seed if seed is not None else meta.split_seed
@@ -63,7 +73,7 @@ def run_eval(
     if task is None and pf is None:
         raise UserError("--task is required with --instruction")
     split_seed = seed if seed is not None else (pf.split_seed if pf else 0)
-    the_task = load_task(task or _task_of(pf, prompt_file), seed=split_seed)  # type: ignore[arg-type]
+    the_task = load_task(task or _task_of(pf, prompt_file), seed=split_seed)
     if pf is not None:
         if pf.task != the_task.name:
             raise UserError(f"prompt file {str(prompt_file)!r} was made for task {pf.task!r}, not {the_task.name!r}")
@@ -90,7 +100,7 @@ def run_eval(
     model_spec = model or (pf.model if pf else (meta.base_model if meta else DEFAULT_SPEC))
     the_scorer = get_scorer(scorer or the_task.scorer)
     if adapter is not None:
-        from apeopt.models.adapter import open_adapter
+        from apeopt.models.tuned import open_adapter
 
         backend, _ = open_adapter(adapter, model_spec, device=device, use_cache=use_cache)
     else:

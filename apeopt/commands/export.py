@@ -12,7 +12,7 @@ from apeopt.errors import UserError
 def run_export(run: str, fmt: str, output: Path | None, fixed: bool = False) -> str:
     """The exported text (written to ``output`` when given); warnings go to stderr, one line each."""
     from apeopt.atomic_files import atomic_write_text
-    from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore
+    from apeopt.runs import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore
     from apeopt.prompts.export import export_prompt, rendering_note
     from apeopt.prompts.file import load_prompt_file
 

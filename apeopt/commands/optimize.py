@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apeopt.optimizer.runstore import PARTIAL_PROMPT
+from apeopt.runs import PARTIAL_PROMPT
 from apeopt.records.scores import SplitScore
-from apeopt.records.summary import RunSummary
+from apeopt.records.summary import Baseline, RunSummary, Winner
 
 
 def _fmt(score: SplitScore | None) -> str:
@@ -23,7 +23,7 @@ def print_summary(summary: RunSummary) -> None:
     console = Console()
     console.print()  # a line between the progress view's last lines and the table
     table = Table("method", "dev", "test", "test_shift", title=f"{summary.task} — {summary.space} — {summary.model}")
-    rows = {**summary.baselines(), "winner": summary.winner}
+    rows: dict[str, Baseline | Winner] = {**summary.baselines(), "winner": summary.winner}
     for name, row in rows.items():
         label = f"{name} (k={row.k})" if name == "few_shot" else name  # type: ignore[union-attr]
         table.add_row(label, _fmt(row.score("dev")), _fmt(row.score("test")), _fmt(row.score("test_shift")))

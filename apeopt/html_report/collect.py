@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from apeopt.errors import UserError
-from apeopt.optimizer.runstore import CONFIG, LEADERBOARD, STUDY_DB, SUMMARY, RunStore
+from apeopt.runs import COMPARISON_JSON, CONFIG, LEADERBOARD, STUDY_DB, SUMMARY, RunStore
 from apeopt.records.compare import CompareSummary, load_comparison
 from apeopt.records.cost import CostReport
 from apeopt.records.scores import Paired, SplitScore
-from apeopt.records.summary import RunSummary, load_summary
+from apeopt.records.summary import Baseline, RunSummary, Winner, load_summary
 
 BATCH_DB = "batch.db"
-COMPARISON = "comparison.json"
 
 
 @dataclass(frozen=True)
@@ -213,7 +212,7 @@ def read_run(path: Path, top: int = 10) -> Run:
 def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: int) -> None:
     if summary is not None:
         run.metric = summary.winner.dev_selection.metric
-        scored = {**summary.baselines(), "winner": summary.winner}
+        scored: dict[str, Baseline | Winner] = {**summary.baselines(), "winner": summary.winner}
         for name, s in scored.items():
             label = f"few_shot (k={s.k})" if name == "few_shot" else name  # type: ignore[union-attr]
             run.methods.append(MethodScore(name, _score(s.score("test")), _score(s.score("test_shift")), _score(s.score("dev")),
@@ -250,7 +249,7 @@ def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: i
 def _read_compare(store: RunStore, summary: CompareSummary | None, run: Run) -> None:
     if summary is not None:
         run.metric, run.wall_seconds = summary.scorer, summary.wall_seconds
-    rows = load_comparison(store.path(COMPARISON)) if store.path(COMPARISON).is_file() else ()
+    rows = load_comparison(store.path(COMPARISON_JSON)) if store.path(COMPARISON_JSON).is_file() else ()
     for r in rows:
         extra: dict[str, Any] = {"family": r.family, "trainable_params": r.trainable_params, "train_seconds": r.train_seconds,
                                  "lm_calls": r.lm_calls, "lm_tokens": r.lm_tokens,
@@ -271,7 +270,6 @@ def _db_jobs(db: Path) -> dict[str, Job] | str:
 
         from apeopt.batch.state import job_attempts
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", engine_kwargs={"connect_args": {"timeout": 30}},
                                                skip_table_creation=True)  # read only: workers may be writing
         jobs: dict[str, Job] = {}

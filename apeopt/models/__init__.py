@@ -11,8 +11,8 @@ from apeopt.registry import Registry
 if TYPE_CHECKING:
     from apeopt.models.base import LMBackend
 
-# Backend classes by spec kind; each has ``from_spec(spec, device, dtype, cache_dir, trust_remote_code)``.
-BACKENDS: Registry = Registry("model backend")
+# Backend classes by spec kind; each opens itself with ``LMBackend.from_spec``.
+BACKENDS: "Registry[type[LMBackend]]" = Registry("model backend")
 BACKENDS.add("hf", "apeopt.models.hf:HFBackend")
 BACKENDS.add("gguf", "apeopt.models.hf:HFBackend")
 BACKENDS.add("openai", "apeopt.models.openai_backend:OpenAIBackend")
@@ -28,10 +28,6 @@ def load_backend(
     """Load the model named by ``spec`` (see ``apeopt.models.spec``) on ``device``."""
     parsed = parse_spec(spec)
     backend_cls = BACKENDS.get(parsed.kind)
-    if parsed.kind in ("hf", "gguf"):
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # apeopt shows its own progress; keep stderr to one line per event
     return backend_cls.from_spec(
         parsed, device=device, dtype=dtype, cache_dir=cache_dir, trust_remote_code=trust_remote_code
     )

@@ -6,7 +6,12 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import TYPE_CHECKING, Sequence, Union
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from apeopt.models.spec import ModelSpec
 
 Message = tuple[str, str]  # (role, content)
 Prompt = Union[str, tuple[Message, ...]]  # completion text, or chat messages
@@ -149,6 +154,12 @@ class LMBackend(ABC):
     usage: Usage
     gives_token_logprobs: bool = False  # implements ``generate_with_logprobs``
     counts_tokens: bool = False  # ``count_tokens`` uses the model's own tokenizer (not an estimate)
+
+    @classmethod
+    def from_spec(cls, spec: "ModelSpec", device: str = "auto", dtype: str = "auto",
+                  cache_dir: "str | Path | None" = None, trust_remote_code: bool = False) -> "LMBackend":
+        """Open the model a parsed spec names (``apeopt.models.load_backend`` calls it per spec kind)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be opened from a model spec")
 
     @abstractmethod
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:

@@ -13,9 +13,10 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from apeopt.models.base import GenerateRequest, LMBackend, ScoredCompletion
+from apeopt.models.hf_access import HFAccess
 
 
 @dataclass
@@ -104,7 +105,7 @@ class MicroBatcher:
             return self.backend.generate
         if kind == "scored":
             return lambda items: generate_scored(self.backend, items)
-        return lambda texts: echo_logprobs(self.backend, texts)
+        return lambda texts: echo_logprobs(cast(HFAccess, self.backend), texts)  # echo is served for HF models only
 
 
 def generate_scored(backend: LMBackend, items: Sequence[tuple[GenerateRequest, int]]) -> list[ScoredCompletion]:
@@ -115,7 +116,7 @@ def generate_scored(backend: LMBackend, items: Sequence[tuple[GenerateRequest, i
     return [(c, tuple(lp.trimmed(top) for lp in lps)) for (c, lps), (_, top) in zip(done, items)]
 
 
-def echo_logprobs(backend: Any, texts: Sequence[str]) -> list[dict[str, Any]]:
+def echo_logprobs(backend: HFAccess, texts: Sequence[str]) -> list[dict[str, Any]]:
     """OpenAI ``logprobs`` objects (tokens, token_logprobs, text_offset) for each whole text."""
     scored = backend.token_logprobs(list(texts))
     tok = backend.tokenizer

@@ -36,7 +36,8 @@ from apeopt.models.base import (
 )
 from apeopt.models.cache import announce_cache_write, default_cache_dir
 from apeopt.models.device import resolve_device
-from apeopt.models.hf_generate import _dedupe, _generate_key, _GumbelSampler, _row_seed, _RowStopper, generate_shared
+from apeopt.models.hf_batching import LOGITS_BUDGET, budget_chunks
+from apeopt.models.hf_generate import GumbelSampler, RowStopper, dedupe, generate_key, generate_shared, row_seed
 from apeopt.models.prefix_cache import common_prefix, kv_bytes_per_token, logprob_shared, supports_prefix_reuse
 from apeopt.models.spec import ModelSpec
 
@@ -45,8 +46,6 @@ CUDA_BATCH = 128
 # Most bytes of KV cache one batch may hold (rows x (prefix + suffix + new tokens) x bytes/token).
 CPU_KV_BYTES = 512 << 20
 CUDA_KV_BYTES = 8 << 30
-# Most logits elements (batch x kept positions x vocab) one scoring forward may produce.
-LOGITS_BUDGET = 1 << 27
 DONE_MARK = "apeopt-complete"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".json")
 
@@ -84,7 +83,7 @@ class HFBackend(LMBackend):
         dev, dt = resolve_device(device, dtype)
         start = time.perf_counter()
         model, tokenizer = load_model_and_tokenizer(spec, dt, cache_dir, trust_remote_code)
-        model = model.to(dev)
+        model = model.to(dev)  # type: ignore[arg-type]  # transformers types .to through a wrapper
         identity = f"{spec.spec}@{weights_fingerprint(spec, model)}:{str(dt).removeprefix('torch.')}"
         backend = cls(model, tokenizer, spec.spec, identity, batch_size)
         backend.load_seconds = time.perf_counter() - start
@@ -125,7 +124,7 @@ class HFBackend(LMBackend):
     # ----------------------------------------------------------------- generate
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
-        unique, where = _dedupe(requests, _generate_key)
+        unique, where = dedupe(requests, generate_key)
         results: list[Completion | None] = [None] * len(unique)
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, req in enumerate(unique):
@@ -154,18 +153,19 @@ class HFBackend(LMBackend):
         rows = [ids for ids in prompts for _ in range(n)]
         input_ids, mask = self.left_pad(rows)
         width = input_ids.shape[1]
-        stopper = _RowStopper(width, first.stop, self.eos_ids, self.tokenizer)
+        stopper = RowStopper(width, first.stop, self.eos_ids, self.tokenizer)
         processors = LogitsProcessorList()
         if first.temperature > 0:
-            seeds = [_row_seed(r.seed, j) for r in reqs for j in range(n)]
-            processors.append(_GumbelSampler(first.temperature, seeds, self.device))
+            seeds = [row_seed(r.seed, j) for r in reqs for j in range(n)]
+            processors.append(GumbelSampler(first.temperature, seeds, self.device))
         out = self.model.generate(
             input_ids=input_ids, attention_mask=mask, generation_config=self._gen_config(first.max_tokens),
             logits_processor=processors, stopping_criteria=StoppingCriteriaList([stopper]),
         )
         texts, counts, new_ids = [], [], []
         for row in range(len(rows)):
-            length = stopper.lengths[row] if stopper.lengths[row] is not None else out.shape[1] - width
+            stopped = stopper.lengths[row]
+            length = stopped if stopped is not None else out.shape[1] - width
             new = out[row, width: width + length].tolist()
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             texts.append(cut_at_stop(text, first.stop))
@@ -187,7 +187,7 @@ class HFBackend(LMBackend):
     # ----------------------------------------------------------------- logprob
     @torch.inference_mode()
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
-        unique, where = _dedupe(requests, lambda r: r)
+        unique, where = dedupe(requests, lambda r: r)
         items = [self.encode_scored(r) for r in unique]
         scored = self._score_items(items)
         results = [LogprobResult(tuple(lps), len(ids) - m) for lps, (ids, m) in zip(scored, items)]
@@ -223,7 +223,7 @@ class HFBackend(LMBackend):
             return logprob_shared(self, items, vocab, LOGITS_BUDGET)
         scored: list[list[float]] = [[] for _ in items]
         order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-        for chunk in _budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
+        for chunk in budget_chunks(order, [m for _, m in items], self.batch_size, vocab):
             for i, lps in zip(chunk, self._logprob_batch([items[i] for i in chunk])):
                 scored[i] = lps
         return scored
@@ -249,7 +249,7 @@ class HFBackend(LMBackend):
         input_ids, mask = self.left_pad([ids[:-1] for ids, _ in items])
         logits = self.last_logits(input_ids, mask, keep)
         logp = torch.log_softmax(logits.float(), dim=-1)
-        out = []
+        out: list[list[float]] = []
         for row, (ids, m) in enumerate(items):
             if m == 0:
                 out.append([])
@@ -319,7 +319,7 @@ def _load_gguf(spec: ModelSpec, dtype: torch.dtype, cache_dir: Path) -> tuple[Pr
         try:
             _save_plain_copy(model, tokenizer, folder)
         except OSError:  # read-only cache: keep the de-quantized model as it is
-            return model.to(dtype), tokenizer
+            return model.to(dtype), tokenizer  # type: ignore[arg-type]  # as above
         announce_cache_write(f"converted {spec.spec} to a plain safetensors copy", folder)
         del model
     return _load_pretrained(str(folder), dtype, False)
@@ -390,18 +390,3 @@ def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> tuple[int, ...]:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
-
-
-def _budget_chunks(order: list[int], kept: list[int], batch_size: int, vocab: int) -> Iterator[list[int]]:
-    """Consecutive chunks of ``order`` with at most ``batch_size`` rows and a bounded logits tensor."""
-    chunk: list[int] = []
-    widest = 0
-    for i in order:
-        w = max(widest, kept[i], 1)
-        if chunk and (len(chunk) >= batch_size or (len(chunk) + 1) * w * vocab > LOGITS_BUDGET):
-            yield chunk
-            chunk, w = [], max(kept[i], 1)
-        chunk.append(i)
-        widest = w
-    if chunk:
-        yield chunk

@@ -1,7 +1,7 @@
 """Generation for HFBackend: a decoding loop over shared-prefix KV caches, and the per-row stop
 and seeded-sampling helpers shared with the plain ``model.generate`` path.
 
-The loop gives the same tokens as ``model.generate`` with ``_RowStopper`` and ``_GumbelSampler``:
+The loop gives the same tokens as ``model.generate`` with ``RowStopper`` and ``GumbelSampler``:
 argmax of the (noised) float32 scores, one noise draw per row per step from the row's own
 generator, a row ends at EOS or once its decoded text holds a stop string. Unlike it, finished
 rows leave the batch (their cache rows are dropped) and the batch ends when its last row does.
@@ -19,9 +19,10 @@ from transformers import LogitsProcessor, StoppingCriteria
 from apeopt.models import prefix_cache as pc
 from apeopt.models.base import Completion, GenerateRequest, cut_at_stop
 from apeopt.models.kv_arg import cache_kwargs
+from apeopt.models.hf_access import HFAccess
 
 
-class _RowStopper(StoppingCriteria):
+class RowStopper(StoppingCriteria):
     """Marks each row done at EOS or once its decoded new text contains a stop string;
     records how many new tokens each row produced up to that point."""
 
@@ -53,7 +54,7 @@ class _RowStopper(StoppingCriteria):
         return any(s in text for s in self.stop)
 
 
-class _GumbelSampler(LogitsProcessor):
+class GumbelSampler(LogitsProcessor):
     """Sampling at ``temperature`` via the Gumbel-max trick with one generator per row, so a
     row's samples depend only on its seed, never on what else shares the batch."""
 
@@ -74,17 +75,17 @@ class _GumbelSampler(LogitsProcessor):
         return scores.float() / self.temperature + gumbel
 
 
-def _row_seed(seed: int, sample: int) -> int:
+def row_seed(seed: int, sample: int) -> int:
     digest = hashlib.sha256(f"apeopt:{seed}:{sample}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
-def _generate_key(req: GenerateRequest) -> GenerateRequest:
+def generate_key(req: GenerateRequest) -> GenerateRequest:
     """Greedy output does not depend on the seed: such requests are the same computation."""
     return req if req.temperature > 0 or req.seed == 0 else dataclasses.replace(req, seed=0)
 
 
-def _dedupe(requests: Sequence[Any], key: Callable[[Any], Hashable]) -> tuple[list[Any], list[int]]:
+def dedupe(requests: Sequence[Any], key: Callable[[Any], Hashable]) -> tuple[list[Any], list[int]]:
     """Distinct requests (first occurrence order) and, per request, the index of its distinct one."""
     index: dict[Hashable, int] = {}
     unique: list[Any] = []
@@ -98,14 +99,14 @@ def _dedupe(requests: Sequence[Any], key: Callable[[Any], Hashable]) -> tuple[li
     return unique, where
 
 
-def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateRequest]) -> list[Completion]:
+def generate_shared(backend: HFAccess, prompts: list[list[int]], reqs: list[GenerateRequest]) -> list[Completion]:
     """Complete ``prompts`` (same max_tokens/temperature/n/stop) with shared-prefix caches."""
     first = reqs[0]
     n = first.n
     caps = [len(p) - 1 for p in prompts]  # the last prompt token goes through the suffix pass
     groups = pc.group_by_prefix(prompts, caps)
     store = pc.PrefixStore(backend.model, backend.device, groups, prompts, backend.pad_id, backend.max_cells)
-    stopper = _RowStopper(0, first.stop, backend.eos_ids, backend.tokenizer)
+    stopper = RowStopper(0, first.stop, backend.eos_ids, backend.tokenizer)
     lengths = [len(p) for p in prompts]
     texts: list[list[str]] = [[""] * n for _ in prompts]
     counts: list[list[int]] = [[0] * n for _ in prompts]
@@ -116,8 +117,8 @@ def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateR
         prep = pc.prepare(store, [prompts[i] for i in plan.rows], plan.groups, backend.pad_id, repeats=n)
         sampler = None
         if first.temperature > 0:
-            seeds = [_row_seed(reqs[i].seed, j) for i in plan.rows for j in range(n)]
-            sampler = _GumbelSampler(first.temperature, seeds, backend.device)
+            seeds = [row_seed(reqs[i].seed, j) for i in plan.rows for j in range(n)]
+            sampler = GumbelSampler(first.temperature, seeds, backend.device)
         outs = _decode(backend, prep, first.max_tokens, stopper, sampler)
         store.done(plan.groups)
         for k, i in enumerate(plan.rows):
@@ -130,8 +131,8 @@ def generate_shared(backend: Any, prompts: list[list[int]], reqs: list[GenerateR
     return [Completion(tuple(texts[i]), len(prompts[i]), sum(counts[i]), tuple(ids[i])) for i in range(len(prompts))]
 
 
-def _decode(backend: Any, prep: pc.Prepared, max_tokens: int, stopper: _RowStopper,
-            sampler: _GumbelSampler | None) -> list[list[int]]:
+def _decode(backend: HFAccess, prep: pc.Prepared, max_tokens: int, stopper: RowStopper,
+            sampler: GumbelSampler | None) -> list[list[int]]:
     """Greedy (or Gumbel-sampled) decoding; returns each row's new tokens up to where it ended."""
     model = backend.model
     logits, cache = pc.forward(model, prep, 1, backend.keeps_logits)

@@ -19,13 +19,14 @@ from typing import Any, Sequence
 import torch
 
 from apeopt.models.base import GenerateRequest, ScoredCompletion, TokenChoice, TokenLogprobs
+from apeopt.models.hf_batching import budget_chunks
+from apeopt.models.hf_access import HFAccess
 
 _DECODE = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
 
 
 @torch.inference_mode()
-def generate_with_logprobs(backend: Any, requests: Sequence[GenerateRequest], top: int) -> list[ScoredCompletion]:
-    from apeopt.models.hf import _budget_chunks
+def generate_with_logprobs(backend: HFAccess, requests: Sequence[GenerateRequest], top: int) -> list[ScoredCompletion]:
 
     done = backend.generate(requests)
     items: list[tuple[list[int], int]] = []
@@ -39,7 +40,7 @@ def generate_with_logprobs(backend: Any, requests: Sequence[GenerateRequest], to
     vocab = int(backend.model.get_output_embeddings().weight.shape[0])
     scored: list[TokenLogprobs] = [TokenLogprobs()] * len(items)
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-    for chunk in _budget_chunks(order, [m for _, m in items], backend.batch_size, vocab):
+    for chunk in budget_chunks(order, [m for _, m in items], backend.batch_size, vocab):
         for i, res in zip(chunk, _top_batch(backend, [items[i] for i in chunk], [texts[i] for i in chunk], top)):
             scored[i] = res
     backend.usage.add(calls=len(items), prompt_tokens=sum(len(ids) - m for ids, m in items))
@@ -66,7 +67,7 @@ def _cut(tokenizer: Any, ids: list[int], text: str) -> tuple[list[int], list[str
     return ids[:kept], out
 
 
-def _top_batch(backend: Any, items: list[tuple[list[int], int]], texts: list[list[str]], top: int) -> list[TokenLogprobs]:
+def _top_batch(backend: HFAccess, items: list[tuple[list[int], int]], texts: list[list[str]], top: int) -> list[TokenLogprobs]:
     keep = max(m for _, m in items)
     if keep == 0:
         return [TokenLogprobs() for _ in items]

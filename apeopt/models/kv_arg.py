@@ -14,14 +14,15 @@ from typing import Any
 
 
 @lru_cache(maxsize=None)
-def _arg_name(forward_cls: type) -> str:
+def _arg_name(forward_cls: Any) -> str:
     params = inspect.signature(forward_cls.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
 def cache_kwargs(module: Any, cache: Any) -> dict[str, Any]:
     """``{name: cache}`` for ``module(...)``, with the cache argument's name in this version."""
-    return {_arg_name(type(module)): cache}
+    forward_cls: Any = type(module)
+    return {_arg_name(forward_cls): cache}
 
 
 def returned_cache(output: Any) -> Any:

@@ -38,7 +38,7 @@ from apeopt.models.openai_spec import DEFAULT_KEY_ENV, OpenAISpec, parse_openai_
 from apeopt.models.spec import ModelSpec
 
 T = TypeVar("T")
-I = TypeVar("I")
+ItemT = TypeVar("ItemT")
 log = logging.getLogger("apeopt.models.openai")
 
 _BEARER = re.compile(r"Bearer\s+[^\s'\",}]+", re.IGNORECASE)
@@ -221,7 +221,7 @@ class OpenAIBackend(LMBackend):
         return text
 
     # ------------------------------------------------------------------ transport
-    def _map(self, fn: Callable[[I, threading.Event], T], items: Sequence[I]) -> list[T]:
+    def _map(self, fn: Callable[[ItemT, threading.Event], T], items: Sequence[ItemT]) -> list[T]:
         """``fn`` over ``items`` on at most ``concurrency`` threads; the first error cancels the rest."""
         cancel = threading.Event()
         if len(items) <= 1 or self.concurrency == 1:

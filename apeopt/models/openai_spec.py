@@ -92,7 +92,7 @@ def _option(name: str, raw: str, valid: str) -> object:
     except ValueError:
         raise UserError(f"remote model spec: option {name} must be a number, got {raw!r}; {valid}") from None
     low = 1 if name == "concurrency" else 0
-    if value < low or (name == "timeout" and value <= 0):  # type: ignore[operator]
+    if value < low or (name == "timeout" and value <= 0):
         raise UserError(f"remote model spec: option {name} must be {'>' if name == 'timeout' else '>='} "
                         f"{low}, got {raw!r}; {valid}")
     return value

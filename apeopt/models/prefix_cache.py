@@ -13,12 +13,13 @@ caches (DynamicCache layers) qualify; anything else uses the plain left-padded p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, cast
 
 import torch
 from transformers import DynamicCache
 
 from apeopt.models.kv_arg import cache_kwargs, returned_cache
+from apeopt.models.hf_access import HFAccess
 
 # Rows sharing fewer tokens than this are not worth a separate prefix forward.
 MIN_SHARED = 4
@@ -69,7 +70,7 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     tokens: shrinking the shared prefix from ``shared`` to ``l`` costs ``(|G| - 1) * (shared - l)``
     recomputed tokens and saves ``l``.
     """
-    order = sorted(range(len(seqs)), key=lambda i: seqs[i])
+    order = sorted(range(len(seqs)), key=lambda i: cast(list[int], seqs[i]))  # token lists compare lexicographically
     # adjacent[p]: tokens row order[p] shares with row order[p - 1] (each pair computed once)
     adjacent = [0] + [common_prefix(seqs[a], seqs[b]) for a, b in zip(order, order[1:])]
     groups: list[tuple[int, list[int]]] = []
@@ -77,10 +78,10 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     shared = 0
     for pos, i in enumerate(order):
         if cur:  # cur[-1] is order[pos - 1]
-            l = min(shared, adjacent[pos], caps[i])
-            if l >= min_shared and (len(cur) - 1) * (shared - l) < l and not _starts_run(adjacent, caps, order, pos, l):
+            n_shared = min(shared, adjacent[pos], caps[i])
+            if n_shared >= min_shared and (len(cur) - 1) * (shared - n_shared) < n_shared and not _starts_run(adjacent, caps, order, pos, n_shared):
                 cur.append(i)
-                shared = l
+                shared = n_shared
                 continue
             groups.append((shared, cur))
         cur, shared = [i], max(0, caps[i])
@@ -89,15 +90,15 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     return groups
 
 
-def _starts_run(adjacent: Sequence[int], caps: Sequence[int], order: Sequence[int], pos: int, l: int) -> bool:
-    """Does row ``order[pos]`` share far more with the next row than ``l`` with the current group?
+def _starts_run(adjacent: Sequence[int], caps: Sequence[int], order: Sequence[int], pos: int, n_shared: int) -> bool:
+    """Does row ``order[pos]`` share far more with the next row than ``n_shared`` with the current group?
     Then it starts a new group: rows of different prompts interleave in lexicographic order (a
     zero-shot row sorts between two 32-demo rows), and a lone row that took it in would cut the
     next run's shared prefix from hundreds of tokens to the instruction's dozen."""
     if pos + 1 >= len(order):
         return False
     nxt = min(adjacent[pos + 1], caps[order[pos]], caps[order[pos + 1]])
-    return nxt >= 2 * l and nxt - l >= RUN_GAIN
+    return nxt >= 2 * n_shared and nxt - n_shared >= RUN_GAIN
 
 
 @dataclass
@@ -301,7 +302,7 @@ def _batch_cache(store: PrefixStore, row_groups: Sequence[int], shared: Sequence
 def _cache(layers: KV, config: Any) -> DynamicCache:
     """A DynamicCache holding these tensors as they are (the constructor would copy them)."""
     cache = DynamicCache(config=config)
-    for layer, (k, v) in zip(cache.layers, layers):
+    for layer, (k, v) in zip(cast(list[Any], cache.layers), layers):
         layer.lazy_initialization(k, v)
         layer.keys, layer.values = k, v
     return cache
@@ -320,7 +321,7 @@ def forward(model: Any, prep: Prepared, keep: int, keep_arg: bool) -> tuple[torc
     return model.get_output_embeddings()(out.last_hidden_state[:, -keep:]), returned_cache(out)
 
 
-def logprob_shared(backend: Any, items: Sequence[tuple[list[int], int]], vocab: int,
+def logprob_shared(backend: HFAccess, items: Sequence[tuple[list[int], int]], vocab: int,
                    logits_budget: int) -> list[list[float]]:
     """Per-token log-probs of each item's last ``m`` tokens (``items``: (full ids, m)), with
     shared-prefix caches; logits only at the scored positions."""

@@ -26,6 +26,8 @@ def check_cost_fields(config: "OptimizeConfig") -> None:
 
 @dataclass(frozen=True)
 class OptimizeConfig:
+    """The settings of one optimize run, validated on construction; written into the run's config.json."""
+
     task: str
     model: str = DEFAULT_SPEC
     proposer_model: str | None = None  # None: the task model itself
@@ -79,8 +81,8 @@ class OptimizeConfig:
                 raise UserError(f"config field {name!r} must be > 0, got {v!r}")
         if not self.proposers:
             raise UserError("config field 'proposers' must name at least one proposer")
-        from apeopt.optimizer.proposer import PROPOSERS
-        from apeopt.optimizer.reflect import MIN_TOKENS
+        from apeopt.optimizer.proposers.registry import PROPOSERS
+        from apeopt.optimizer.proposers.reflect import MIN_TOKENS
 
         later = {n for n in PROPOSERS.names() if PROPOSERS.get(n).later_only}
         for p in self.proposers:
@@ -91,8 +93,10 @@ class OptimizeConfig:
             if p not in PROPOSERS:
                 raise UserError(f"config field 'later_proposers': {PROPOSERS.unknown_message(p)}")
         check_cost_fields(self)
-        if self.parents not in ("top", "pareto"):
-            raise UserError(f"config field 'parents' must be 'top' or 'pareto', got {self.parents!r}")
+        from apeopt.optimizer.proposers.parents import PARENTS
+
+        if self.parents not in PARENTS:
+            raise UserError(f"config field 'parents' must be {' or '.join(repr(n) for n in sorted(PARENTS.names(), reverse=True))}, got {self.parents!r}")
         if isinstance(self.reflect_tokens, bool) or not isinstance(self.reflect_tokens, int) or self.reflect_tokens < MIN_TOKENS:
             raise UserError(f"config field 'reflect_tokens' must be a whole number >= {MIN_TOKENS}, got {self.reflect_tokens!r}")
 

@@ -12,7 +12,7 @@
 - ``prefer="cheapest"`` exports the prompt with the fewest tokens per example among those fully
   scored on dev that the best one does not credibly beat, if it saves at least ``MIN_SAVING`` (5%)
   of the best's tokens: the selection rule's paired bootstrap
-  (:func:`apeopt.optimizer.selection.paired_gain`, one-sided 95%) with the best as challenger. The
+  (:func:`apeopt.optimizer.selection.rule.paired_gain`, one-sided 95%) with the best as challenger. The
   default ``best`` keeps the search's winner and only reports that cheapest prompt and its saving.
 """
 
@@ -23,8 +23,8 @@ from typing import Any, Sequence
 import optuna
 
 from apeopt.errors import UserError
-from apeopt.optimizer.halving import Entry
-from apeopt.optimizer.selection import paired_gain
+from apeopt.optimizer.candidates.entry import Entry
+from apeopt.optimizer.selection.rule import paired_gain
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.records.cost import CostPoint, CostReport, pareto_front
 from apeopt.scorers import aggregate

@@ -21,12 +21,13 @@ from typing import Any, Sequence
 
 from apeopt.evaluation import request_calls
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.entries import prompt_for
-from apeopt.optimizer.final import baselines
-from apeopt.optimizer.halving import FINISH_TOP
-from apeopt.optimizer.incumbents import ladder
-from apeopt.optimizer.proposer import PROPOSERS, ProposalContext
-from apeopt.optimizer.pruner import rung_sizes
+from apeopt.optimizer.candidates.entries import prompt_for
+from apeopt.optimizer.final import reference_prompts
+from apeopt.optimizer.selection.finishing import FINISH_TOP
+from apeopt.optimizer.demos.ladder import ladder
+from apeopt.optimizer.proposers.registry import PROPOSERS
+from apeopt.optimizer.proposers.base import ProposalContext
+from apeopt.optimizer.scheduling.pruner import rung_sizes
 from apeopt.prompts.prompt import PromptConfig
 from apeopt.scorers import get_scorer
 from apeopt.search_spaces import Format, SearchSpace
@@ -35,7 +36,7 @@ from apeopt.tasks.task import EVAL_SPLITS, Example, Task
 PROPOSAL_TOKENS = 300
 
 
-class Halving:
+class _HalvingCost:
     """LM calls successive halving spends on batches of trials, rung by rung (``worst``: the bound)."""
 
     def __init__(self, eta: int, rungs: int, worst: bool) -> None:
@@ -54,12 +55,13 @@ class Halving:
         return calls
 
 
-def format_prompt(task: Task, instruction: str, fmt: Format) -> PromptConfig:
+def _format_prompt(task: Task, instruction: str, fmt: Format) -> PromptConfig:
+    """The prompt ``instruction`` renders to in ``fmt`` over the task's train split."""
     return prompt_for(instruction, fmt, task.split("train"), task.max_tokens)
 
 
 def _slice_calls(task: Task, fmt: Format, dev: Sequence[Example], sizes: Sequence[int], likelihood: bool) -> list[int]:
-    prompt = format_prompt(task, task.instruction, fmt)
+    prompt = _format_prompt(task, task.instruction, fmt)
     return [request_calls(prompt, dev[a:b], likelihood) for a, b in zip([0, *sizes[:-1]], sizes)]
 
 
@@ -77,7 +79,7 @@ def _search(config: OptimizeConfig, space: SearchSpace, ladder_costs: Sequence[S
     """Scoring calls of the whole search, phase by phase as ``optimizer.loop`` runs them: the incumbent
     ladder, then per round the demo sets, the format trials and the new instructions, each phase
     followed by finishing up to ``FINISH_TOP`` leaders on the rest of dev."""
-    halving = Halving(config.eta, len(start), worst)
+    halving = _HalvingCost(config.eta, len(start), worst)
     finish = FINISH_TOP * sum(start[1:])  # a leader pruned after the first rung, finished on the rest of dev
     calls = sum(halving.batch(1, c) for c in ladder_costs) if worst else halving.batch(len(ladder_costs), start)
     calls += finish
@@ -94,19 +96,20 @@ def _final(config: OptimizeConfig, task: Task, winner: Sequence[Format], dev: Se
     """The winner (mean over ``winner`` formats) and the baselines on dev, test and test_shift, once."""
     splits = [tuple(dev) if s == "dev" else task.splits[s] for s in EVAL_SPLITS if task.splits.get(s)]
     likelihood = get_scorer(task.scorer).needs_logprob
-    fixed = baselines(task, config.few_shot_k, config.split_seed).values()
-    won = sum(request_calls(format_prompt(task, task.instruction, f), exs, likelihood) for f in winner for exs in splits)
+    fixed = reference_prompts(task, config.few_shot_k, config.split_seed).values()
+    won = sum(request_calls(_format_prompt(task, task.instruction, f), exs, likelihood) for f in winner for exs in splits)
     return won / len(winner) + sum(request_calls(p, exs, likelihood) for p in fixed for exs in splits)
 
 
 def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str, Any]:
+    """The expected and the maximum LM calls and tokens of a run (see the module docstring)."""
     dev = config.dev_split(task)
     sizes = rung_sizes(len(dev), min(config.minibatch, len(dev)), config.eta)
     likelihood = space.scoring == "likelihood"
     start = _slice_calls(task, space.defaults(), dev, sizes, likelihood)
-    rungs = [fmt for _, fmt in ladder(space.defaults(), task.split("train"), task.instruction, config.split_seed)] \
+    ladder_formats = [fmt for _, fmt in ladder(space.defaults(), task.split("train"), task.instruction, config.split_seed)] \
         if space.incumbents == "ladder" and space.searches_demos else [space.defaults()]
-    ladder_costs = [_slice_calls(task, f, dev, sizes, likelihood) for f in rungs]
+    ladder_costs = [_slice_calls(task, f, dev, sizes, likelihood) for f in ladder_formats]
     per_format = [_slice_calls(task, f, dev, sizes, likelihood) for f in space.cost_formats()]
     mean = [sum(c) / len(per_format) for c in zip(*per_format)]
     costliest = max(per_format, key=sum)
@@ -118,7 +121,7 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     search, search_max = min(proposal_calls + scoring, cap), min(proposal_calls + scoring_max, cap)
     final = _final(config, task, space.cost_formats(), dev)
     final_max = _final(config, task, [max(space.cost_formats(), key=lambda f: f.votes * (2 if f.cot else 1))], dev)
-    rendered = format_prompt(task, task.instruction, space.defaults()).render(dev[0].input)
+    rendered = _format_prompt(task, task.instruction, space.defaults()).render(dev[0].input)
     per_call = len(str(rendered)) // 4 + (task.max_tokens if space.scoring == "generate" else 4)
     proposal_requests = first_requests + (config.rounds - 1) * later_requests
     return {
@@ -126,7 +129,7 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
         "space": space.name,
         "rungs": sizes,
         "rounds_max": config.rounds,
-        "candidates_round0": len(rungs) + first_calls,
+        "candidates_round0": len(ladder_formats) + first_calls,
         "proposal_calls": proposal_calls,
         "scoring_calls_est": math.ceil(scoring),
         "final_calls": math.ceil(final),

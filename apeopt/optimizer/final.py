@@ -16,7 +16,7 @@ from apeopt.scorers import get_scorer, paired_bootstrap
 from apeopt.tasks.task import EVAL_SPLITS, Task
 
 
-def baselines(task: Task, few_shot_k: int, seed: int) -> dict[str, PromptConfig]:
+def reference_prompts(task: Task, few_shot_k: int, seed: int) -> dict[str, PromptConfig]:
     """The human instruction zero-shot, and with ``few_shot_k`` seeded train demos."""
     out = {"human": reference.human(task)}
     if few_shot_k > 0:
@@ -37,6 +37,7 @@ def score_final(
 
 
 def paired(raw: dict[str, dict[str, EvalResult]], a: str, b: str, split: str = "test") -> Paired | None:
+    """The paired bootstrap of ``a`` minus ``b`` on ``split`` (None when either was not scored there)."""
     if a not in raw or b not in raw or split not in raw[a]:
         return None
     return Paired.from_dict(paired_bootstrap(raw[a][split].scores, raw[b][split].scores))

@@ -1,6 +1,6 @@
 """The search loop: incumbents first, then demos, format and wording, each against the incumbent.
 
-Round 0 scores the incumbent ladder (:mod:`apeopt.optimizer.incumbents`: the human instruction
+Round 0 scores the incumbent ladder (:mod:`apeopt.optimizer.demos.ladder`: the human instruction
 with 0 to 32 random demos, and with retrieved demos); its best on all of dev is the incumbent.
 Every round then runs three phases, each scored by successive halving on dev, with the leaders
 that halving pruned early finished on all of dev:
@@ -9,13 +9,14 @@ that halving pruned early finished on all of dev:
 2. format: TPE over the space's other dimensions (template, CoT, votes, answer prefix);
 3. wording: instructions proposed by the proposer model (APE forward and chat in round 0, then
    variations, the scored history (OPRO) and reflection on a parent's dev failures (GEPA); parents
-   by dev mean or from the per-example Pareto front, :mod:`apeopt.optimizer.context`), in the
+   by dev mean or from the per-example Pareto front, :mod:`apeopt.optimizer.proposers.context`), in the
    incumbent's format.
 
 After each phase a challenger replaces the incumbent only on a credible paired gain on all of
-dev (:mod:`apeopt.optimizer.selection`), so the winner is never below the ladder's best on dev,
+dev (:mod:`apeopt.optimizer.selection.rule`), so the winner is never below the ladder's best on dev,
 and a proposed instruction is kept only if it credibly beats the human one in the same format.
-A run its budget stops ends with a closing step that finishes the leaders it cut (:mod:`finishing`).
+A run its budget stops ends with a closing step that finishes the leaders it cut
+(:mod:`apeopt.optimizer.selection.finishing`).
 
 The search only ever sees the train and dev splits: ``Optimizer`` is handed a task with no test
 split, so selection cannot read test. Final test scoring happens in ``apeopt.optimizer.final``.
@@ -24,68 +25,69 @@ split, so selection cannot read test. Final test scoring happens in ``apeopt.opt
 from __future__ import annotations
 
 import dataclasses
+import functools
 import signal
 from typing import Any, Callable, Sequence
 
-from apeopt.models.metered import MeteredBackend
-from apeopt.optimizer.budget import Budget
-from apeopt.optimizer.bootstrap import bootstrap_ids, bootstrap_traces, bootstrapped_format, wants_bootstrap
+from apeopt.models.base import LMBackend
+from apeopt.optimizer.candidates.entries import EntryMaker
+from apeopt.optimizer.candidates.entry import Entry
+from apeopt.optimizer.candidates.pool import Candidate, CandidatePool
+from apeopt.optimizer.candidates.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.context import proposal_context
 from apeopt.optimizer.cost import CostMeter
-from apeopt.optimizer.demo_credit import DemoValue, Observation, estimate_values
-from apeopt.optimizer.demo_search import demo_base, demo_candidates, demo_credits, observation
-from apeopt.optimizer.entries import EntryMaker
-from apeopt.optimizer.finishing import closing_reserve, leaders
-from apeopt.optimizer.halving import RUNG_DOES_NOT_FIT, Entry, Halving
-from apeopt.optimizer.incumbency import Incumbency
-from apeopt.optimizer.incumbents import ladder, max_demos
-from apeopt.optimizer.pool import Candidate, CandidatePool
-from apeopt.optimizer.proposer import PROPOSERS, ScoredCandidate
-from apeopt.optimizer.pruner import halving_examples, rung_sizes
-from apeopt.optimizer.runstore import RunStore
-from apeopt.optimizer.study import open_study
-from apeopt.optimizer.tables import leaderboard, ranked_candidates
-from apeopt.optimizer.view import View
+from apeopt.optimizer.demos.bootstrap import bootstrap_ids, bootstrap_traces, bootstrapped_format, wants_bootstrap
+from apeopt.optimizer.demos.credit import DemoValue, Observation, estimate_values
+from apeopt.optimizer.demos.ladder import ladder, max_demos
+from apeopt.optimizer.demos.search import demo_base, demo_candidates, demo_credits, observation
+from apeopt.optimizer.progress import View
+from apeopt.optimizer.proposers.base import ScoredCandidate
+from apeopt.optimizer.proposers.context import proposal_context
+from apeopt.optimizer.proposers.registry import PROPOSERS
+from apeopt.optimizer.scheduling.budget import Budget, closing_reserve, phase_cap, proposer_limit
+from apeopt.optimizer.scheduling.halving import RUNG_DOES_NOT_FIT, SuccessiveHalving
+from apeopt.optimizer.scheduling.phases import round_phases
+from apeopt.optimizer.scheduling.pruner import halving_examples, rung_sizes
+from apeopt.optimizer.scheduling.study import open_study
+from apeopt.optimizer.selection.finishing import leaders
+from apeopt.optimizer.selection.incumbency import Incumbency
 from apeopt.records.search import DemoCredit
+from apeopt.runs.files import DEMO_VALUES, PROPOSER_CALLS
+from apeopt.runs.store import RunStore
 from apeopt.scorers import Scorer, get_scorer
 from apeopt.search_spaces import SearchSpace
 from apeopt.tasks.task import Task
 
 SEARCH_SPLITS = ("train", "dev")
-DEMO_VALUES = "demo_values.json"
-PROPOSER_CALLS = "proposer_calls.json"  # LM calls of each proposer (reflection included), summed over rounds
-# Share of the calls left that a phase may spend, under a call budget (round 0, later rounds).
-# Round 0's wording phase leaves 40% for the later rounds (a 500-call budget must reach round 1).
-SHARES_ROUND0 = {"incumbents": 0.35, "demos": 0.35, "format": 0.45, "instruction": 0.6}
-SHARES = {"demos": 0.35, "format": 0.45, "instruction": 1.0}
 
 
-def search_view(task: Task) -> Task:
+def _search_task(task: Task) -> Task:
     """The task as the search may see it: train and dev only."""
     return dataclasses.replace(task, splits={k: v for k, v in task.splits.items() if k in SEARCH_SPLITS})
 
 
-def replay_log(store: RunStore) -> dict[tuple[int, int], dict[str, Any]]:
+def _replay_log(store: RunStore) -> dict[tuple[int, int], dict[str, Any]]:
     """The persisted evaluations of an earlier, interrupted attempt of this run, by (trial, step)."""
     return {(r["trial"], r["step"]): r for r in store.repair_log()}
 
 
 class Optimizer:
+    """One search over a task's train and dev splits: the rounds, their phases and the incumbent."""
+
     def __init__(
         self,
         config: OptimizeConfig,
         task: Task,
         space: SearchSpace,
-        backend: MeteredBackend,
-        proposer_backend: MeteredBackend,
+        backend: LMBackend,
+        proposer_backend: LMBackend,
         store: RunStore,
         view: View,
         storage: str | None = None,
         resume: bool = False,
     ) -> None:
         self.config = config
-        self.task = search_view(task)
+        self.task = _search_task(task)
         self.space = space
         self.backend = backend
         self.proposer_backend = proposer_backend
@@ -107,14 +109,14 @@ class Optimizer:
         self._cap: int | None = None
         self.stop_reason: str | None = None
         self._interrupted = False
-        self.replay = replay_log(store) if resume else {}
+        self.replay = _replay_log(store) if resume else {}
         if resume:
             self.budget.replay_at(0.0)
         self.study = open_study(storage or store.default_storage(), store.root.name, space.sampler, config.seed,
                                 config.eta, resume)
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
         self.costs = CostMeter(backend, [x.input for x in self.dev], config.max_prompt_tokens)
-        self.halving = Halving(
+        self.halving = SuccessiveHalving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
             should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
             calls_left=self._calls_left,
@@ -144,13 +146,10 @@ class Optimizer:
         for rnd in range(self.config.rounds):
             self.view.update(round=rnd)
             before = self.incumbent
-            phases = [("demos", self._demo_entries), ("format", self._format_entries), ("instruction", self._instruction_entries)]
-            if rnd == 0:
-                phases.insert(0, ("incumbents", self._incumbent_entries))
-            for name, make in phases:
+            for phase in round_phases(rnd):
                 if self._should_stop():
                     break
-                self._phase(name, rnd, make)
+                self._phase(phase.name, rnd, functools.partial(phase.entries, self))
             if self.stop_reason or self._should_stop():
                 break
             stale = 0 if self.incumbent is not before else stale + 1
@@ -169,10 +168,8 @@ class Optimizer:
         """Make a phase's entries, score them by successive halving, finish the leaders on all of dev
         and apply the selection rule; under a call budget the phase gets a share of what is left."""
         left = self.budget.calls_left()
-        share = (SHARES_ROUND0 if rnd == 0 else SHARES)[name]
-        if left is not None:  # the incumbents phase always may score one prompt on all of dev
-            floor = len(self.dev) if name == "incumbents" else 1
-            self._cap = self.budget.spent_calls() + max(floor, int(share * left))
+        if left is not None:
+            self._cap = phase_cap(name, rnd, self.budget.spent_calls(), left, len(self.dev))
         try:
             entries = make(rnd)
             if not entries:
@@ -213,16 +210,18 @@ class Optimizer:
             self.make.discard(e)
         return entries[:keep]
 
-    def _incumbent_entries(self, rnd: int) -> list[Entry]:
+    def incumbent_entries(self, rnd: int) -> list[Entry]:
+        """The incumbent ladder's rows (or the space's start format alone), as many as the phase's calls take."""
         start = self.space.defaults()
         if self.space.incumbents == "ladder" and self.space.searches_demos:
-            rungs = ladder(start, self.train, self.task.instruction, self.config.split_seed)
+            rows = ladder(start, self.train, self.task.instruction, self.config.split_seed)
         else:
-            rungs = [("start format", start)]
+            rows = [("start format", start)]
         assert self.human is not None
-        return self._fit_count([self.make.entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rungs])
+        return self._fit_count([self.make.entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rows])
 
-    def _demo_entries(self, rnd: int) -> list[Entry]:
+    def demo_entries(self, rnd: int) -> list[Entry]:
+        """New demo sets around the incumbent's (bootstrapped CoT demos first), as many as fit."""
         inc = demo_base(self.incumbent, self.completed(), self.incumbency.key)
         if inc is None or not self.space.demo_trials:
             return []
@@ -244,7 +243,8 @@ class Optimizer:
         self.make.traces.update(traces)
         return [("bootstrapped", fmt) for fmt in [bootstrapped_format(inc.fmt, traces)] if fmt is not None]
 
-    def _format_entries(self, rnd: int) -> list[Entry]:
+    def format_entries(self, rnd: int) -> list[Entry]:
+        """The sampler's format trials with the incumbent's instruction, as many as fit."""
         inc = self.incumbent
         dims = self.space.format_dims
         if inc is None or not dims or not self.space.format_trials:
@@ -256,7 +256,8 @@ class Optimizer:
             out.append(self.make.entry(inc.candidate, fmt, "format", rnd, trial=trial))
         return self._fit_count(out)
 
-    def _instruction_entries(self, rnd: int) -> list[Entry]:
+    def instruction_entries(self, rnd: int) -> list[Entry]:
+        """New instructions from the round's proposers, in the incumbent's format, as many as fit."""
         inc = self.incumbent
         if inc is None:
             return []
@@ -274,7 +275,7 @@ class Optimizer:
             proposer = PROPOSERS.get(name)()
             before = self.proposer_backend.usage.calls
             left = self._calls_left()
-            for p in proposer.propose(self.proposer_backend, ctx, limit=None if left is None else left // 3):
+            for p in proposer.propose(self.proposer_backend, ctx, limit=proposer_limit(left)):
                 cand = self.pool.add(p.text, p.origin, rnd, p.parent)
                 if cand:
                     new.append(cand)
@@ -287,7 +288,7 @@ class Optimizer:
 
     # ----- selection -------------------------------------------------------------------
     def _finish_leaders(self, entries: list[Entry], near: bool = False) -> list[Entry]:
-        """The phase's leaders that halving pruned early, scored on the rest of dev (:mod:`finishing`;
+        """The phase's leaders that halving pruned early, scored on the rest of dev (:mod:`.selection.finishing`;
         ``near``, for the ladder: also those within noise of the best)."""
         ref = self.incumbent or max((e for e in entries if e.state == "complete"), key=lambda e: e.value, default=None)
         return self._finish(leaders(entries, ref, len(self.dev), near))
@@ -363,17 +364,8 @@ class Optimizer:
             self.budget.replay_at(self.replay[(e.trial.number, step)].get("elapsed", 0.0))
         else:
             self.budget.go_live()
-            rec = {
-                "trial": e.trial.number, "candidate": e.candidate.id, "instruction": e.candidate.text, "phase": e.phase,
-                "round": e.round, "step": step, "n_new": len(scores), "scores": list(scores), "mean": e.value,
-                "lm_calls": calls, "tokens": tokens, "elapsed": round(self.budget.elapsed(), 3),
-            }
-            first = len(e.scores) - len(scores)  # the answers and feedback of these examples, for reflection
-            if not self.scorer.needs_logprob:
-                rec["outputs"] = e.outputs[first:]
-            if any(f is not None for f in e.feedback[first:]):
-                rec["feedback"] = e.feedback[first:]
-            self.store.append_evaluation(rec)
+            self.store.append_evaluation(e.log_record(step, scores, calls, tokens, round(self.budget.elapsed(), 3),
+                                                      outputs=not self.scorer.needs_logprob))
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls
         e.candidate.tokens += tokens

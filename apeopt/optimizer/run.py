@@ -6,40 +6,29 @@ apeopt route all call it.
 
 from __future__ import annotations
 
-import platform
 import time
 from typing import Any
 
-from apeopt import __version__
 from apeopt.errors import UserError
+from apeopt.models.base import LMBackend
+from apeopt.optimizer.candidates.entry import Entry
 from apeopt.optimizer.config import OptimizeConfig
-from apeopt.optimizer.runstore import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore
+from apeopt.optimizer.progress import View
+from apeopt.runs import BEST_FIXED_PROMPT, BEST_PROMPT, CHEAPEST_PROMPT, PARTIAL_PROMPT, RunStore, versions
 from apeopt.records.scores import SplitScore, scores_to_dict
 from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
-
-CHEAPEST_PROMPT = "cheapest_prompt.json"  # the cheapest prompt within noise of the best on dev, when not the winner
+from apeopt.search_spaces import SearchSpace
+from apeopt.tasks.task import Task
 
 
 class NoWinnerError(UserError):
     """The budget ran out before any candidate was scored."""
 
 
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"apeopt": __version__, "python": platform.python_version()}
-    for pkg in ("torch", "transformers", "optuna", "peft", "dspy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
 def settle_cost(opt: Any, best: Any, config: OptimizeConfig, store: RunStore) -> tuple[Any, Any, Any]:
     """The prompt the run exports under ``config.prefer``, the cheapest prompt within noise of the
     best, and the run's cost report; the leaderboard is rewritten to mark the exported prompt as the winner."""
-    from apeopt.optimizer.tables import leaderboard
+    from apeopt.optimizer.candidates.tables import leaderboard
 
     if len(best.scores) == len(opt.dev):
         opt.finish_cheaper(best)
@@ -49,8 +38,8 @@ def settle_cost(opt: Any, best: Any, config: OptimizeConfig, store: RunStore) ->
 
 
 def optimize(
-    config: OptimizeConfig, task: Any, space: Any, backend: Any, proposer: Any, store: RunStore, view: Any, resume: bool = False,
-    final: bool = True,
+    config: OptimizeConfig, task: Task, space: SearchSpace, backend: LMBackend, proposer: LMBackend, store: RunStore,
+    view: View, resume: bool = False, final: bool = True,
 ) -> RunSummary:
     """Search on train/dev, then score winner and baselines once on test; write the run's files.
 
@@ -62,7 +51,7 @@ def optimize(
     fully scored on dev so far goes to partial_prompt.json, marked ``partial``. Interrupted before
     anything was scored on all of dev, it raises KeyboardInterrupt (the CLI exits 130).
     """
-    from apeopt.optimizer.final import baselines, paired, score_final
+    from apeopt.optimizer.final import paired, reference_prompts, score_final
     from apeopt.optimizer.loop import Optimizer
     from apeopt.prompts.file import PromptFile
     from apeopt.scorers import aggregate
@@ -81,7 +70,7 @@ def optimize(
     best, cheapest, cost = settle_cost(opt, best, config, store)
     search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
     source = portable_task_ref(config.task)
-    prompts = {"winner": best.prompt, **baselines(task, config.few_shot_k, config.split_seed)}
+    prompts = {"winner": best.prompt, **reference_prompts(task, config.few_shot_k, config.split_seed)}
     # a winner with retrieved demos: also the best fixed-demo prompt, for exports
     fixed = opt.best_fixed() if best.prompt.retrieves else None
     if fixed is not None:
@@ -120,18 +109,18 @@ def optimize(
         data_fingerprint=task.fingerprint(),
         versions=versions(),
         run_dir=str(store.root.resolve()),
-        incumbents=tuple(opt.incumbency.rungs),
+        incumbents=tuple(opt.incumbency.ladder_rows),
         selection=tuple(opt.incumbency.challenges),
         demo_values=opt.demo_credits(),
         split_sources=dict(task.origins),
         cost=cost,
     )
-    def prompt_file(entry: Any, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
+    def prompt_file(entry: Entry, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
         return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",
                           split_seed=config.split_seed, data_fingerprint=task.fingerprint(), scores=file_scores,
                           partial=partial)
 
-    def dev_selection(entry: Any) -> dict[str, Any]:
+    def dev_selection(entry: Entry) -> dict[str, Any]:
         return {"dev_selection": DevSelection(entry.value, len(entry.scores), opt.scorer.name).to_dict()}
 
     if interrupted:

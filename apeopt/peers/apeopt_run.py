@@ -17,8 +17,8 @@ from typing import Any, Sequence
 
 from apeopt.models.metered import MeteredBackend
 from apeopt.models.spec import DEFAULT_SPEC
-from apeopt.optimizer.view import View
-from apeopt.peers.program import Trace, diff, usage_snapshot
+from apeopt.optimizer.progress import View
+from apeopt.peers.program import PeerRow, Trace, diff, usage_snapshot
 from apeopt.tasks.task import Example, Task
 
 
@@ -54,14 +54,14 @@ def run_apeopt(
     task: Task, backend: MeteredBackend, budget_calls: int, space: str, train: Sequence[Example], dev: Sequence[Example],
     test: Sequence[Example], run_dir: Path, model: str = DEFAULT_SPEC, seed: int = 0,
     proposer: MeteredBackend | None = None, proposer_model: str | None = None, **config: Any,
-) -> list[dict[str, Any]]:
+) -> list[PeerRow]:
     """The winner's row, plus the human (and human + k demos) rows the run scores on the same items.
 
     ``proposer`` (spec ``proposer_model``) writes the candidates when given; its calls count in the
     run's budget and in the row's search usage, as they do for the DSPy peers."""
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.optimizer.run import optimize
-    from apeopt.optimizer.runstore import RunStore
+    from apeopt.runs import RunStore
     from apeopt.search_spaces import load_space
 
     sub = dataclasses.replace(task, splits={"train": tuple(train), "dev": tuple(dev), "test": tuple(test)})
@@ -85,7 +85,7 @@ def run_apeopt(
 
     winner = summary.winner
     prompt = winner.prompt.to_dict()
-    rows = [{
+    rows: list[PeerRow] = [{
         "method": f"apeopt_{space}",
         "settings": {"space": space, "scoring": sp.scoring, "run_dir": str(run_dir), "trials": summary.trials,
                      "candidates": summary.candidates, "stop_reason": summary.stop_reason},

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from apeopt.models.base import LMBackend
-from apeopt.peers.program import TaskProgram, run_peer, to_dspy
+from apeopt.peers.program import PeerRow, TaskProgram, run_peer, to_dspy
 from apeopt.tasks.task import Example, Task
 
 
@@ -27,7 +27,7 @@ def run_copro(
     task: Task, backend: LMBackend, budget_calls: int, dev: Sequence[Example], test: Sequence[Example],
     seed: int = 0, breadth: int = 10, init_temperature: float = 1.4, num_threads: int = 8, batch: bool = True,
     proposer: LMBackend | None = None,
-) -> dict[str, Any]:
+) -> PeerRow:
     """Optimize the task's ``dspy.Predict`` with COPRO on dev, then score the result on ``test``."""
     from dspy.teleprompt import COPRO
 

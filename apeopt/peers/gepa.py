@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import dspy
 
 from apeopt.models.base import LMBackend
-from apeopt.peers.program import TaskMetric, TaskProgram, run_peer, to_dspy
+from apeopt.peers.program import PeerRow, TaskMetric, TaskProgram, run_peer, to_dspy
 from apeopt.tasks.task import Example, Task
 
 MINIBATCH = 3  # GEPA's default reflection minibatch
@@ -71,7 +71,7 @@ def plan_gepa(budget_calls: int, n_dev: int) -> dict[str, int]:
 def run_gepa(
     task: Task, backend: LMBackend, budget_calls: int, train: Sequence[Example], dev: Sequence[Example], test: Sequence[Example],
     seed: int = 0, num_threads: int = 8, batch: bool = True, use_merge: bool = True, proposer: LMBackend | None = None,
-) -> dict[str, Any]:
+) -> PeerRow:
     """Optimize the task's ``dspy.Predict`` with GEPA (train for reflection minibatches, dev as its
     Pareto/val set, the proposer LM as reflection LM), then score the result on ``test``."""
     from dspy.teleprompt import GEPA

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from dspy.teleprompt import MIPROv2
 
 from apeopt.models.base import LMBackend
-from apeopt.peers.program import TaskProgram, run_peer, to_dspy
+from apeopt.peers.program import PeerRow, TaskProgram, run_peer, to_dspy
 from apeopt.tasks.task import Example, Task
 
 
@@ -68,7 +68,7 @@ def run_mipro(
     task: Task, backend: LMBackend, budget_calls: int, train: Sequence[Example], dev: Sequence[Example], test: Sequence[Example],
     demos: bool = False, seed: int = 0, num_threads: int = 8, max_demos: int = 4, batch: bool = True,
     proposer: LMBackend | None = None,
-) -> dict[str, Any]:
+) -> PeerRow:
     """Optimize the task's ``dspy.Predict`` with MIPROv2 (train for demos, dev for trials), then score on ``test``."""
     plan = plan_mipro(budget_calls, len(dev), demos)
     k = max_demos if demos else 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Sequence, TypedDict
 
 import dspy
 
@@ -157,6 +157,30 @@ class JointUsage:
         return sum(b.usage.calls for b in self.backends)
 
 
+class PeerRow(TypedDict, total=False):
+    """One row of the peer table: a method's settings and prompt, its search and test-evaluation usage,
+    its dev and test scores (a plain dict, as written to the bench's JSON)."""
+
+    method: str
+    baseline: bool  # a reference row (a human instruction), not a search
+    settings: dict[str, Any]
+    prompt: dict[str, Any]
+    search: dict[str, Any]  # LM calls and tokens the search spent, and its wall time
+    evaluation: dict[str, Any]  # the same for scoring the result on test
+    dev: float | None
+    trace: list[dict[str, float]]
+    trace_metric: str
+    trace_final: float | None
+    calls_to_95: int | None
+    test: dict[str, Any]
+    test_scores: list[float]
+    test_format_failures: int
+    test_salvaged: dict[str, Any]
+    test_outputs: list[str]
+    search_format_failures: dict[str, Any]
+    truncated_responses: int
+
+
 def usage_snapshot(*backends: LMBackend) -> dict[str, int]:
     """Logical usage (the metered counters, summed over distinct backends) and, where there is one,
     what the shared stacks computed (summed over distinct innermost counters)."""
@@ -182,7 +206,7 @@ def run_peer(
     method: str, task: Task, backend: LMBackend, dev: Sequence[Example], test: Sequence[Example],
     compile_fn: Any, settings: dict[str, Any], seed: int = 0, num_threads: int = 8, prompt_max_tokens: int = 128, batch: bool = True,
     proposer: LMBackend | None = None,
-) -> dict[str, Any]:
+) -> PeerRow:
     """Run ``compile_fn(bridge, metric) -> TaskProgram`` inside a ``dspy.context`` on ``backend``, then score on ``test``.
 
     ``proposer`` (default: ``backend``) computes the optimizer's prompt / reflection LM; its calls
@@ -225,7 +249,7 @@ def run_peer(
 
 
 def run_human_dspy(task: Task, backend: LMBackend, dev: Sequence[Example], test: Sequence[Example], num_threads: int = 8,
-                   batch: bool = True) -> dict[str, Any]:
+                   batch: bool = True) -> PeerRow:
     """The human instruction as a plain ``dspy.Predict`` (ChatAdapter format), no search."""
     from apeopt.peers.dspy_lm import DSPyBridge
 

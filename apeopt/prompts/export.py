@@ -158,7 +158,9 @@ def _txt(pf: PromptFile) -> str:
         text = p.render(PLACEHOLDER)
         assert isinstance(text, str)
         return text
-    return "\n\n".join(f"### {role}\n{content}" for role, content in p.render(PLACEHOLDER))
+    messages = p.render(PLACEHOLDER)
+    assert not isinstance(messages, str)
+    return "\n\n".join(f"### {role}\n{content}" for role, content in messages)
 
 
 @_format("openai", suffix=".openai.json", chat=True)

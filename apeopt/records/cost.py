@@ -53,7 +53,7 @@ class CostReport:
     """The cost side of a run. ``best``: the search's winner by dev score; ``winner``: the prompt the
     run exports (``best``, or ``cheapest`` with ``prefer == "cheapest"``); ``cheapest``: the prompt
     with the fewest tokens per example that is not credibly worse than ``best`` on dev (the paired
-    bootstrap of :mod:`apeopt.optimizer.selection`, best minus it: ``diff`` and its one-sided lower
+    bootstrap of :mod:`apeopt.optimizer.selection.rule`, best minus it: ``diff`` and its one-sided lower
     bound ``lower`` on ``n`` shared items)."""
 
     prefer: str

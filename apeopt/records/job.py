@@ -49,9 +49,9 @@ class JobResult:
                        lm_calls=s.lm_calls, tokens=s.tokens, wall_seconds=s.wall_seconds)
         else:
             rows = self.compare.rows  # type: ignore[union-attr]
-            human = self.compare.row("human")  # type: ignore[union-attr]
+            human_row = self.compare.row("human")  # type: ignore[union-attr]
             best = self.compare.best()  # type: ignore[union-attr]
-            out.update(human_test=human.test.to_dict() if human is not None else None,
+            out.update(human_test=human_row.test.to_dict() if human_row is not None else None,
                        best_method=best.method if best is not None else None,
                        lm_calls=sum(r.lm_calls for r in rows), tokens=sum(r.lm_tokens for r in rows),
                        wall_seconds=sum(r.wall_seconds for r in rows))

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from apeopt.scorers import Aggregate
-
-SplitScore = Aggregate  # a split's score in a record: the aggregate of its per-item scores
 from apeopt.tasks.task import EVAL_SPLITS
 
+SplitScore = Aggregate  # a split's score in a record: the aggregate of its per-item scores
 
 Scores = Mapping[str, SplitScore]  # by split: dev, test, test_shift (those that were scored)
 

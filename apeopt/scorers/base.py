@@ -62,7 +62,6 @@ class Scorer(ABC):
 
     name: str = ""
     needs_logprob: bool = False
-    direction: str = "maximize"
 
     @abstractmethod
     def score(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None) -> float:
@@ -88,7 +87,7 @@ class FunctionScorer(Scorer):
     """Wraps ``fn(prediction, targets)`` (user scorers given as ``module:function``), which returns a
     number, or ``(score, feedback)`` with feedback a string or None."""
 
-    def __init__(self, name: str, fn) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, name: str, fn) -> None:
         self.name = name
         self.fn = fn
 

@@ -95,7 +95,7 @@ class SearchSpace:
             elif p.choices is not None:
                 out[name] = DEFAULTS[name] if DEFAULTS[name] in p.choices else p.choices[0]
             else:
-                out[name] = min(max(DEFAULTS[name], p.low), p.high)  # type: ignore[type-var]
+                out[name] = min(max(DEFAULTS[name], p.low), p.high)
         return Format(**out)
 
     def cost_formats(self) -> list[Format]:

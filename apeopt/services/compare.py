@@ -15,15 +15,11 @@ from apeopt.records.compare import CompareResult
 def run_compare(config: CompareConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
                 quiet: bool = False) -> CompareResult:
     """Every chosen method on the task; returns the rows and the comparison's summary."""
-    from transformers.utils import logging as hf_logging
-
     from apeopt.baselines.compare import check_methods, run_comparison
     from apeopt.models.stack import open_backend
-    from apeopt.optimizer.run import versions
-    from apeopt.optimizer.runstore import RunStore, new_run_id
+    from apeopt.runs import RunStore, new_run_id, versions
     from apeopt.tasks import load_task
 
-    hf_logging.disable_progress_bar()  # compare reports its own progress; errors stay one line
     task = load_task(config.task, seed=config.split_seed)
     started = time.monotonic()
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.run import optimize
-from apeopt.optimizer.runstore import CONFIG, SUMMARY, RunStore, new_run_id
+from apeopt.runs import CONFIG, SUMMARY, RunStore, new_run_id
 from apeopt.records.summary import RunSummary
 from apeopt.search_spaces import SearchSpace
 from apeopt.tracking.base import TrackingConfig
@@ -47,7 +47,7 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     A start that fails (a bad model, a missing file) leaves no empty run folder behind. With
     ``tracking``, the run is mirrored into the tracker (a child of run ``parent`` in a batch)."""
     from apeopt.models.stack import open_backend
-    from apeopt.optimizer.view import make_view
+    from apeopt.optimizer.progress import make_view
     from apeopt.tasks import load_task
 
     task = load_task(config.task, seed=config.split_seed)

@@ -187,7 +187,9 @@ def _field_spec(doc: dict[str, Any], where: str, base: FieldSpec | None = None, 
         raise UserError(f"{where}: {prefix}input_template: give either input_field or input_template, not both")
     input_field, input_template = base.input_field, base.input_template
     if "input_field" in doc:
-        input_field, input_template = _str(doc, "input_field", where, required=True, prefix=prefix), None
+        named = _str(doc, "input_field", where, required=True, prefix=prefix)
+        assert named is not None  # required: _str raises when it is missing
+        input_field, input_template = named, None
     if "input_template" in doc:
         input_template = _str(doc, "input_template", where, required=True, prefix=prefix)
         try:

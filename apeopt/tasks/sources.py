@@ -123,7 +123,7 @@ def _read_generator(spec: dict[str, Any], yaml_path: Path, key: str) -> SourceDa
 
 
 def _read_jsonl(path: Path) -> SourceData:
-    records = []
+    records: list[tuple[str, Mapping[str, Any]]] = []
     for lineno, line in enumerate(_read_text(path).splitlines(), 1):
         if not line.strip():
             continue
@@ -142,7 +142,7 @@ def _read_csv(path: Path) -> SourceData:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if not reader.fieldnames:
         raise UserError(f"{path}: empty CSV file (no header row)")
-    records = []
+    records: list[tuple[str, Mapping[str, Any]]] = []
     try:
         for row in reader:
             rec = {k: v for k, v in row.items() if k is not None}
@@ -170,7 +170,8 @@ def _read_bigbench(path: Path) -> SourceData:
     examples = doc.get("examples") if isinstance(doc, dict) else None
     if not isinstance(examples, list):
         raise UserError(f"{path}: examples: missing or not a list (expected a BIG-bench task.json)")
-    records, key_sets = [], []
+    records: list[tuple[str, Mapping[str, Any]]] = []
+    key_sets: list[Any] = []
     for i, ex in enumerate(examples):
         place = f"examples[{i}]"
         if not isinstance(ex, dict):

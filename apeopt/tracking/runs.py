@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from apeopt.optimizer.view import View
+from apeopt.optimizer.progress import View
 from apeopt.records.summary import Baseline, RunSummary, Winner
 from apeopt.tracking.base import SafeTracker, TrackingConfig, open_tracker
 

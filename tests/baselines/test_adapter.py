@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from apeopt.models.adapter import PrefixModel, SoftPromptModel, inference_module, tuned_backend, weights_digest
+from apeopt.models.tuned import PrefixModel, SoftPromptModel, inference_module, tuned_backend, weights_digest
 from apeopt.models.base import GenerateRequest, LogprobRequest
 
 PROMPTS = ["Input: cat\nOutput:", "Write the plural form of the word.\n\nInput: dog dog dog\nOutput:"]

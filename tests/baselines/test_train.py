@@ -62,7 +62,7 @@ def test_training_never_reads_test(tiny_backend):
 @pytest.mark.parametrize("method", ["prompt-tuning", "lora", "ia3", "prefix-tuning", "full-finetune"])
 def test_every_method_trains_saves_and_reloads_identically(tiny_backend, tiny_model_dir, task, tmp_path, method):
     from apeopt.models import load_backend
-    from apeopt.models.adapter import AdapterMeta, load_tuned
+    from apeopt.models.tuned import AdapterMeta, load_tuned
 
     trainer = TRAINERS.get(method)()
     tuned = train(method, trainer, tiny_backend, task, human_prompt(task), TrainConfig(steps=2, eval_every=2, select="loss"))

@@ -10,7 +10,8 @@ import torch
 from apeopt.errors import UserError
 from apeopt.models import load_backend, parse_spec
 from apeopt.models.base import GenerateRequest, LogprobRequest, Usage, cut_at_stop
-from apeopt.models.hf import DONE_MARK, HFBackend, _load_pretrained, _RowStopper, _save_plain_copy
+from apeopt.models.hf import DONE_MARK, HFBackend, _load_pretrained, _save_plain_copy
+from apeopt.models.hf_generate import RowStopper
 
 PROMPTS = [
     "Input: cat\nOutput:",
@@ -92,11 +93,11 @@ def test_row_stopper_marks_eos_and_stop_strings(backend: HFBackend) -> None:
     tok = backend.tokenizer
     eos = tok.eos_token_id
     a = tok("ab", add_special_tokens=False)["input_ids"]
-    stopper = _RowStopper(1, ("b",), (eos,), tok)
+    stopper = RowStopper(1, ("b",), (eos,), tok)
     rows = torch.tensor([[5, a[0], eos], [5, a[0], a[0]], [5] + a])
     assert stopper(rows).tolist() == [True, False, True]
     assert stopper.lengths == [2, None, len(a)]
-    stopper = _RowStopper(1, ("zz",), (eos,), tok)
+    stopper = RowStopper(1, ("zz",), (eos,), tok)
     assert stopper(torch.tensor([[5, 6]])).tolist() == [False] and stopper.lengths == [None]
 
 

@@ -13,8 +13,8 @@ from toy import toy_task
 from apeopt.errors import UserError
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.cost import OVER_LIMIT
-from apeopt.optimizer.entries import prompt_for
-from apeopt.optimizer.view import View
+from apeopt.optimizer.candidates.entries import prompt_for
+from apeopt.optimizer.progress import View
 from apeopt.records.cost import CostPoint, pareto_front
 from apeopt.records.summary import RunSummary
 from apeopt.search_spaces import Format

@@ -10,8 +10,8 @@ import pytest
 
 from toy import garbage, toy_task
 
-from apeopt.optimizer.runstore import BEST_PROMPT, CANDIDATES, EVALUATIONS, LEADERBOARD, SUMMARY
-from apeopt.optimizer.view import View
+from apeopt.runs import BEST_PROMPT, CANDIDATES, EVALUATIONS, LEADERBOARD, SUMMARY
+from apeopt.optimizer.progress import View
 from apeopt.prompts.file import load_prompt_file
 from apeopt.records.base import SCHEMA_VERSION
 
@@ -192,7 +192,7 @@ def test_rerun_with_cache_is_free_and_identical(tmp_path):
     from apeopt.models.metered import MeteredBackend
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.optimizer.run import optimize
-    from apeopt.optimizer.runstore import RunStore
+    from apeopt.runs import RunStore
     from apeopt.search_spaces import load_space
 
     def once(name: str):  # type: ignore[no-untyped-def]

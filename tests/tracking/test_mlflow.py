@@ -16,8 +16,8 @@ from toy import toy_task  # noqa: E402
 
 from apeopt.models.metered import MeteredBackend  # noqa: E402
 from apeopt.optimizer.config import OptimizeConfig  # noqa: E402
-from apeopt.optimizer.runstore import RunStore  # noqa: E402
-from apeopt.optimizer.view import View  # noqa: E402
+from apeopt.optimizer.progress import View  # noqa: E402
+from apeopt.runs import RunStore  # noqa: E402
 from apeopt.search_spaces import load_space  # noqa: E402
 from apeopt.tracking import SafeTracker, TrackingConfig, scrub  # noqa: E402
 from apeopt.tracking.base import NullTracker  # noqa: E402

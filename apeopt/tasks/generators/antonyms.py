@@ -82,5 +82,5 @@ def antonym_table() -> dict[str, list[str]]:
 
 def antonyms(rng: random.Random, n: int | None, shift: bool) -> list[Record]:
     table = antonym_table()
-    words = words_by_rank(table, RARE if shift else COMMON)
+    words = words_by_rank(list(table), RARE if shift else COMMON)
     return [{"input": w, "target": list(table[w])} for w in pick(rng, words, n)]

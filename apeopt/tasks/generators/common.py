@@ -63,12 +63,12 @@ def inflect_engine():
                 typeguard = None
             original = getattr(typeguard, "typechecked", None)
             if typeguard is not None:
-                typeguard.typechecked = _no_typecheck  # type: ignore[assignment]
+                typeguard.typechecked = _no_typecheck
             try:
                 import inflect  # noqa: F401
             finally:
                 if typeguard is not None:
-                    typeguard.typechecked = original  # type: ignore[assignment]
+                    typeguard.typechecked = original
         return sys.modules["inflect"].engine()
 
 

@@ -11,6 +11,7 @@ three-sentence restaurant and hotel reviews with a neutral opening sentence.
 from __future__ import annotations
 
 import random
+from typing import Sequence
 
 from apeopt.tasks.generators.common import Record, inflect_engine, unique
 
@@ -99,6 +100,7 @@ def _negation_record(rng: random.Random, shift: bool) -> Record:
         subject = rng.choice(SUBJECTS_SINGULAR if singular else SUBJECTS_PLURAL)
         tail = ""
     kind = rng.choice(("present", "past", "be", "be_past", "modal"))
+    negs: Sequence[str]
     if kind in ("present", "past", "modal"):
         base, third, past, comp = rng.choice(VERBS)
         if kind == "present":
@@ -219,6 +221,9 @@ def sentiment(rng: random.Random, n: int | None, shift: bool) -> list[Record]:
     make = _long_review if shift else _short_review
     out: list[Record] = []
     for label, k in (("positive", (count + 1) // 2), ("negative", count // 2)):
-        out += unique(rng, lambda r, label=label: {"input": make(r, label), "target": label}, k)
+        def record(r: random.Random, label: str = label) -> Record:
+            return {"input": make(r, label), "target": label}
+
+        out += unique(rng, record, k)
     rng.shuffle(out)
     return out
