@@ -196,6 +196,8 @@ def write(rows: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> None:
             f"(interval below 0) on {len(worse)} of those {len(cheaper)}"
             + (f" ({', '.join(r['task'] for r in worse)})" if worse else "") + ".",
         ]
+    if meta.get("note"):
+        lines += ["", f"Note: {meta['note']}."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
