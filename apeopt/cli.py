@@ -127,15 +127,24 @@ def optimize_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned LM calls and tokens, spend none."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json instead of the report."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder from its log."),
+    max_prompt_tokens: Optional[int] = typer.Option(
+        None, "--max-prompt-tokens", help="Hard limit on a candidate's prompt tokens per call (model tokenizer): longer ones are never scored."),
+    prefer: str = typer.Option("best", "--prefer", help="best: the best dev score | cheapest: the cheapest prompt not credibly worse on dev."),
+    price_per_mtok: Optional[float] = typer.Option(None, "--price-per-mtok", help="Price per million tokens: the cost per 1,000 calls in money."),
+    track: str = typer.Option("none", "--track", help="Mirror the run into a tracker: none | mlflow (pip install 'apeopt[mlflow]')."),
+    track_uri: Optional[str] = typer.Option(None, "--track-uri", help="Tracking URI (default: MLFLOW_TRACKING_URI, else MLflow's default)."),
+    track_experiment: str = typer.Option("apeopt", "--track-experiment", help="Experiment name in the tracker."),
 ) -> None:
     """Find a better prompt than the human one: propose, halve on dev, resample; score once on test."""
     from apeopt.commands.optimize import print_summary
     from apeopt.optimizer.config import OptimizeConfig
+    from apeopt.tracking import TrackingConfig
 
+    tracking = TrackingConfig(kind=track, uri=track_uri, experiment=track_experiment)
     if resume is not None:
         from apeopt.services.optimize import resume_optimize
 
-        summary = resume_optimize(resume, quiet=as_json)
+        summary = resume_optimize(resume, quiet=as_json, tracking=tracking)
         _echo_json(summary.to_dict()) if as_json else print_summary(summary)
         _exit_if_interrupted(summary)
         return
@@ -149,7 +158,8 @@ def optimize_cmd(
         per_subsample=per_subsample, proposers=tuple(p.strip() for p in proposers.split(",") if p.strip()),
         later_proposers=tuple(p.strip() for p in later_proposers.split(",") if p.strip()),
         parents=parents, reflect_tokens=reflect_tokens, budget_calls=budget_calls, budget_tokens=budget_tokens,
-        budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, dtype=dtype, storage=storage, use_cache=not no_cache,
+        budget_minutes=budget_minutes, few_shot_k=few_shot_k, device=device, dtype=dtype, storage=storage,
+        use_cache=not no_cache, max_prompt_tokens=max_prompt_tokens, prefer=prefer, price_per_mtok=price_per_mtok,
     )
     if dry_run:
         from apeopt.optimizer.estimate import estimate
@@ -166,7 +176,7 @@ def optimize_cmd(
         return
     from apeopt.services.optimize import run_optimize
 
-    summary = run_optimize(config, run_dir=run_dir, quiet=as_json, make_parents=make_parents)
+    summary = run_optimize(config, run_dir=run_dir, quiet=as_json, make_parents=make_parents, tracking=tracking)
     if as_json:
         _echo_json(summary.to_dict())
     else:

@@ -27,6 +27,7 @@ class EvalResult:
     outputs: tuple[str, ...]
     examples: tuple[Example, ...]
     feedback: tuple[str | None, ...] = ()  # the scorer's reason per example (None: right, or no reason)
+    tokens: int = 0  # prompt and generated (or scored) tokens of this job's requests, as the backend reported them
 
     @property
     def score(self) -> float:
@@ -60,17 +61,17 @@ def evaluate_many(
 ) -> list[EvalResult]:
     """Evaluate several (prompt, examples) jobs with one batched backend call per stage."""
     if scorer.needs_logprob:
-        per_job = _likelihood(jobs, backend)
+        per_job, tokens = _likelihood(jobs, backend)
         outputs = [tuple("" for _ in exs) for _, exs in jobs]
         reasons: list[tuple[str | None, ...]] = [tuple(None for _ in exs) for _, exs in jobs]
     else:
-        outputs = _predictions(jobs, backend, labels)
+        outputs, tokens = _predictions(jobs, backend, labels)
         judged = [[scorer.judge(out, ex.targets, labels) for out, ex in zip(outs, exs)] for outs, (_, exs) in zip(outputs, jobs)]
         per_job = [tuple(j.score for j in js) for js in judged]
         reasons = [tuple(j.feedback for j in js) for js in judged]
     return [
-        EvalResult(aggregate(list(scores)), scores, outs, tuple(exs), fbs)
-        for scores, outs, fbs, (_, exs) in zip(per_job, outputs, reasons, jobs)
+        EvalResult(aggregate(list(scores)), scores, outs, tuple(exs), fbs, tok)
+        for scores, outs, fbs, tok, (_, exs) in zip(per_job, outputs, reasons, tokens, jobs)
     ]
 
 
@@ -133,21 +134,31 @@ def answer_request(prompt: PromptConfig, first: GenerateRequest, reasoning: str)
     return GenerateRequest(prompt.with_reasoning(first.prompt, reasoning), prompt.max_tokens, stop=prompt.stop)
 
 
-def _likelihood(jobs: Sequence[Job], backend: LMBackend) -> list[tuple[float, ...]]:
+def _likelihood(jobs: Sequence[Job], backend: LMBackend) -> tuple[list[tuple[float, ...]], list[int]]:
+    """Per job: the best accepted target's mean log-prob per example, and the tokens its requests took."""
     requests = [r for prompt, exs in jobs for r in likelihood_requests(prompt, exs)]
     results = iter(backend.logprob(requests))
-    out = []
+    out, tokens = [], []
     for _, exs in jobs:
-        out.append(tuple(max(next(results).mean for _ in ex.targets) for ex in exs))
-    return out
+        per_ex, used = [], 0
+        for ex in exs:
+            got = [next(results) for _ in ex.targets]
+            per_ex.append(max(r.mean for r in got))
+            used += sum(r.prompt_tokens + len(r.token_logprobs) for r in got)
+        out.append(tuple(per_ex))
+        tokens.append(used)
+    return out, tokens
 
 
-def _predictions(jobs: Sequence[Job], backend: LMBackend, labels: Sequence[str] | None) -> list[tuple[str, ...]]:
+def _predictions(jobs: Sequence[Job], backend: LMBackend, labels: Sequence[str] | None) -> tuple[list[tuple[str, ...]], list[int]]:
+    """Per job: the voted answer per example, and the tokens (prompt and generated, both CoT stages) it took."""
     first = [r for prompt, exs in jobs for r in generate_requests(prompt, exs)]
-    samples = [c.texts for c in backend.generate(first)]
-    samples = _answer_stage(jobs, first, samples, backend)
-    it = iter(samples)
-    return [tuple(_vote(next(it), labels) for _ in exs) for _, exs in jobs]
+    done = backend.generate(first)
+    row_tokens = [c.prompt_tokens + c.completion_tokens for c in done]
+    samples = _answer_stage(jobs, first, [c.texts for c in done], backend, row_tokens)
+    it, tok = iter(samples), iter(row_tokens)
+    return ([tuple(_vote(next(it), labels) for _ in exs) for _, exs in jobs],
+            [sum(next(tok) for _ in exs) for _, exs in jobs])
 
 
 def _cot_stop(prompt: PromptConfig) -> tuple[str, ...]:
@@ -155,9 +166,11 @@ def _cot_stop(prompt: PromptConfig) -> tuple[str, ...]:
 
 
 def _answer_stage(
-    jobs: Sequence[Job], first: list[GenerateRequest], samples: list[tuple[str, ...]], backend: LMBackend
+    jobs: Sequence[Job], first: list[GenerateRequest], samples: list[tuple[str, ...]], backend: LMBackend,
+    row_tokens: list[int] | None = None,
 ) -> list[tuple[str, ...]]:
-    """Second CoT stage: append each reasoning and the answer trigger, then generate the answer."""
+    """Second CoT stage: append each reasoning and the answer trigger, then generate the answer
+    (its tokens are added to ``row_tokens``, per example row)."""
     prompts = [p for p, exs in jobs for _ in exs]
     second: list[GenerateRequest] = []
     where: list[tuple[int, int]] = []
@@ -173,6 +186,8 @@ def _answer_stage(
     out = [list(t) for t in samples]
     for (row, j), ans in zip(where, answers):
         out[row][j] = ans.text
+        if row_tokens is not None:
+            row_tokens[row] += ans.prompt_tokens + ans.completion_tokens
     return [tuple(t) for t in out]
 
 

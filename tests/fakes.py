@@ -92,6 +92,17 @@ class FakeBackend(LMBackend):
     def render_chat(self, messages: tuple[Message, ...]) -> str:
         return _text(messages)
 
+    counts_tokens = True
+
+    def count_tokens(self, prompt: object) -> int:
+        """The fake's tokenizer: one token per whitespace-separated word or punctuation mark."""
+        return count_words(_text(prompt))
+
+
+def count_words(text: str) -> int:
+    """Tokens of ``text`` by the fake LMs' tokenizer (words and single punctuation marks)."""
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
 
 def demo_inputs(prompt: str) -> list[str]:
     """The inputs of the demos in a completion prompt (every ``Input:`` line but the query's)."""

@@ -6,6 +6,7 @@
       - {kind: compare, task: plural, quick: true}        # keys of `apeopt compare` (methods: [human, lora])
       - {kind: optimize, task: ./my_task.yaml, model: "gguf:/models/x.gguf"}
     budget: {hours: 8, calls: 200000, tokens: 50000000}   # optional, for the whole plan
+    tracking: {kind: mlflow, uri: "sqlite:///mlflow.db"}    # optional: a parent run, a child per job
     retries: 2                                             # optional, per job
 
 Keys of a job are the ``apeopt optimize`` option names with underscores (``budget_minutes``,
@@ -28,10 +29,11 @@ from apeopt.errors import UserError
 from apeopt.registry import unknown
 from apeopt.yaml_files import read_yaml
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.tracking.base import TrackingConfig
 
 KINDS = ("optimize", "compare")
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
-TOP_KEYS = ("defaults", "matrix", "jobs", "budget", "retries", "name")
+TOP_KEYS = ("defaults", "matrix", "jobs", "budget", "retries", "name", "tracking")
 BUDGET_KEYS = ("hours", "calls", "tokens")
 OPTIMIZE_KEYS = tuple(f.name for f in fields(OptimizeConfig))
 COMPARE_KEYS = tuple(f.name for f in fields(CompareConfig) if f.name != "method_options")
@@ -61,6 +63,7 @@ class Plan:
     jobs: tuple[Job, ...]
     budget: Mapping[str, float] = field(default_factory=dict)
     retries: int = 2
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 def _check_keys(where: str, data: Mapping[str, Any], valid: tuple[str, ...]) -> None:
@@ -143,7 +146,8 @@ def load_plan(path: str | Path) -> Plan:
     retries = data.get("retries", 2)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise UserError(f"{p}: 'retries' must be an integer >= 0, got {retries!r}")
-    return Plan(_plan_name(data.get("name"), p), p.resolve(), tuple(jobs), dict(budget), retries)
+    tracking = TrackingConfig.from_value(data.get("tracking"), where=f"{p}: tracking")
+    return Plan(_plan_name(data.get("name"), p), p.resolve(), tuple(jobs), dict(budget), retries, tracking)
 
 
 def _plan_name(raw: Any, p: Path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -17,29 +18,42 @@ from apeopt.errors import UserError
 from apeopt.records.job import JobResult
 from apeopt.registry import Registry
 from apeopt.secrets import mask_url
+from apeopt.tracking.base import TrackingConfig
 
-Runner = Callable[[Job, Path], JobResult]
+Runner = Callable[[Job, Path, "JobTracking | None"], JobResult]
+
+
+@dataclass(frozen=True)
+class JobTracking:
+    """Where a job's run is tracked: the plan's tracker, under the plan's parent run."""
+
+    config: TrackingConfig
+    parent: str | None
 RUNNERS: Registry[Runner] = Registry("job kind")
 
 
 @RUNNERS.register("optimize")
-def run_optimize_job(job: Job, run_dir: Path) -> JobResult:
+def run_optimize_job(job: Job, run_dir: Path, tracking: JobTracking | None = None) -> JobResult:
     from apeopt.optimizer.config import OptimizeConfig
     from apeopt.runs import CONFIG
     from apeopt.services.optimize import resume_optimize, run_optimize
 
+    config, parent = (tracking.config, tracking.parent) if tracking is not None else (None, None)
     if (run_dir / CONFIG).is_file():
-        return JobResult(str(run_dir.resolve()), optimize=resume_optimize(run_dir, quiet=True))
+        resumed = resume_optimize(run_dir, quiet=True, tracking=config, parent=parent)
+        return JobResult(str(run_dir.resolve()), optimize=resumed)
     if run_dir.exists():  # created but nothing written yet: start clean
         for child in run_dir.iterdir():
             child.unlink()
-    summary = run_optimize(OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True)
+    summary = run_optimize(OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True,
+                           tracking=config, parent=parent)
     return JobResult(str(run_dir.resolve()), optimize=summary)
 
 
 @RUNNERS.register("compare")
-def run_compare_job(job: Job, run_dir: Path) -> JobResult:
-    """A compare job; a crashed attempt starts over in a clean folder (training is not resumable)."""
+def run_compare_job(job: Job, run_dir: Path, tracking: JobTracking | None = None) -> JobResult:
+    """A compare job; a crashed attempt starts over in a clean folder (training is not resumable).
+    Tracked, it is a child run with the job's params and the comparison's result attributes."""
     import shutil
 
     from apeopt.batch.plan import compare_config
@@ -47,7 +61,12 @@ def run_compare_job(job: Job, run_dir: Path) -> JobResult:
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    return JobResult(str(run_dir.resolve()), compare=run_compare(compare_config(job.params), run_dir=run_dir, quiet=True))
+    result = JobResult(str(run_dir.resolve()), compare=run_compare(compare_config(job.params), run_dir=run_dir, quiet=True))
+    if tracking is not None:
+        from apeopt.tracking.batch import track_job
+
+        track_job(tracking.config, tracking.parent, job, result)
+    return result
 
 
 def plan_budget_spent(plan: Plan, queue: JobQueue) -> str | None:
@@ -63,7 +82,8 @@ def plan_budget_spent(plan: Plan, queue: JobQueue) -> str | None:
     return None
 
 
-def work(plan: Plan, queue: JobQueue, batch_dir: Path, log: Callable[[str], None] = print, poll: float = 5.0) -> int:
+def work(plan: Plan, queue: JobQueue, batch_dir: Path, log: Callable[[str], None] = print, poll: float = 5.0,
+         tracking: JobTracking | None = None) -> int:
     """Run jobs until none is waiting or running (or the plan's budget is spent); returns the number run.
 
     While other workers' jobs run, a worker waits: if one of them died, its job is re-queued once
@@ -95,7 +115,7 @@ def work(plan: Plan, queue: JobQueue, batch_dir: Path, log: Callable[[str], None
         started = time.monotonic()
         with queue.heartbeat(trial):
             try:
-                result = RUNNERS.get(job.kind)(job, batch_dir / job.key)
+                result = RUNNERS.get(job.kind)(job, batch_dir / job.key, tracking)
             except UserError as exc:
                 queue.failed(trial, job, mask_url(f"UserError: {exc}"))
                 log(mask_url(f"failed {job.key}: {exc}"))

@@ -54,9 +54,10 @@ def run_batch(plan_path: Path, workers: int = 1, storage: str | None = None, hea
         queue.started_at()
     folder = batch_dir(plan)
     folder.mkdir(parents=True, exist_ok=True)
+    tracking = _tracking(plan, folder)
     log = lambda msg: print(f"[worker {os.getpid()}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     if workers <= 1:
-        work(plan, queue, folder, log=log, poll=min(5.0, float(heartbeat)))
+        work(plan, queue, folder, log=log, poll=min(5.0, float(heartbeat)), tracking=tracking)
     else:
         from apeopt.secrets import STORAGE_ENV
 
@@ -67,7 +68,22 @@ def run_batch(plan_path: Path, workers: int = 1, storage: str | None = None, hea
         codes = [p.wait() for p in procs]
         if any(codes):
             print(f"workers exited with codes {codes}", file=sys.stderr)
-    return queue.states()
+    states = queue.states()
+    if tracking is not None and not worker_only:
+        from apeopt.tracking.batch import end_parent
+
+        end_parent(tracking.config, folder, states)
+    return states
+
+
+def _tracking(plan: Plan, folder: Path) -> Any:
+    """The plan's tracking for its jobs: its tracker and the parent run (started once, kept in the folder)."""
+    if not plan.tracking.enabled:
+        return None
+    from apeopt.batch.worker import JobTracking
+    from apeopt.tracking.batch import parent_run
+
+    return JobTracking(plan.tracking, parent_run(plan.tracking, plan, folder))
 
 
 def batch_status(plan_path: Path, storage: str | None = None) -> list[Any]:

@@ -51,6 +51,8 @@ def print_summary(summary: RunSummary) -> None:
     pt = summary.paired_test.get("winner_vs_human")
     if pt:
         console.print(f"winner - {'human' if given else 'no instruction'} on test: {pt.diff:+.3f} (95% CI [{pt.ci_lo:+.3f}, {pt.ci_hi:+.3f}], p={pt.p:.3f})")
+    for line in cost_lines(summary):
+        console.print(line, soft_wrap=True)
     console.print(
         f"{closing_status(summary)}; {summary.candidates} candidates, {summary.trials} trials, "
         f"{summary.lm_calls} LM calls, {summary.tokens} tokens, {summary.wall_seconds:.0f} s -> {summary.run_dir}",
@@ -70,3 +72,30 @@ def closing_status(summary: RunSummary) -> str:
         reason = reason[len(summary.status):].strip()
         reason = reason[1:-1] if reason.startswith("(") and reason.endswith(")") else reason
     return f"{summary.status} ({reason})" if reason else summary.status
+
+
+def cost_lines(summary: RunSummary) -> list[str]:
+    """The winner's deployment cost, and the cheapest prompt within noise of the best and what it saves."""
+    cost = summary.cost
+    if cost is None:
+        return []
+    w, best, cheap = cost.winner, cost.best, cost.cheapest
+    unit = "tokens" if cost.tokenizer == "model" else "tokens (estimated, ~4 characters a token)"
+    money = cost.money_per_1000_calls
+    lines = [f"winner cost: {w.prompt_tokens:.0f} prompt tokens per call, {w.tokens_per_example:.0f} tokens per example "
+             f"-> {cost.per_1000_calls:,.0f} {unit} per 1,000 calls"
+             + (f" = {money:.4f} at {cost.price_per_mtok:g} per million tokens" if money is not None else "")]
+    if cheap.trial == best.trial:
+        lines.append("cheapest within noise of the best: the best itself (no cheaper prompt scored on all of dev ties it)")
+    else:
+        chosen = ("exported (--prefer cheapest)" if w.trial == cheap.trial
+                  else f"its prompt file: {Path(summary.run_dir) / 'cheapest_prompt.json'}")
+        lines.append(
+            f"cheapest within noise of the best: {cheap.describe()}, dev {cheap.score:.3f} [{cheap.ci[0]:.2f}, {cheap.ci[1]:.2f}] "
+            f"n={cheap.n} vs {best.score:.3f} (best - it {cost.diff:+.3f}, lower bound {cost.lower:+.3f}), "
+            f"{cheap.tokens_per_example:.0f} vs {best.tokens_per_example:.0f} tokens per example: saves {cost.saves:.0%}; {chosen}")
+    if cost.max_prompt_tokens is not None:
+        lines.append(f"--max-prompt-tokens {cost.max_prompt_tokens}: {cost.over_limit} longer candidate(s) not scored")
+    lines.append(f"dev-score x tokens front: {len(cost.front)} prompt(s): "
+                 + ", ".join(f"{p.score:.2f}@{p.tokens_per_example:.0f}" for p in cost.front))
+    return lines

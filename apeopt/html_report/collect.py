@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from apeopt.errors import UserError
 from apeopt.runs import COMPARISON_JSON, CONFIG, LEADERBOARD, STUDY_DB, SUMMARY, RunStore
 from apeopt.records.compare import CompareSummary, load_comparison
+from apeopt.records.cost import CostReport
 from apeopt.records.scores import Paired, SplitScore
 from apeopt.records.summary import Baseline, RunSummary, Winner, load_summary
 
@@ -94,6 +95,8 @@ class Run:
     trials: int | None = None
     study: str | None = None  # an Optuna storage URL to browse with optuna-dashboard
     label: str = ""
+    cost: CostReport | None = None  # the dev-score x tokens front, the winner's cost, the cheapest within noise
+    scored: list[tuple[float, float]] = field(default_factory=list)  # (tokens per example, dev) of complete leaderboard rows
 
     def method(self, name: str) -> MethodScore | None:
         return next((m for m in self.methods if m.method == name), None)
@@ -219,6 +222,7 @@ def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: i
         run.paired = summary.paired_test.get("winner_vs_human")
         run.lm_calls, run.tokens, run.wall_seconds = summary.lm_calls, summary.tokens, summary.wall_seconds
         run.candidates, run.trials = summary.candidates, summary.trials
+        run.cost = summary.cost
     run.evaluations = [
         Evaluation(int(r.get("trial", 0)), int(r.get("round", 0)), str(r.get("phase", "")), int(r.get("step", 0)),
                    float(r["mean"]), int(r.get("lm_calls") or 0), int(r.get("tokens") or 0), _num(r.get("elapsed")))
@@ -231,6 +235,8 @@ def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: i
         run.wall_seconds = max((e.elapsed for e in run.evaluations if e.elapsed is not None), default=None)
     if store.path(LEADERBOARD).is_file():
         rows = store.read_json(LEADERBOARD)
+        run.scored = [(float(r["tokens_per_example"]), float(r["score"])) for r in (rows if isinstance(rows, list) else [])
+                      if r.get("state") == "complete" and isinstance(r.get("tokens_per_example"), (int, float))]
         for i, r in enumerate(rows[:top] if isinstance(rows, list) else [], 1):
             fmt = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in (r.get("format") or {}).items())
             run.leaderboard.append(Candidate(

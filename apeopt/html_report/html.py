@@ -13,6 +13,7 @@ from typing import Any
 from apeopt import __version__
 from apeopt.html_report import plots
 from apeopt.html_report.collect import Collection, Run, Score
+from apeopt.html_report.cost_plot import cost_row
 from apeopt.records.scores import Paired
 
 STATES = ("done", "complete", "running", "pending", "failed", "interrupted", "incomplete")
@@ -89,6 +90,15 @@ details>summary{cursor:pointer;font-weight:600;margin:6px 0}
 {% for c in r.leaderboard %}<tr><td class="num">{{ c.rank }}</td><td class="num">{{ "%.3f"|format(c.score) }}</td><td class="num">{{ c.n }}</td><td class="num">{{ c.trial }}</td><td>{{ c.origin }}</td><td class="num">{{ c.round }}</td><td>{{ c.phase }}</td><td>{{ c.state }}</td><td class="small">{{ c.note }}</td><td class="small">{{ c.format }}</td><td class="instr">{{ c.instruction }}</td></tr>{% endfor %}
 </tbody></table></details>
 {% else %}<p class="muted">No leaderboards.</p>{% endfor %}
+
+<h2 id="front">Dev score x tokens</h2>
+<p class="muted small">What each prompt costs per call: prompt tokens per call (the model's tokenizer, mean over the dev inputs) / all tokens per example of its dev scoring (prompt and generated, CoT and votes included). The front holds the prompts no other beats on both; <em>cheapest within noise</em> is the cheapest prompt the best does not credibly beat on dev (paired bootstrap, as the search's selection rule) — <code>--prefer cheapest</code> exports it, otherwise it is in <code>cheapest_prompt.json</code>.</p>
+{% for f in fronts %}
+<h3>{{ f.label }} <span class="muted small">— {{ f.task }}, --prefer {{ f.prefer }}{% if f.limit %}, --max-prompt-tokens {{ f.limit }}{% endif %}</span></h3>
+<table class="front"><thead><tr><th>winner tokens (prompt / per example)</th><th>winner tokens per 1,000 calls</th><th>cheapest within noise of the best</th><th>saves</th></tr></thead><tbody>
+<tr><td class="num">{{ f.winner }}</td><td class="num">{{ f.per_1000 }}</td><td>{{ f.cheapest }}</td><td class="num">{{ f.saves }}</td></tr></tbody></table>
+{% if f.plot %}<img class="plot" alt="dev score x tokens for {{ f.task }}" src="{{ f.plot }}">{% endif %}
+{% else %}<p class="muted">No cost reports (runs before apeopt recorded tokens per prompt).</p>{% endfor %}
 
 <h2 id="cost">Cost</h2>
 <table class="cost"><thead><tr><th>run</th><th>kind</th><th>task</th><th>model</th><th>status</th><th>LM calls</th><th>tokens</th><th>wall time</th><th>candidates</th><th>trials</th></tr></thead><tbody>
@@ -224,4 +234,5 @@ def render(collection: Collection) -> str:
         batches=[{"name": b.name, "path": str(b.path) if b.path else "", "source": b.source, "jobs": [_job_row(j) for j in b.jobs]}
                  for b in collection.batches],
         tasks=_tasks(runs), runs=runs, costs=costs, totals=totals, dashboards=dashboards,
+        fronts=[cost_row(r) for r in runs if r.cost is not None],
     )

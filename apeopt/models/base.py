@@ -153,6 +153,7 @@ class LMBackend(ABC):
     spec: str
     usage: Usage
     gives_token_logprobs: bool = False  # implements ``generate_with_logprobs``
+    counts_tokens: bool = False  # ``count_tokens`` uses the model's own tokenizer (not an estimate)
 
     @classmethod
     def from_spec(cls, spec: "ModelSpec", device: str = "auto", dtype: str = "auto",
@@ -171,6 +172,13 @@ class LMBackend(ABC):
     def render_chat(self, messages: tuple[Message, ...]) -> str:
         """Render chat messages to the model's prompt text (with the generation prompt)."""
         raise NotImplementedError(f"{type(self).__name__} cannot render chat prompts")
+
+    def count_tokens(self, prompt: Prompt) -> int:
+        """Tokens ``prompt`` takes as the model's input (chat messages rendered by its template).
+        Backends that know their tokenizer count exactly and set ``counts_tokens``; this default
+        estimates ~4 characters a token (an OpenAI-compatible endpoint does not expose its tokenizer)."""
+        text = prompt if isinstance(prompt, str) else "\n".join(content for _, content in prompt)
+        return max(1, (len(text) + 3) // 4)
 
     def text_pieces(self, text: str) -> list[str]:
         """``text`` cut into pieces that join to it, one per token where the backend knows its
@@ -204,6 +212,13 @@ class WrappedBackend(LMBackend):
 
     def render_chat(self, messages: tuple[Message, ...]) -> str:
         return self.inner.render_chat(messages)
+
+    def count_tokens(self, prompt: Prompt) -> int:
+        return self.inner.count_tokens(prompt)
+
+    @property
+    def counts_tokens(self) -> bool:  # type: ignore[override]
+        return self.inner.counts_tokens
 
     @property
     def identity(self) -> str:

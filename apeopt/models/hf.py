@@ -110,6 +110,12 @@ class HFBackend(LMBackend):
         bos = self.tokenizer.bos_token_id
         return int(bos) if bos is not None else self.eos_ids[0]
 
+    counts_tokens = True
+
+    def count_tokens(self, prompt: Prompt) -> int:
+        """Tokens of ``prompt`` as the model reads it (its tokenizer; chat through its template)."""
+        return len(self.encode_prompt(prompt))
+
     def encode_prompt(self, prompt: Prompt) -> list[int]:
         """Token ids of a prompt; chat templates carry their own special tokens."""
         ids = self._encode(self.prompt_text(prompt), special=isinstance(prompt, str))

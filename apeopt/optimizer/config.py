@@ -10,6 +10,20 @@ from apeopt.models.spec import DEFAULT_SPEC
 
 
 
+def check_cost_fields(config: "OptimizeConfig") -> None:
+    """The cost options: a whole positive prompt-token limit, best | cheapest, a price >= 0."""
+    from apeopt.records.cost import PREFER
+
+    limit = config.max_prompt_tokens
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise UserError(f"config field 'max_prompt_tokens' must be a whole number >= 1, got {limit!r}")
+    if config.prefer not in PREFER:
+        raise UserError(f"config field 'prefer' must be one of {', '.join(PREFER)}, got {config.prefer!r}")
+    price = config.price_per_mtok
+    if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or not price >= 0):
+        raise UserError(f"config field 'price_per_mtok' must be a number >= 0, got {price!r}")
+
+
 @dataclass(frozen=True)
 class OptimizeConfig:
     """The settings of one optimize run, validated on construction; written into the run's config.json."""
@@ -53,6 +67,9 @@ class OptimizeConfig:
     dtype: str = "auto"  # auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32
     storage: str | None = None
     use_cache: bool = True
+    max_prompt_tokens: int | None = None  # hard limit on a candidate's prompt tokens per call (None: none)
+    prefer: str = "best"  # best: the best dev score | cheapest: the cheapest prompt not credibly worse on dev
+    price_per_mtok: float | None = None  # price per million tokens, for the cost per 1,000 calls in money
 
     def __post_init__(self) -> None:
         from apeopt.field_types import check_field_types
@@ -95,6 +112,7 @@ class OptimizeConfig:
 
         if str(self.dtype).strip().lower() not in DTYPES:
             raise UserError(f"config field 'dtype': unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
+        check_cost_fields(self)
         from apeopt.optimizer.proposers.parents import PARENTS
 
         if self.parents not in PARENTS:

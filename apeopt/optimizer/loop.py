@@ -35,6 +35,7 @@ from apeopt.optimizer.candidates.entry import Entry
 from apeopt.optimizer.candidates.pool import NO_INSTRUCTION, Candidate, CandidatePool
 from apeopt.optimizer.candidates.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.cost import CostMeter
 from apeopt.optimizer.demos.bootstrap import bootstrap_ids, bootstrap_traces, bootstrapped_format, wants_bootstrap
 from apeopt.optimizer.demos.credit import DemoValue, Observation, estimate_values
 from apeopt.optimizer.demos.ladder import ladder, max_demos
@@ -120,6 +121,7 @@ class Optimizer:
         self.induction = Induction(config, self.task, self.dev, backend, self._calls_left)
         if self.scorer.needs_logprob and config.guard and not get_scorer(task.scorer).needs_logprob:
             self.incumbency.guard = self.induction.guard(get_scorer(task.scorer), self.budget.calls_left)
+        self.costs = CostMeter(backend, [x.input for x in self.dev], config.max_prompt_tokens)
         self.halving = SuccessiveHalving(
             self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
             should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
@@ -200,7 +202,9 @@ class Optimizer:
 
     def _fit_count(self, entries: list[Entry]) -> list[Entry]:
         """The first entries that the phase's calls can take through successive halving (at least one):
-        n entries cost about ``halving_examples(n)`` examples at the first entry's calls per example."""
+        n entries cost about ``halving_examples(n)`` examples at the first entry's calls per example.
+        Entries over ``--max-prompt-tokens`` are dropped first, unscored (:mod:`cost`)."""
+        entries = self.costs.within_limit(entries, self.study, required=bool(entries) and entries[0].phase == "incumbents")
         left = self._calls_left()
         if left is None or not entries:
             return entries
@@ -326,6 +330,12 @@ class Optimizer:
         self._write_tables()
         return conts
 
+    def finish_cheaper(self, best: Entry) -> None:
+        """Cheaper prompts that halving cut while not credibly behind ``best``, finished on all of dev
+        within the budget, so that the cost report can name the cheapest within noise (:mod:`cost`)."""
+        if not self._interrupted:
+            self._finish(self.costs.contenders(best, self.entries))
+
     def best_fixed(self) -> Entry | None:
         return self.incumbency.best_fixed(self.completed())
 
@@ -371,6 +381,7 @@ class Optimizer:
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls
         e.candidate.tokens += tokens
+        self.costs.record(e, len(scores), tokens)
         self.view.update(calls=self.budget.spent_calls(), tokens=self.budget.spent_tokens())
 
     def _on_rung(self, size: int, active: int) -> None:
@@ -406,7 +417,7 @@ class Optimizer:
         return ranked_candidates(self.entries, self.scorer.needs_logprob)
 
     def leaderboard(self, k: int = 20) -> list[dict[str, Any]]:
-        return leaderboard(self.entries, k, self.best())
+        return self.costs.annotate(leaderboard(self.entries, k, self.best()), self.entries)
 
     def _write_tables(self) -> None:
         self.store.write_leaderboard(self.leaderboard())

@@ -14,7 +14,7 @@ from apeopt.models.base import LMBackend
 from apeopt.optimizer.candidates.entry import Entry
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.progress import View
-from apeopt.runs import BEST_FIXED_PROMPT, BEST_PROMPT, PARTIAL_PROMPT, RunStore, versions
+from apeopt.runs import BEST_FIXED_PROMPT, BEST_PROMPT, CHEAPEST_PROMPT, PARTIAL_PROMPT, RunStore, versions
 from apeopt.records.scores import SplitScore, scores_to_dict
 from apeopt.records.summary import Baseline, DevSelection, RunSummary, SearchCost, Winner
 from apeopt.search_spaces import SearchSpace
@@ -23,6 +23,18 @@ from apeopt.tasks.task import Task
 
 class NoWinnerError(UserError):
     """The budget ran out before any candidate was scored."""
+
+
+def settle_cost(opt: Any, best: Any, config: OptimizeConfig, store: RunStore) -> tuple[Any, Any, Any]:
+    """The prompt the run exports under ``config.prefer``, the cheapest prompt within noise of the
+    best, and the run's cost report; the leaderboard is rewritten to mark the exported prompt as the winner."""
+    from apeopt.optimizer.candidates.tables import leaderboard
+
+    if len(best.scores) == len(opt.dev):
+        opt.finish_cheaper(best)
+    best, cheapest, cost = opt.costs.settle(best, opt.completed(), config.prefer, config.price_per_mtok)
+    store.write_leaderboard(opt.costs.annotate(leaderboard(opt.entries, 20, best), opt.entries))
+    return best, cheapest, cost
 
 
 def optimize(
@@ -51,15 +63,17 @@ def optimize(
                             "resolved": {"model": backend.identity, "proposer": proposer.identity}})
     opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage, resume=resume)
     best = opt.run()
-    search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
     interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
     if best is None and interrupted:
         raise KeyboardInterrupt
     if best is None:
         raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
+    best, cheapest, cost = settle_cost(opt, best, config, store)
+    search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
     source = portable_task_ref(config.task)
     prompts = {"winner": best.prompt, **reference_prompts(task, config.few_shot_k, config.split_seed)}
-    fixed = opt.best_fixed()  # a winner with retrieved demos: also the best fixed-demo prompt, for exports
+    # a winner with retrieved demos: also the best fixed-demo prompt, for exports
+    fixed = opt.best_fixed() if best.prompt.retrieves else None
     if fixed is not None:
         prompts["best_fixed"] = fixed.prompt
     scores: dict[str, dict[str, SplitScore]] = {}
@@ -102,6 +116,7 @@ def optimize(
         split_sources=dict(task.origins),
         model_identity=backend.identity,
         proposer_identity=proposer.identity,
+        cost=cost,
     )
     def prompt_file(entry: Entry, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
         return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",
@@ -122,5 +137,7 @@ def optimize(
         for entry, name, got in files:
             prompt_file(entry, scores_to_dict(got) if final else dev_selection(entry)).save(store.path(name))
         store.path(PARTIAL_PROMPT).unlink(missing_ok=True)  # a resumed run that finished
+        if cheapest is not best:  # the cheapest prompt within noise of the best, for `--prefer cheapest` after the fact
+            prompt_file(cheapest, dev_selection(cheapest)).save(store.path(CHEAPEST_PROMPT))
     store.write_summary(summary)
     return summary

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Union
 from apeopt.atomic_files import atomic_write_json
 from apeopt.errors import UserError
 from apeopt.prompts.prompt import PromptConfig
+from apeopt.records.cost import CostReport
 from apeopt.records.base import SCHEMA_VERSION, check_schema, parse, read_json
 from apeopt.records.scores import Paired, Scores, SplitScore, scores_from, scores_to_dict
 from apeopt.records.search import Challenge, DemoCredit, IncumbentRung
@@ -136,6 +137,7 @@ class RunSummary:
     # the loaded models as resolved (spec@weights:dtype): which precision scored and proposed
     model_identity: str = ""
     proposer_identity: str = ""
+    cost: CostReport | None = None  # tokens per call of the scored prompts, their front, the cheapest within noise
     schema_version: int = SCHEMA_VERSION
 
     kind = OPTIMIZE
@@ -194,6 +196,7 @@ class RunSummary:
             "split_sources": origins_to_dict(self.split_sources),
             "model_identity": self.model_identity,
             "proposer_identity": self.proposer_identity,
+            "cost": self.cost.to_dict() if self.cost is not None else None,
         }
 
     @classmethod
@@ -220,6 +223,7 @@ class RunSummary:
                 split_sources=origins_from_dict(data.get("split_sources")),
                 model_identity=str(data.get("model_identity", "")),
                 proposer_identity=str(data.get("proposer_identity", "")),
+                cost=CostReport.from_dict(data["cost"]) if data.get("cost") else None,
             )
 
         return parse(where, "run summary", build)

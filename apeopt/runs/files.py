@@ -12,6 +12,7 @@ LEADERBOARD_MD = "leaderboard.md"
 BEST_PROMPT = "best_prompt.json"
 BEST_FIXED_PROMPT = "best_fixed_prompt.json"  # when the winner retrieves its demos: the best fixed-demo prompt
 PARTIAL_PROMPT = "partial_prompt.json"  # an interrupted run: its best prompt fully scored on dev so far
+CHEAPEST_PROMPT = "cheapest_prompt.json"  # the cheapest prompt within noise of the best on dev, when not the winner
 STUDY_DB = "study.db"
 PREDICTIONS = "predictions.jsonl"
 DEMO_VALUES = "demo_values.json"

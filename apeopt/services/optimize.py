@@ -12,10 +12,12 @@ from apeopt.optimizer.run import optimize
 from apeopt.runs import CONFIG, EVALUATIONS, SUMMARY, RunStore, new_run_id
 from apeopt.records.summary import RunSummary
 from apeopt.search_spaces import SearchSpace
+from apeopt.tracking.base import TrackingConfig
 
 
 def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
-                 quiet: bool = False, make_parents: bool = True) -> RunSummary:
+                 quiet: bool = False, make_parents: bool = True, tracking: TrackingConfig | None = None,
+                 parent: str | None = None) -> RunSummary:
     """A new run: load the space named by ``config`` and run :func:`optimize` in a new run folder.
     Every input is checked before a model loads or a folder is made; a ``run_dir`` whose parent is missing
     is an error unless ``make_parents`` (the CLI's ``--make-parents``; programs that pass a folder get it)."""
@@ -30,10 +32,11 @@ def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root:
     config = dataclasses.replace(config, task=absolute_task(config.task))
     space = load_space(config.space)
     return _execute(config, space, lambda task: RunStore.create(run_dir, runs_root, new_run_id(task.name, space.name, config.seed)),
-                    quiet, resume=False)
+                    quiet, resume=False, tracking=tracking, parent=parent)
 
 
-def resume_optimize(run: Path, quiet: bool = False) -> RunSummary:
+def resume_optimize(run: Path, quiet: bool = False, tracking: TrackingConfig | None = None,
+                    parent: str | None = None) -> RunSummary:
     """Continue an interrupted run from its log; a finished run just returns its summary. The run
     folder is locked meanwhile: a second process resuming it gets a one-line error."""
     from apeopt.runs.lock import RunLock
@@ -54,14 +57,15 @@ def resume_optimize(run: Path, quiet: bool = False) -> RunSummary:
 
             config = dataclasses.replace(config, storage=unmask_storage(config.storage, where))
         space = parse_space(saved["space"], where=f"{store.path(CONFIG)}: space")
-        return _execute(config, space, lambda task: store, quiet, resume=True)
+        return _execute(config, space, lambda task: store, quiet, resume=True, tracking=tracking, parent=parent)
 
 
 def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[Any], RunStore], quiet: bool,
-             resume: bool) -> RunSummary:
+             resume: bool, tracking: TrackingConfig | None = None, parent: str | None = None) -> RunSummary:
     """Load the task and check its scorer and the storage, load the models, then open the run folder
     (named after the task's ``name``) and run. A start that fails before anything was scored (a bad
-    model, a user scorer that raises) leaves no half-made run behind: not its files, not its study."""
+    model, a user scorer that raises) leaves no half-made run behind: not its files, not its study. With
+    ``tracking``, the run is mirrored into the tracker (a child of run ``parent`` in a batch)."""
     from apeopt.models.stack import open_backend
     from apeopt.optimizer.progress import make_view
     from apeopt.runs.lock import RunLock
@@ -83,8 +87,12 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     try:
         lock = RunLock(store.root).acquire() if not resume else None  # a resume holds its lock already
         view = make_view(f"apeopt optimize {task.name} ({space.name})", quiet=quiet, budget=config)
-        with view:
-            return optimize(config, task, space, backend, proposer, store, view, resume=resume)
+        if tracking is None or not tracking.enabled:
+            with view:
+                return optimize(config, task, space, backend, proposer, store, view, resume=resume)
+        from apeopt.tracking.runs import tracked_optimize
+
+        return tracked_optimize(config, task, space, backend, proposer, store, view, tracking, parent, resume=resume)
     except Exception:
         if lock is not None and not _scored(store):  # only what this process made, and nothing scored
             _discard_start(store, config.storage)

@@ -97,10 +97,13 @@ def page_html(report_fixture) -> str:
 def test_html_has_tables_and_embedded_images(page_html):
     page = parse(page_html)
     classes = [a.get("class", "") for a in page.all("table")]
-    for cls in ("batch", "compare", "leaderboard", "cost"):
+    for cls in ("batch", "compare", "leaderboard", "cost", "front"):
         assert cls in classes, classes
     images = page.all("img")
-    assert len(images) == 3  # comparisons for tasks toy and plural, score-by-round for toy (plural: compare only)
+    # comparisons for tasks toy and plural, score-by-round for toy (plural: compare only), and the dev-score x
+    # tokens front of the two finished optimize runs (the batch's done job and the standalone run)
+    assert len(images) == 5
+    assert len([i for i in images if i["alt"].startswith("dev score x tokens")]) == 2
     for img in images:
         src = img["src"]
         assert src.startswith("data:image/png;base64,"), src[:40]

@@ -123,7 +123,9 @@ class SuccessiveHalving:
         requests = [self.cost(e.prompt, batch) for e in fresh]
         weights = [n * (1 + len(str(e.prompt.render("x")))) for n, e in zip(requests, fresh)]
         calls = _split_total(self.backend.usage.calls - calls0, requests)
-        tokens = _split_total(self.backend.usage.tokens - tokens0, weights)
+        spent = self.backend.usage.tokens - tokens0
+        exact = [r.tokens for r in results]  # each prompt's own requests, where the backend reports them
+        tokens = exact if sum(exact) == spent else _split_total(spent, weights)
         for e, r, c, t in zip(fresh, results, calls, tokens):
             outputs = [None] * len(r.scores) if self.scorer.needs_logprob else list(r.outputs)
             self._take(e, r.scores, step, c, t, replayed=False, outputs=outputs, feedback=list(r.feedback or [None] * len(r.scores)))
