@@ -66,7 +66,10 @@ def evaluate_many(
         reasons: list[tuple[str | None, ...]] = [tuple(None for _ in exs) for _, exs in jobs]
     else:
         outputs, tokens = _predictions(jobs, backend, labels)
-        judged = [[scorer.judge(out, ex.targets, labels) for out, ex in zip(outs, exs)] for outs, (_, exs) in zip(outputs, jobs)]
+        judged = [
+            [scorer.judge(out, ex.targets, labels) for out, ex in zip(outs, exs)]
+            for outs, (_, exs) in zip(outputs, jobs)
+        ]
         per_job = [tuple(j.score for j in js) for js in judged]
         reasons = [tuple(j.feedback for j in js) for js in judged]
     return [
@@ -150,15 +153,19 @@ def _likelihood(jobs: Sequence[Job], backend: LMBackend) -> tuple[list[tuple[flo
     return out, tokens
 
 
-def _predictions(jobs: Sequence[Job], backend: LMBackend, labels: Sequence[str] | None) -> tuple[list[tuple[str, ...]], list[int]]:
+def _predictions(
+    jobs: Sequence[Job], backend: LMBackend, labels: Sequence[str] | None
+) -> tuple[list[tuple[str, ...]], list[int]]:
     """Per job: the voted answer per example, and the tokens (prompt and generated, both CoT stages) it took."""
     first = [r for prompt, exs in jobs for r in generate_requests(prompt, exs)]
     done = backend.generate(first)
     row_tokens = [c.prompt_tokens + c.completion_tokens for c in done]
     samples = _answer_stage(jobs, first, [c.texts for c in done], backend, row_tokens)
     it, tok = iter(samples), iter(row_tokens)
-    return ([tuple(_vote(next(it), labels) for _ in exs) for _, exs in jobs],
-            [sum(next(tok) for _ in exs) for _, exs in jobs])
+    return (
+        [tuple(_vote(next(it), labels) for _ in exs) for _, exs in jobs],
+        [sum(next(tok) for _ in exs) for _, exs in jobs],
+    )
 
 
 def _cot_stop(prompt: PromptConfig) -> tuple[str, ...]:
@@ -166,7 +173,10 @@ def _cot_stop(prompt: PromptConfig) -> tuple[str, ...]:
 
 
 def _answer_stage(
-    jobs: Sequence[Job], first: list[GenerateRequest], samples: list[tuple[str, ...]], backend: LMBackend,
+    jobs: Sequence[Job],
+    first: list[GenerateRequest],
+    samples: list[tuple[str, ...]],
+    backend: LMBackend,
     row_tokens: list[int] | None = None,
 ) -> list[tuple[str, ...]]:
     """Second CoT stage: append each reasoning and the answer trigger, then generate the answer

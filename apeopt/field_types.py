@@ -16,7 +16,7 @@ def _ok(kind: str, value: Any) -> bool:
     if kind == "None":
         return value is None
     if kind.startswith("tuple[") or kind.startswith("list["):
-        inner = kind[kind.index("[") + 1:].split(",")[0].strip().rstrip("]")
+        inner = kind[kind.index("[") + 1 :].split(",")[0].strip().rstrip("]")
         return isinstance(value, (tuple, list)) and all(_ok(inner, v) for v in value)
     if kind == "bool":
         return isinstance(value, bool)
@@ -36,6 +36,14 @@ def check_field_types(obj: Any, where: str = "config") -> None:
         kinds = [k.strip() for k in str(f.type).split("|")]
         value = getattr(obj, f.name)
         if not any(_ok(k, value) for k in kinds):
-            shown = " or ".join({"None": "null", "int": "a whole number", "float": "a finite number",
-                                 "str": "text", "bool": "true/false"}.get(k, k) for k in kinds)
+            shown = " or ".join(
+                {
+                    "None": "null",
+                    "int": "a whole number",
+                    "float": "a finite number",
+                    "str": "text",
+                    "bool": "true/false",
+                }.get(k, k)
+                for k in kinds
+            )
             raise UserError(f"{where} field {f.name!r} must be {shown}, got {value!r}")

@@ -31,8 +31,10 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             if k == len(lines) - 1:
                 continue  # a torn last line after a crash
-            raise UserError(f"{str(p)!r} line {number} is not valid JSON ({exc.msg}); only a torn last line is "
-                            "skipped: repair or remove that line") from None
+            raise UserError(
+                f"{str(p)!r} line {number} is not valid JSON ({exc.msg}); only a torn last line is "
+                "skipped: repair or remove that line"
+            ) from None
     return out
 
 

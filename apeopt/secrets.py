@@ -56,8 +56,10 @@ def unmask_storage(stored: str | None, where: str) -> str | None:
         return stored
     real = os.environ.get(STORAGE_ENV, "")
     if not real:
-        raise UserError(f"{where}: the storage URL {stored!r} is stored without its password; set {STORAGE_ENV} to the "
-                        "full URL to continue")
+        raise UserError(
+            f"{where}: the storage URL {stored!r} is stored without its password; set {STORAGE_ENV} to the "
+            "full URL to continue"
+        )
     if mask_url(real) != stored:
         raise UserError(f"{where}: {STORAGE_ENV} names {mask_url(real)!r}, not the run's storage {stored!r}")
     return real

@@ -27,8 +27,12 @@ for _m in (
     Method("k-shot-5", "prompt", "human instruction + 5 random train demos (fixed seed)", k=5),
     Method("k-shot-8", "prompt", "human instruction + 8 random train demos (fixed seed)", k=8),
     Method("apeopt", "prompt", "the apeopt search winner (train/dev only)"),
-    Method("prompt-tuning", "tuning", "PEFT soft prompt, text-initialised from the human instruction",
-           trainer="prompt-tuning"),
+    Method(
+        "prompt-tuning",
+        "tuning",
+        "PEFT soft prompt, text-initialised from the human instruction",
+        trainer="prompt-tuning",
+    ),
     Method("lora", "tuning", "PEFT LoRA adapter", trainer="lora"),
     Method("ia3", "tuning", "PEFT IA3 adapter", trainer="ia3"),
     Method("prefix-tuning", "tuning", "PEFT prefix tuning (key/value prefixes)", trainer="prefix-tuning"),
@@ -43,8 +47,19 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "k-shot": ("k-shot-1", "k-shot-5", "k-shot-8"),
     "prompts": ("zero-shot", "human", "k-shot-1", "k-shot-5", "k-shot-8", "apeopt"),
     "tuning": ("prompt-tuning", "lora", "ia3", "prefix-tuning"),
-    "all": ("zero-shot", "human", "k-shot-1", "k-shot-5", "k-shot-8", "apeopt", "prompt-tuning", "lora", "ia3",
-            "prefix-tuning", "full-finetune"),
+    "all": (
+        "zero-shot",
+        "human",
+        "k-shot-1",
+        "k-shot-5",
+        "k-shot-8",
+        "apeopt",
+        "prompt-tuning",
+        "lora",
+        "ia3",
+        "prefix-tuning",
+        "full-finetune",
+    ),
 }
 
 

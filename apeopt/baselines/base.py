@@ -62,7 +62,9 @@ class TrainConfig:
         if self.weight_decay < 0 or self.max_grad_norm <= 0:
             raise UserError("training settings 'weight_decay' must be >= 0 and 'max_grad_norm' > 0")
         if self.select not in SELECT_METRICS:
-            raise UserError(f"training setting 'select' must be one of {', '.join(SELECT_METRICS)}, got {self.select!r}")
+            raise UserError(
+                f"training setting 'select' must be one of {', '.join(SELECT_METRICS)}, got {self.select!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -104,7 +106,9 @@ class BaselineTrainer(ABC):
             known = {f.name for f in dataclasses.fields(self.options_cls)}
             unknown = sorted(set(overrides) - known)
             if unknown:
-                raise UserError(f"{self.name}: unknown option {unknown[0]!r} (valid: {', '.join(sorted(known)) or 'none'})")
+                raise UserError(
+                    f"{self.name}: unknown option {unknown[0]!r} (valid: {', '.join(sorted(known)) or 'none'})"
+                )
             options = self.options_cls(**overrides)
         self.options = options
 
@@ -135,7 +139,9 @@ def module_names(model: Any) -> set[str]:
 def require_modules(trainer: BaselineTrainer, model: Any, targets: tuple[str, ...]) -> None:
     missing = [t for t in targets if t not in module_names(model)]
     if missing:
-        raise trainer.refuse(model, f"it has no {', '.join(missing)} modules (set target_modules for this architecture)")
+        raise trainer.refuse(
+            model, f"it has no {', '.join(missing)} modules (set target_modules for this architecture)"
+        )
 
 
 def count_trainable(model: Any) -> int:

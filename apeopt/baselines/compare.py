@@ -40,14 +40,18 @@ def check_methods(config: CompareConfig, task: Task, base: Any) -> dict[str, Any
     from apeopt.models.hf import HFBackend
 
     if not task.splits.get("train"):
-        raise UserError(f"task {task.name!r} has no train split: compare trains and draws demos from it "
-                        "(give the task YAML a `splits: {train: ..., dev: ..., test: ...}`)")
+        raise UserError(
+            f"task {task.name!r} has no train split: compare trains and draws demos from it "
+            "(give the task YAML a `splits: {train: ..., dev: ..., test: ...}`)"
+        )
     task.split("dev"), task.split("test")
     trainers: dict[str, Any] = {}
     tuning = [m for m in config.resolved if m.family == "tuning"]
     inner = base.base_backend() if base is not None else None
     if tuning and not isinstance(inner, HFBackend):
-        raise UserError(f"method {tuning[0].name!r} needs a local transformers model (hf: or gguf:), not {getattr(inner, 'spec', None)!r}")
+        raise UserError(
+            f"method {tuning[0].name!r} needs a local transformers model (hf: or gguf:), not {getattr(inner, 'spec', None)!r}"
+        )
     for m in tuning:
         trainer = TRAINERS.get(m.trainer)(**dict(config.method_options.get(m.name, {})))
         assert isinstance(inner, HFBackend)  # checked above
@@ -55,12 +59,15 @@ def check_methods(config: CompareConfig, task: Task, base: Any) -> dict[str, Any
         trainers[m.name] = trainer
     k_max = max((m.k for m in config.resolved), default=0)
     if k_max > len(task.split("train")):
-        raise UserError(f"k-shot-{k_max} needs {k_max} train examples; task {task.name!r} has {len(task.split('train'))}")
+        raise UserError(
+            f"k-shot-{k_max} needs {k_max} train examples; task {task.name!r} has {len(task.split('train'))}"
+        )
     return trainers
 
 
-def run_comparison(config: CompareConfig, task: Task, base: Any, folder: Path,
-                   progress: Callable[[str], None] = lambda msg: None) -> CompareResult:
+def run_comparison(
+    config: CompareConfig, task: Task, base: Any, folder: Path, progress: Callable[[str], None] = lambda msg: None
+) -> CompareResult:
     """All methods on ``task`` with ``base`` (the opened backend stack); writes the run's files."""
     from apeopt.baselines.comparison_files import add_paired, write_comparison
     from apeopt.jsonl import write_jsonl
@@ -78,33 +85,61 @@ def run_comparison(config: CompareConfig, task: Task, base: Any, folder: Path,
     rows, predictions = [], []
     for method in config.resolved:
         progress(f"{method.name}: {method.description}")
-        row, preds = _run_method(method, config, task, base, trainers.get(method.name), folder, splits, scorer, progress)
+        row, preds = _run_method(
+            method, config, task, base, trainers.get(method.name), folder, splits, scorer, progress
+        )
         rows.append(dataclasses.replace(row, device=device))
         predictions += preds
         s = row.test
-        progress(f"{method.name}: test {scorer.name} {s.score:.3f} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] n={s.n} "
-                 f"({row.wall_seconds:.0f} s)")
+        progress(
+            f"{method.name}: test {scorer.name} {s.score:.3f} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] n={s.n} "
+            f"({row.wall_seconds:.0f} s)"
+        )
         gc.collect()
     write_jsonl(folder / PREDICTIONS, predictions)
     rows = add_paired(rows, predictions)
     meta = CompareSummary(
-        task=task.name, task_source=portable_task_ref(config.task), model=config.model, base_identity=getattr(inner, "identity", config.model),
-        device=device, scorer=scorer.name, test_items={s: {"n": len(ex), "digest": items_digest(ex)} for s, ex in splits.items()},
-        data_fingerprint=task.fingerprint(), config=config.to_dict(), wall_seconds=round(time.perf_counter() - started, 2),
-        run_dir=str(folder), methods=tuple(r.method for r in rows), split_sources=dict(task.origins),
+        task=task.name,
+        task_source=portable_task_ref(config.task),
+        model=config.model,
+        base_identity=getattr(inner, "identity", config.model),
+        device=device,
+        scorer=scorer.name,
+        test_items={s: {"n": len(ex), "digest": items_digest(ex)} for s, ex in splits.items()},
+        data_fingerprint=task.fingerprint(),
+        config=config.to_dict(),
+        wall_seconds=round(time.perf_counter() - started, 2),
+        run_dir=str(folder),
+        methods=tuple(r.method for r in rows),
+        split_sources=dict(task.origins),
     )
     write_comparison(folder, rows, meta)
     return CompareResult(tuple(rows), meta)
 
 
-def _run_method(method: Method, config: CompareConfig, task: Task, base: Any, trainer: Any, folder: Path,
-                splits: dict[str, tuple[Example, ...]], scorer: Any,
-                progress: Callable[[str], None]) -> tuple[CompareRow, list[dict[str, Any]]]:
+def _run_method(
+    method: Method,
+    config: CompareConfig,
+    task: Task,
+    base: Any,
+    trainer: Any,
+    folder: Path,
+    splits: dict[str, tuple[Example, ...]],
+    scorer: Any,
+    progress: Callable[[str], None],
+) -> tuple[CompareRow, list[dict[str, Any]]]:
     from apeopt.baselines.prompts import load_winner, route_prompt, search_apeopt
     from apeopt.prompts import reference
 
-    info: dict[str, Any] = {"train_seconds": 0.0, "lm_calls": 0, "lm_tokens": 0, "trainable_params": 0,
-                            "virtual_tokens": 0, "train_examples": method.k, "dev_examples": 0}
+    info: dict[str, Any] = {
+        "train_seconds": 0.0,
+        "lm_calls": 0,
+        "lm_tokens": 0,
+        "trainable_params": 0,
+        "virtual_tokens": 0,
+        "train_examples": method.k,
+        "dev_examples": 0,
+    }
     scoring, adapter = base, None
     if method.name == "apeopt":
         if config.apeopt_prompt:
@@ -122,8 +157,16 @@ def _run_method(method: Method, config: CompareConfig, task: Task, base: Any, tr
     return _score(method, prompt, scoring, task, splits, scorer, info, adapter)
 
 
-def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, trainer: Any, folder: Path,
-                  prompt: Any, progress: Callable[[str], None]) -> tuple[Any, str, dict[str, Any]]:
+def _train_method(
+    method: Method,
+    config: CompareConfig,
+    task: Task,
+    base: Any,
+    trainer: Any,
+    folder: Path,
+    prompt: Any,
+    progress: Callable[[str], None],
+) -> tuple[Any, str, dict[str, Any]]:
     from apeopt.baselines.train import train
     from apeopt.models.tuned import AdapterMeta
     from apeopt.models.stack import stacked
@@ -137,11 +180,24 @@ def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, 
         inner.tokenizer.save_pretrained(str(adapter_dir))
     info = dict(tuned.info)
     AdapterMeta(
-        method=method.name, kind=trainer.kind, task=task.name, base_model=config.model, prompt=prompt.to_dict(),
-        split_seed=config.split_seed, base_identity=inner.identity, weights_digest=info["weights_digest"],
-        virtual_tokens=info["virtual_tokens"], trainable_params=info["trainable_params"],
-        data_fingerprint=task.fingerprint(), task_source=portable_task_ref(config.task), train={**config.train_config().to_dict(), "lr": info["lr"],
-                                                    "batch_size": info["batch_size"], "options": trainer.options.to_dict()},
+        method=method.name,
+        kind=trainer.kind,
+        task=task.name,
+        base_model=config.model,
+        prompt=prompt.to_dict(),
+        split_seed=config.split_seed,
+        base_identity=inner.identity,
+        weights_digest=info["weights_digest"],
+        virtual_tokens=info["virtual_tokens"],
+        trainable_params=info["trainable_params"],
+        data_fingerprint=task.fingerprint(),
+        task_source=portable_task_ref(config.task),
+        train={
+            **config.train_config().to_dict(),
+            "lr": info["lr"],
+            "batch_size": info["batch_size"],
+            "options": trainer.options.to_dict(),
+        },
         dev_selection=info["dev_selection"],
     ).save(adapter_dir)
     info["lm_calls"] = info.pop("selection_lm_calls")
@@ -149,8 +205,16 @@ def _train_method(method: Method, config: CompareConfig, task: Task, base: Any, 
     return stacked(tuned.backend, use_cache=config.use_cache), str(adapter_dir), info
 
 
-def _score(method: Method, prompt: Any, scoring: Any, task: Task, splits: dict[str, tuple[Example, ...]],
-           scorer: Any, info: dict[str, Any], adapter: str | None) -> tuple[CompareRow, list[dict[str, Any]]]:
+def _score(
+    method: Method,
+    prompt: Any,
+    scoring: Any,
+    task: Task,
+    splits: dict[str, tuple[Example, ...]],
+    scorer: Any,
+    info: dict[str, Any],
+    adapter: str | None,
+) -> tuple[CompareRow, list[dict[str, Any]]]:
     from apeopt.evaluation import evaluate_splits
     from apeopt.models.metered import MeteredBackend
 
@@ -187,11 +251,28 @@ def _score(method: Method, prompt: Any, scoring: Any, task: Task, splits: dict[s
         prompt={"instruction": prompt.instruction, "demos": len(prompt.demos), "template": prompt.template},
         dev_selection=info.get("dev_selection"),
         adapter=adapter,
-        details={k: v for k, v in info.items() if k in ("lr", "batch_size", "train_tokens", "candidates", "trials",
-                                                         "stop_reason", "run_dir", "prompt_file", "dtype")},
+        details={
+            k: v
+            for k, v in info.items()
+            if k
+            in (
+                "lr",
+                "batch_size",
+                "train_tokens",
+                "candidates",
+                "trials",
+                "stop_reason",
+                "run_dir",
+                "prompt_file",
+                "dtype",
+            )
+        },
     )
-    preds = [{"method": method.name, "split": s, "index": i, **r}
-             for s, res in results.items() for i, r in enumerate(res.rows())]
+    preds = [
+        {"method": method.name, "split": s, "index": i, **r}
+        for s, res in results.items()
+        for i, r in enumerate(res.rows())
+    ]
     return row, preds
 
 

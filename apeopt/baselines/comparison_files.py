@@ -14,8 +14,9 @@ from apeopt.records.scores import Paired, SplitScore
 from apeopt.scorers import paired_bootstrap
 
 
-
-def add_paired(rows: Sequence[CompareRow], predictions: Sequence[dict[str, Any]], split: str = "test") -> list[CompareRow]:
+def add_paired(
+    rows: Sequence[CompareRow], predictions: Sequence[dict[str, Any]], split: str = "test"
+) -> list[CompareRow]:
     """The rows with ``paired[other]``: mean(row) - mean(other) over the same test items, bootstrap 95%
     interval and p, and on how many items each side scored higher."""
     scores: dict[str, list[tuple[int, str, float]]] = {}
@@ -33,8 +34,9 @@ def add_paired(rows: Sequence[CompareRow], predictions: Sequence[dict[str, Any]]
                 continue
             sa, sb = [x[2] for x in a], [x[2] for x in b]
             test = {k: round(v, 4) for k, v in paired_bootstrap(sa, sb).items()}
-            paired[other.method] = Paired.from_dict({**test, "a_better": sum(x > y for x, y in zip(sa, sb)),
-                                                     "b_better": sum(x < y for x, y in zip(sa, sb))})
+            paired[other.method] = Paired.from_dict(
+                {**test, "a_better": sum(x > y for x, y in zip(sa, sb)), "b_better": sum(x < y for x, y in zip(sa, sb))}
+            )
         out.append(dataclasses.replace(row, paired=paired))
     return out
 
@@ -123,14 +125,23 @@ def _highlights(rows: Sequence[CompareRow]) -> list[str]:
 
 def _notes(rows: Sequence[CompareRow], meta: CompareSummary) -> list[str]:
     cfg = meta.config["effective"]
-    budget = " + ".join(text for value, text in ((cfg.get("apeopt_minutes"), f"{cfg.get('apeopt_minutes')} min"),
-                                                 (cfg.get("apeopt_calls"), f"{cfg.get('apeopt_calls')} LM calls")) if value)
+    budget = " + ".join(
+        text
+        for value, text in (
+            (cfg.get("apeopt_minutes"), f"{cfg.get('apeopt_minutes')} min"),
+            (cfg.get("apeopt_calls"), f"{cfg.get('apeopt_calls')} LM calls"),
+        )
+        if value
+    )
     return [
         f"Settings: {cfg['steps']} training steps per tuning method (checkpoint chosen on {cfg['dev_limit']} dev "
         f"examples every {cfg['eval_every']} steps), apeopt search budget {budget or 'none'}"
         f"{', quick mode' if meta.config['quick'] else ''}. Total wall time {_seconds(meta.wall_seconds)}"
-        + ("; LM cache on: cached requests cost ~0 s, LM calls count every request." if meta.config.get("use_cache")
-           else "; LM cache off."),
+        + (
+            "; LM cache on: cached requests cost ~0 s, LM calls count every request."
+            if meta.config.get("use_cache")
+            else "; LM cache off."
+        ),
         "Train ex.: train examples the method consumed (k-shot: its demos; apeopt: the train split it may draw "
         "demos and proposals from; tuning: the train split, several epochs). LM calls / tokens: requests made "
         "before test (search or checkpoint selection). Inference tokens / ex.: prompt + completion tokens per "
@@ -149,14 +160,23 @@ def plot(rows: Sequence[CompareRow], meta: CompareSummary, path: Path) -> None:
     has_shift = any(r.test_shift for r in rows)
     for i, r in enumerate(rows):
         y = len(rows) - 1 - i
-        for split, dy, color, marker in (("test", 0.12 if has_shift else 0.0, "tab:blue", "o"),
-                                         ("test_shift", -0.12, "tab:orange", "s")):
+        for split, dy, color, marker in (
+            ("test", 0.12 if has_shift else 0.0, "tab:blue", "o"),
+            ("test_shift", -0.12, "tab:orange", "s"),
+        ):
             s = getattr(r, split)
             if s is None:
                 continue
             lo, hi = s.ci
-            ax.errorbar(s.score, y + dy, xerr=[[s.score - lo], [hi - s.score]], fmt=marker, color=color,
-                        capsize=3, label=split if i == 0 else None)
+            ax.errorbar(
+                s.score,
+                y + dy,
+                xerr=[[s.score - lo], [hi - s.score]],
+                fmt=marker,
+                color=color,
+                capsize=3,
+                label=split if i == 0 else None,
+            )
     ax.set_yticks(range(len(rows)), [r.method for r in reversed(rows)])
     values = [v for r in rows for s in (r.test, r.test_shift) if s is not None for v in s.ci]
     if values and min(values) >= 0 and max(values) <= 1:

@@ -63,8 +63,14 @@ class CompareConfig:
 
     def value(self, name: str) -> Any:
         """A setting with its mode default filled in."""
-        defaults = {"steps": (80, 8), "eval_every": (20, 4), "dev_limit": (50, 16), "test_limit": (None, 30),
-                    "apeopt_minutes": (8.0, None), "apeopt_calls": (None, 100)}
+        defaults = {
+            "steps": (80, 8),
+            "eval_every": (20, 4),
+            "dev_limit": (50, 16),
+            "test_limit": (None, 30),
+            "apeopt_minutes": (8.0, None),
+            "apeopt_calls": (None, 100),
+        }
         v = getattr(self, name)
         if v is not None:
             return v
@@ -73,22 +79,41 @@ class CompareConfig:
         return defaults[name][int(self.quick)]
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(steps=self.value("steps"), batch_size=self.batch_size, eval_every=self.value("eval_every"),
-                           select=self.select, dev_limit=self.value("dev_limit"), seed=self.seed)
+        return TrainConfig(
+            steps=self.value("steps"),
+            batch_size=self.batch_size,
+            eval_every=self.value("eval_every"),
+            select=self.select,
+            dev_limit=self.value("dev_limit"),
+            seed=self.seed,
+        )
 
     def optimize_config(self) -> Any:
         from apeopt.optimizer.config import OptimizeConfig
 
-        small: dict[str, Any] = dict(rounds=1, subsamples=2, per_subsample=2, minibatch=8) if self.quick else dict(rounds=2)
-        return OptimizeConfig(task=self.task, model=self.model, space=self.apeopt_space, seed=self.seed,
-                              split_seed=self.split_seed, dev_limit=self.value("dev_limit"), few_shot_k=0,
-                              budget_minutes=self.value("apeopt_minutes"), budget_calls=self.value("apeopt_calls"),
-                              device=self.device, use_cache=self.use_cache,
-                              **small)
+        small: dict[str, Any] = (
+            dict(rounds=1, subsamples=2, per_subsample=2, minibatch=8) if self.quick else dict(rounds=2)
+        )
+        return OptimizeConfig(
+            task=self.task,
+            model=self.model,
+            space=self.apeopt_space,
+            seed=self.seed,
+            split_seed=self.split_seed,
+            dev_limit=self.value("dev_limit"),
+            few_shot_k=0,
+            budget_minutes=self.value("apeopt_minutes"),
+            budget_calls=self.value("apeopt_calls"),
+            device=self.device,
+            use_cache=self.use_cache,
+            **small,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["methods"] = list(self.methods or ())
-        d["effective"] = {k: self.value(k) for k in ("steps", "eval_every", "dev_limit", "test_limit", "apeopt_minutes",
-                                                      "apeopt_calls")}
+        d["effective"] = {
+            k: self.value(k)
+            for k in ("steps", "eval_every", "dev_limit", "test_limit", "apeopt_minutes", "apeopt_calls")
+        }
         return d

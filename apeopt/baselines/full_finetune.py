@@ -30,8 +30,11 @@ class FullFinetuneTrainer(BaselineTrainer):
     def check(self, model: Any) -> None:
         n = sum(p.numel() for p in model.parameters())
         if n > self.options.max_params:
-            raise self.refuse(model, f"it has {n / 1e6:.0f}M parameters, more than max_params={self.options.max_params / 1e6:.0f}M "
-                                     "for full fine-tuning; use lora")
+            raise self.refuse(
+                model,
+                f"it has {n / 1e6:.0f}M parameters, more than max_params={self.options.max_params / 1e6:.0f}M "
+                "for full fine-tuning; use lora",
+            )
 
     def build(self, model: Any, ctx: BuildContext) -> Any:
         for p in model.parameters():

@@ -25,7 +25,9 @@ class IA3Trainer(BaselineTrainer):
     options: IA3Options
 
     def modules(self, model: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        targets = self.options.target_modules or default_targets(model, "TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING")
+        targets = self.options.target_modules or default_targets(
+            model, "TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING"
+        )
         ff = self.options.feedforward_modules
         if ff is None:
             ff = default_targets(model, "TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING") or ()

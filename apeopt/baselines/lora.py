@@ -42,7 +42,9 @@ class LoraTrainer(BaselineTrainer):
     options: LoraOptions
 
     def targets(self, model: Any) -> tuple[str, ...]:
-        targets = self.options.target_modules or default_targets(model, "TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING")
+        targets = self.options.target_modules or default_targets(
+            model, "TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING"
+        )
         if not targets:
             raise self.refuse(model, "PEFT has no default LoRA target modules for this architecture")
         return targets
@@ -58,6 +60,11 @@ class LoraTrainer(BaselineTrainer):
         from peft import LoraConfig, TaskType, get_peft_model
 
         o = self.options
-        config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=o.r, lora_alpha=o.alpha, lora_dropout=o.dropout,
-                            target_modules=list(self.targets(model)))
+        config = LoraConfig(
+            task_type=TaskType.CAUSAL_LM,
+            r=o.r,
+            lora_alpha=o.alpha,
+            lora_dropout=o.dropout,
+            target_modules=list(self.targets(model)),
+        )
         return get_peft_model(model, config)

@@ -11,8 +11,21 @@ from typing import Any
 from apeopt.baselines.base import BaselineTrainer, BuildContext, Options
 from apeopt.errors import UserError
 
-NO_KV_CACHE = ("mamba", "mamba2", "falcon_mamba", "rwkv", "recurrent_gemma", "jamba", "bamba", "zamba", "zamba2",
-               "falcon_h1", "lfm2", "qwen3_next", "xlstm")
+NO_KV_CACHE = (
+    "mamba",
+    "mamba2",
+    "falcon_mamba",
+    "rwkv",
+    "recurrent_gemma",
+    "jamba",
+    "bamba",
+    "zamba",
+    "zamba2",
+    "falcon_h1",
+    "lfm2",
+    "qwen3_next",
+    "xlstm",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class PrefixTuningTrainer(BaselineTrainer):
         from peft import PrefixTuningConfig, TaskType, get_peft_model
 
         o = self.options
-        config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=o.num_virtual_tokens,
-                                    prefix_projection=o.projection)
+        config = PrefixTuningConfig(
+            task_type=TaskType.CAUSAL_LM, num_virtual_tokens=o.num_virtual_tokens, prefix_projection=o.projection
+        )
         return get_peft_model(model, config)

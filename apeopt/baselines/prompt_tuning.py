@@ -44,8 +44,11 @@ class PromptTuningTrainer(BaselineTrainer):
         o = self.options
         kwargs: dict[str, Any] = {}
         if o.init == "text" and ctx.instruction.strip():
-            kwargs = dict(prompt_tuning_init=PromptTuningInit.TEXT, prompt_tuning_init_text=ctx.instruction.strip(),
-                          tokenizer_name_or_path=ctx.tokenizer_path)
+            kwargs = dict(
+                prompt_tuning_init=PromptTuningInit.TEXT,
+                prompt_tuning_init_text=ctx.instruction.strip(),
+                tokenizer_name_or_path=ctx.tokenizer_path,
+            )
             if ctx.tokenizer_kwargs:  # e.g. {"gguf_file": ...} when the tokenizer lives in a GGUF file
                 kwargs["tokenizer_kwargs"] = dict(ctx.tokenizer_kwargs)
         else:

@@ -30,8 +30,9 @@ def route_prompt(method: Method, task: Task, split_seed: int) -> PromptConfig:
     raise ValueError(f"{method.name} is not a fixed prompt route")
 
 
-def search_apeopt(config: Any, task: Task, backend: Any, folder: Path,
-                  progress: Any = lambda msg: None) -> tuple[PromptConfig, dict[str, Any]]:
+def search_apeopt(
+    config: Any, task: Task, backend: Any, folder: Path, progress: Any = lambda msg: None
+) -> tuple[PromptConfig, dict[str, Any]]:
     """Run the apeopt search (``config``: an OptimizeConfig) into ``folder``; return the winner
     and what it cost. ``backend`` is the (cached) base backend; usage is metered here."""
     from apeopt.models.metered import MeteredBackend
@@ -44,12 +45,16 @@ def search_apeopt(config: Any, task: Task, backend: Any, folder: Path,
     space = load_space(config.space)
     store = RunStore.create(folder, folder.parent, folder.name)
     metered = MeteredBackend(backend)
-    budget = ", ".join(f"{v} {unit}" for v, unit in ((config.budget_minutes, "min"), (config.budget_calls, "LM calls")) if v)
+    budget = ", ".join(
+        f"{v} {unit}" for v, unit in ((config.budget_minutes, "min"), (config.budget_calls, "LM calls")) if v
+    )
     progress(f"apeopt: searching ({config.space} space, budget {budget or 'none'})")
     try:
         summary = optimize(config, task, space, metered, metered, store, View(), final=False)
     except NoWinnerError:
-        raise UserError("apeopt: no candidate was scored before the budget ran out; raise --apeopt-minutes or --apeopt-calls") from None
+        raise UserError(
+            "apeopt: no candidate was scored before the budget ran out; raise --apeopt-minutes or --apeopt-calls"
+        ) from None
     winner = summary.winner
     selection = winner.dev_selection
     info = {
@@ -63,8 +68,10 @@ def search_apeopt(config: Any, task: Task, backend: Any, folder: Path,
         "stop_reason": summary.stop_reason,
         "run_dir": str(store.root),
     }
-    progress(f"apeopt: winner dev {selection.metric} {selection.score:.3f}: {winner.prompt.instruction[:70]!r}"
-             f" + {len(winner.prompt.demos)} demos")
+    progress(
+        f"apeopt: winner dev {selection.metric} {selection.score:.3f}: {winner.prompt.instruction[:70]!r}"
+        f" + {len(winner.prompt.demos)} demos"
+    )
     return winner.prompt, info
 
 
@@ -76,6 +83,13 @@ def load_winner(path: Path, task: Task) -> tuple[PromptConfig, dict[str, Any]]:
     if pf.task != task.name:
         raise UserError(f"--apeopt-prompt {str(path)!r} was made for task {pf.task!r}, not {task.name!r}")
     if pf.data_fingerprint and pf.data_fingerprint != task.fingerprint():
-        raise UserError(f"--apeopt-prompt {str(path)!r} was selected on other train/dev data (split seed {pf.split_seed}?)")
-    return pf.prompt, {"train_seconds": 0.0, "lm_calls": 0, "lm_tokens": 0, "prompt_file": str(path),
-                       "dev_selection": dict(pf.scores).get("dev_selection") or {}}
+        raise UserError(
+            f"--apeopt-prompt {str(path)!r} was selected on other train/dev data (split seed {pf.split_seed}?)"
+        )
+    return pf.prompt, {
+        "train_seconds": 0.0,
+        "lm_calls": 0,
+        "lm_tokens": 0,
+        "prompt_file": str(path),
+        "dev_selection": dict(pf.scores).get("dev_selection") or {},
+    }

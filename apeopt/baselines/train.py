@@ -88,10 +88,12 @@ def batch_loss(backend: HFAccess, items: Sequence[Item]) -> tuple[torch.Tensor, 
     logits = backend.last_logits(input_ids, mask, keep)  # [rows, keep, vocab]: the scoring forward
     target = torch.full((len(items), keep), -100, dtype=torch.long)
     for row, (ids, m) in enumerate(items):
-        target[row, keep - m:] = torch.tensor(ids[-m:], dtype=torch.long)
+        target[row, keep - m :] = torch.tensor(ids[-m:], dtype=torch.long)
     loss = torch.nn.functional.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1).to(logits.device),
-        ignore_index=-100, reduction="sum",
+        logits.float().reshape(-1, logits.shape[-1]),
+        target.reshape(-1).to(logits.device),
+        ignore_index=-100,
+        reduction="sum",
     )
     return loss, sum(m for _, m in items)
 
@@ -100,7 +102,7 @@ def mean_loss(backend: HFAccess, items: Sequence[Item], batch_size: int) -> floa
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(items), batch_size):
-            loss, n = batch_loss(backend, items[i:i + batch_size])
+            loss, n = batch_loss(backend, items[i : i + batch_size])
             total, count = total + float(loss), count + n
     return total / max(1, count)
 
@@ -112,7 +114,7 @@ def batches(n: int, size: int, rng: random.Random) -> Iterator[list[int]]:
         order = list(range(n))
         rng.shuffle(order)
         for i in range(0, n - size + 1, size):
-            yield order[i:i + size]
+            yield order[i : i + size]
 
 
 class _Curves:
@@ -128,9 +130,16 @@ class _Curves:
                 fh.write(json.dumps(row) + "\n")
 
 
-def train(method: str, trainer: BaselineTrainer, base: Any, task: Task, prompt: PromptConfig,
-          config: TrainConfig, out_dir: Path | None = None,
-          progress: Callable[[str], None] = lambda msg: None) -> TrainedModel:
+def train(
+    method: str,
+    trainer: BaselineTrainer,
+    base: Any,
+    task: Task,
+    prompt: PromptConfig,
+    config: TrainConfig,
+    out_dir: Path | None = None,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> TrainedModel:
     """Tune a fresh copy of ``base.model`` on ``task``'s train split; select on dev; never read test."""
     started = time.perf_counter()
     rng = random.Random(config.seed)
@@ -147,8 +156,9 @@ def train(method: str, trainer: BaselineTrainer, base: Any, task: Task, prompt: 
     lr = config.lr or trainer.default_lr
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay)
     warm = int(config.warmup * config.steps)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warm if s < warm else
-                                                 max(0.0, (config.steps - s) / max(1, config.steps - warm)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (config.steps - s) / max(1, config.steps - warm))
+    )
     train_items = encode(live, prompt, task.split("train"), config.max_length)
     dev = task.split("dev")[: config.dev_limit] if config.dev_limit else task.split("dev")
     dev_items = encode(live, prompt, dev, config.max_length)
@@ -192,8 +202,13 @@ def train(method: str, trainer: BaselineTrainer, base: Any, task: Task, prompt: 
         took = time.perf_counter() - t0
         step_seconds += took
         train_tokens += sum(len(ids) for ids, _ in chosen)
-        curves.log(kind="train", step=step, loss=round(loss.item(), 5), lr=optimizer.param_groups[0]["lr"],
-                   seconds=round(took, 3))
+        curves.log(
+            kind="train",
+            step=step,
+            loss=round(loss.item(), 5),
+            lr=optimizer.param_groups[0]["lr"],
+            seconds=round(took, 3),
+        )
         if step % config.eval_every == 0 or step == config.steps:
             select(step)
     with torch.no_grad():
@@ -205,8 +220,13 @@ def train(method: str, trainer: BaselineTrainer, base: Any, task: Task, prompt: 
     info = {
         "steps": config.steps,
         "best_step": best["step"],
-        "dev_selection": {"metric": config.select, "scorer": scorer.name, "score": best["score"],
-                          "loss": round(best["loss"], 5), "n": len(dev)},
+        "dev_selection": {
+            "metric": config.select,
+            "scorer": scorer.name,
+            "score": best["score"],
+            "loss": round(best["loss"], 5),
+            "n": len(dev),
+        },
         "trainable_params": count_trainable(trained),
         "virtual_tokens": virtual_tokens(trained),
         "train_examples": len(train_items),

@@ -127,7 +127,14 @@ def load_plan(path: str | Path) -> Plan:
     for i, spec in enumerate(explicit):
         if not isinstance(spec, Mapping):
             raise UserError(f"{p}: jobs[{i}] must be a mapping, got {spec!r}")
-        params = {**{k: v for k, v in defaults.items() if k in (OPTIMIZE_KEYS if spec.get('kind', 'optimize') == 'optimize' else COMPARE_KEYS)}, **spec}
+        params = {
+            **{
+                k: v
+                for k, v in defaults.items()
+                if k in (OPTIMIZE_KEYS if spec.get("kind", "optimize") == "optimize" else COMPARE_KEYS)
+            },
+            **spec,
+        }
         kind = str(params.pop("kind", "optimize"))
         jobs.append(_job(f"{p}: jobs[{i}]", kind, params, p.parent))
     if not jobs:

@@ -106,7 +106,9 @@ class JobQueue:
 
     def heartbeat(self, trial: optuna.Trial) -> Heartbeat:
         """Keep ``trial`` alive while its job runs (a dead worker's trial goes stale and is retried)."""
-        return Heartbeat(self.storage, self.storage.get_trial_id_from_study_id_trial_number(self.study_id, trial.number))
+        return Heartbeat(
+            self.storage, self.storage.get_trial_id_from_study_id_trial_number(self.study_id, trial.number)
+        )
 
     def done(self, trial: optuna.Trial, value: float, attrs: dict[str, Any]) -> None:
         for k, v in attrs.items():
@@ -118,7 +120,9 @@ class JobQueue:
         attempt = int(trial.user_attrs.get(ATTEMPT, 1))
         self.study.tell(trial, state=TrialState.FAIL)
         if attempt <= self.plan.retries:
-            self.study.enqueue_trial({}, user_attrs={JOB: job.key, ATTEMPT: attempt + 1, "label": job.label(), "previous_error": error[:500]})
+            self.study.enqueue_trial(
+                {}, user_attrs={JOB: job.key, ATTEMPT: attempt + 1, "label": job.label(), "previous_error": error[:500]}
+            )
 
     def states(self) -> list[JobState]:
         """The latest attempt of every job in the plan."""

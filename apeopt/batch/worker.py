@@ -29,6 +29,8 @@ class JobTracking:
 
     config: TrackingConfig
     parent: str | None
+
+
 RUNNERS: Registry[Runner] = Registry("job kind")
 
 
@@ -45,8 +47,9 @@ def run_optimize_job(job: Job, run_dir: Path, tracking: JobTracking | None = Non
     if run_dir.exists():  # created but nothing written yet: start clean
         for child in run_dir.iterdir():
             child.unlink()
-    summary = run_optimize(OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True,
-                           tracking=config, parent=parent)
+    summary = run_optimize(
+        OptimizeConfig.from_dict(dict(job.params)), run_dir=run_dir, quiet=True, tracking=config, parent=parent
+    )
     return JobResult(str(run_dir.resolve()), optimize=summary)
 
 
@@ -61,7 +64,9 @@ def run_compare_job(job: Job, run_dir: Path, tracking: JobTracking | None = None
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    result = JobResult(str(run_dir.resolve()), compare=run_compare(compare_config(job.params), run_dir=run_dir, quiet=True))
+    result = JobResult(
+        str(run_dir.resolve()), compare=run_compare(compare_config(job.params), run_dir=run_dir, quiet=True)
+    )
     if tracking is not None:
         from apeopt.tracking.batch import track_job
 
@@ -82,8 +87,14 @@ def plan_budget_spent(plan: Plan, queue: JobQueue) -> str | None:
     return None
 
 
-def work(plan: Plan, queue: JobQueue, batch_dir: Path, log: Callable[[str], None] = print, poll: float = 5.0,
-         tracking: JobTracking | None = None) -> int:
+def work(
+    plan: Plan,
+    queue: JobQueue,
+    batch_dir: Path,
+    log: Callable[[str], None] = print,
+    poll: float = 5.0,
+    tracking: JobTracking | None = None,
+) -> int:
     """Run jobs until none is waiting or running (or the plan's budget is spent); returns the number run.
 
     While other workers' jobs run, a worker waits: if one of them died, its job is re-queued once

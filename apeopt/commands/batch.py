@@ -40,7 +40,9 @@ def _queue(plan: Plan, storage: str | None, heartbeat: int) -> Any:
     return JobQueue(plan, open_storage(storage or default_storage(plan), heartbeat=heartbeat, retries=plan.retries))
 
 
-def run_batch(plan_path: Path, workers: int = 1, storage: str | None = None, heartbeat: int = 30, worker_only: bool = False) -> list[Any]:
+def run_batch(
+    plan_path: Path, workers: int = 1, storage: str | None = None, heartbeat: int = 30, worker_only: bool = False
+) -> list[Any]:
     from apeopt.batch.worker import work
 
     plan = load_plan(plan_path)
@@ -61,7 +63,16 @@ def run_batch(plan_path: Path, workers: int = 1, storage: str | None = None, hea
     else:
         from apeopt.secrets import STORAGE_ENV
 
-        cmd = [sys.executable, "-m", "apeopt.cli", "batch", str(plan_path), "--heartbeat", str(heartbeat), "--worker-only"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "apeopt.cli",
+            "batch",
+            str(plan_path),
+            "--heartbeat",
+            str(heartbeat),
+            "--worker-only",
+        ]
         threads = str(max(1, (os.cpu_count() or 1) // workers))  # no oversubscription of the cores
         env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, STORAGE_ENV: storage}
         procs = [subprocess.Popen(cmd, env=env) for _ in range(workers)]
@@ -93,7 +104,9 @@ def batch_status(plan_path: Path, storage: str | None = None) -> list[Any]:
     if storage is None:
         db = batch_dir(plan) / "batch.db"
         if not db.is_file():
-            raise UserError(f"plan {plan.name!r} has not run yet (no {str(db)!r}); start it with `apeopt batch {plan_path}`")
+            raise UserError(
+                f"plan {plan.name!r} has not run yet (no {str(db)!r}); start it with `apeopt batch {plan_path}`"
+            )
         storage = default_storage(plan, create=False)
     return _queue(plan, storage, heartbeat=30).states()
 
@@ -112,7 +125,9 @@ def estimate_plan(plan_path: Path) -> dict[str, Any]:
             continue
         config = OptimizeConfig.from_dict(dict(job.params))
         est = estimate(config, load_task(config.task, seed=config.split_seed), load_space(config.space))
-        rows.append({"job": job.key, "kind": job.kind, "lm_calls_est": est["lm_calls_est"], "tokens_est": est["tokens_est"]})
+        rows.append(
+            {"job": job.key, "kind": job.kind, "lm_calls_est": est["lm_calls_est"], "tokens_est": est["tokens_est"]}
+        )
     return {
         "plan": plan.name,
         "jobs": rows,
@@ -136,10 +151,14 @@ def print_states(states: list[Any]) -> None:
         best = f"best method: {a['best_method']}" if a.get("best_method") else ""
         note = a.get("error", "") if s.state == "failed" else (a.get("instruction") or best)
         table.add_row(
-            f"{s.job.key}\n{s.job.label()}", s.state, str(s.attempts),
+            f"{s.job.key}\n{s.job.label()}",
+            s.state,
+            str(s.attempts),
             f"{test['score']:.3f} (n={test['n']})" if test else "-",
             f"{human['score']:.3f}" if human else "-",
-            str(a.get("lm_calls") or "-"), str(a.get("job_seconds") or "-"), str(note)[:80],
+            str(a.get("lm_calls") or "-"),
+            str(a.get("job_seconds") or "-"),
+            str(note)[:80],
         )
     console = Console()
     console.print(table)

@@ -50,7 +50,14 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
     import sys
 
     o = options
-    task, instruction, prompt_file, split, demos, template = o.task, o.instruction, o.prompt_file, o.split, o.demos, o.template
+    task, instruction, prompt_file, split, demos, template = (
+        o.task,
+        o.instruction,
+        o.prompt_file,
+        o.split,
+        o.demos,
+        o.template,
+    )
     scorer, model, limit, seed, device, use_cache = o.scorer, o.model, o.limit, o.seed, o.device, o.use_cache
     dtype = o.dtype
     show, quiet, predictions, adapter, rendering = o.show, o.quiet, o.predictions, o.adapter, o.rendering
@@ -87,7 +94,10 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
         if pf.partial:
             print(f"warning: {pf.partial_note}", file=sys.stderr)
         if pf.data_fingerprint and pf.data_fingerprint != the_task.fingerprint():
-            print(f"warning: task {the_task.name!r} train/dev data differ from those the prompt was selected on", file=sys.stderr)
+            print(
+                f"warning: task {the_task.name!r} train/dev data differ from those the prompt was selected on",
+                file=sys.stderr,
+            )
         scorer = scorer or (pf.scoring if pf.scoring == "likelihood" else None)
     else:
         prompt = PromptConfig(
@@ -122,7 +132,9 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
         from apeopt.models.stack import open_backend
 
         backend = open_backend(model_spec, device=device, use_cache=use_cache, dtype=dtype)
-    result = progress_evaluate(prompt, examples, backend, the_scorer, the_task.labels, quiet=quiet, label=f"{the_task.name}/{split}")
+    result = progress_evaluate(
+        prompt, examples, backend, the_scorer, the_task.labels, quiet=quiet, label=f"{the_task.name}/{split}"
+    )
     out = {
         "score": result.aggregate.score,
         "n": result.aggregate.n,
@@ -161,8 +173,13 @@ def progress_evaluate(
 
     parts: list[EvalResult] = []
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=quiet,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=quiet,
     ) as bar:
         tid = bar.add_task(label, total=len(examples))
         for start in range(0, len(examples), chunk):
@@ -192,13 +209,17 @@ def _task_of(pf: Any, prompt_file: Path | None) -> str:
         for p in tried:
             if p.is_file():
                 return str(p)
-        raise UserError(f"prompt file {where!r} was made for task {pf.task!r} from "
-                        f"{' or '.join(repr(str(p)) for p in dict.fromkeys(tried))}, which does not exist here; "
-                        "--task NAME_OR_PATH overrides where the task is loaded from")
+        raise UserError(
+            f"prompt file {where!r} was made for task {pf.task!r} from "
+            f"{' or '.join(repr(str(p)) for p in dict.fromkeys(tried))}, which does not exist here; "
+            "--task NAME_OR_PATH overrides where the task is loaded from"
+        )
     if pf.task in builtin_task_names():
         return str(pf.task)
-    raise UserError(f"prompt file {where!r} was made for task {pf.task!r}, which is not a built-in task, and the file "
-                    "records no task YAML path; --task PATH says where the task is")
+    raise UserError(
+        f"prompt file {where!r} was made for task {pf.task!r}, which is not a built-in task, and the file "
+        "records no task YAML path; --task PATH says where the task is"
+    )
 
 
 def _print_result(out: dict[str, Any], rows: list[dict[str, Any]]) -> None:

@@ -24,10 +24,14 @@ def run_export(run: str, fmt: str, output: Path | None, fixed: bool = False) -> 
     name = BEST_FIXED_PROMPT if fixed else BEST_PROMPT
     if not store.path(BEST_PROMPT).is_file():
         if not store.path(PARTIAL_PROMPT).is_file():
-            raise UserError(f"run {str(run)!r} has no {BEST_PROMPT}: it has not finished, and has no {PARTIAL_PROMPT} "
-                            "(nothing was fully scored on dev before it stopped)")
+            raise UserError(
+                f"run {str(run)!r} has no {BEST_PROMPT}: it has not finished, and has no {PARTIAL_PROMPT} "
+                "(nothing was fully scored on dev before it stopped)"
+            )
         if fixed:
-            raise UserError(f"run {str(run)!r} was interrupted: only its {PARTIAL_PROMPT} can be exported, without --fixed")
+            raise UserError(
+                f"run {str(run)!r} was interrupted: only its {PARTIAL_PROMPT} can be exported, without --fixed"
+            )
         name = PARTIAL_PROMPT
     elif fixed and not store.path(name).is_file():
         raise UserError(f"run {str(run)!r} has no {name}: its winner already uses fixed demos; export without --fixed")

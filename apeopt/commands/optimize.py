@@ -33,24 +33,32 @@ def print_summary(summary: RunSummary) -> None:
     console.print(table)
     w = summary.winner.prompt
     if not given:
-        console.print("[bold]no human instruction was given:[/] the baselines are the format and demos alone; "
-                      "the winner's instruction was induced from the examples")
+        console.print(
+            "[bold]no human instruction was given:[/] the baselines are the format and demos alone; "
+            "the winner's instruction was induced from the examples"
+        )
     console.print(f"[bold]winner instruction:[/] {w.instruction or '(none)'}")
     demos = f"{w.demo_count} retrieved per input (of {len(w.demo_pool)})" if w.retrieves else str(len(w.demos))
     console.print(
-        f"format: template={w.template} demos={demos} cot={w.cot!r} votes={w.votes} "
-        f"answer_prefix={w.answer_prefix!r}"
+        f"format: template={w.template} demos={demos} cot={w.cot!r} votes={w.votes} answer_prefix={w.answer_prefix!r}"
     )
     if summary.incumbents:
-        ladder = ", ".join(f"{r.name.removeprefix('human + ').removeprefix('no instruction + ')} {r.dev:.2f}/{r.n}"
-                           for r in summary.incumbents if r.dev is not None)
+        ladder = ", ".join(
+            f"{r.name.removeprefix('human + ').removeprefix('no instruction + ')} {r.dev:.2f}/{r.n}"
+            for r in summary.incumbents
+            if r.dev is not None
+        )
         console.print(f"incumbent ladder (dev score/n): {ladder}")
     won = [c for c in summary.selection if c.credible]
-    console.print(f"challenges of the incumbent: {len(summary.selection)}, credible: {len(won)}"
-                  + (f" (last: {won[-1].phase}, {won[-1].diff:+.3f} on dev, lower bound {won[-1].lower:+.3f})" if won else ""))
+    console.print(
+        f"challenges of the incumbent: {len(summary.selection)}, credible: {len(won)}"
+        + (f" (last: {won[-1].phase}, {won[-1].diff:+.3f} on dev, lower bound {won[-1].lower:+.3f})" if won else "")
+    )
     pt = summary.paired_test.get("winner_vs_human")
     if pt:
-        console.print(f"winner - {'human' if given else 'no instruction'} on test: {pt.diff:+.3f} (95% CI [{pt.ci_lo:+.3f}, {pt.ci_hi:+.3f}], p={pt.p:.3f})")
+        console.print(
+            f"winner - {'human' if given else 'no instruction'} on test: {pt.diff:+.3f} (95% CI [{pt.ci_lo:+.3f}, {pt.ci_hi:+.3f}], p={pt.p:.3f})"
+        )
     for line in cost_lines(summary):
         console.print(line, soft_wrap=True)
     console.print(
@@ -60,16 +68,21 @@ def print_summary(summary: RunSummary) -> None:
     )
     if not summary.complete:
         partial = Path(summary.run_dir) / PARTIAL_PROMPT
-        kept = (f"its best prompt fully scored on dev is in {partial} (not scored on test)" if partial.is_file()
-                else "no prompt was fully scored on dev yet")
-        console.print(f"interrupted: {kept}; `apeopt optimize --resume {summary.run_dir}` finishes the run", soft_wrap=True)
+        kept = (
+            f"its best prompt fully scored on dev is in {partial} (not scored on test)"
+            if partial.is_file()
+            else "no prompt was fully scored on dev yet"
+        )
+        console.print(
+            f"interrupted: {kept}; `apeopt optimize --resume {summary.run_dir}` finishes the run", soft_wrap=True
+        )
 
 
 def closing_status(summary: RunSummary) -> str:
     """``complete (rounds finished)``, ``interrupted (Ctrl-C)``: the status, then why, each word once."""
     reason = summary.stop_reason
     if reason.startswith(summary.status):
-        reason = reason[len(summary.status):].strip()
+        reason = reason[len(summary.status) :].strip()
         reason = reason[1:-1] if reason.startswith("(") and reason.endswith(")") else reason
     return f"{summary.status} ({reason})" if reason else summary.status
 
@@ -82,20 +95,30 @@ def cost_lines(summary: RunSummary) -> list[str]:
     w, best, cheap = cost.winner, cost.best, cost.cheapest
     unit = "tokens" if cost.tokenizer == "model" else "tokens (estimated, ~4 characters a token)"
     money = cost.money_per_1000_calls
-    lines = [f"winner cost: {w.prompt_tokens:.0f} prompt tokens per call, {w.tokens_per_example:.0f} tokens per example "
-             f"-> {cost.per_1000_calls:,.0f} {unit} per 1,000 calls"
-             + (f" = {money:.4f} at {cost.price_per_mtok:g} per million tokens" if money is not None else "")]
+    lines = [
+        f"winner cost: {w.prompt_tokens:.0f} prompt tokens per call, {w.tokens_per_example:.0f} tokens per example "
+        f"-> {cost.per_1000_calls:,.0f} {unit} per 1,000 calls"
+        + (f" = {money:.4f} at {cost.price_per_mtok:g} per million tokens" if money is not None else "")
+    ]
     if cheap.trial == best.trial:
-        lines.append("cheapest within noise of the best: the best itself (no cheaper prompt scored on all of dev ties it)")
+        lines.append(
+            "cheapest within noise of the best: the best itself (no cheaper prompt scored on all of dev ties it)"
+        )
     else:
-        chosen = ("exported (--prefer cheapest)" if w.trial == cheap.trial
-                  else f"its prompt file: {Path(summary.run_dir) / 'cheapest_prompt.json'}")
+        chosen = (
+            "exported (--prefer cheapest)"
+            if w.trial == cheap.trial
+            else f"its prompt file: {Path(summary.run_dir) / 'cheapest_prompt.json'}"
+        )
         lines.append(
             f"cheapest within noise of the best: {cheap.describe()}, dev {cheap.score:.3f} [{cheap.ci[0]:.2f}, {cheap.ci[1]:.2f}] "
             f"n={cheap.n} vs {best.score:.3f} (best - it {cost.diff:+.3f}, lower bound {cost.lower:+.3f}), "
-            f"{cheap.tokens_per_example:.0f} vs {best.tokens_per_example:.0f} tokens per example: saves {cost.saves:.0%}; {chosen}")
+            f"{cheap.tokens_per_example:.0f} vs {best.tokens_per_example:.0f} tokens per example: saves {cost.saves:.0%}; {chosen}"
+        )
     if cost.max_prompt_tokens is not None:
         lines.append(f"--max-prompt-tokens {cost.max_prompt_tokens}: {cost.over_limit} longer candidate(s) not scored")
-    lines.append(f"dev-score x tokens front: {len(cost.front)} prompt(s): "
-                 + ", ".join(f"{p.score:.2f}@{p.tokens_per_example:.0f}" for p in cost.front))
+    lines.append(
+        f"dev-score x tokens front: {len(cost.front)} prompt(s): "
+        + ", ".join(f"{p.score:.2f}@{p.tokens_per_example:.0f}" for p in cost.front)
+    )
     return lines

@@ -18,10 +18,19 @@ from apeopt.serving.limits import ServeLimits
 __all__ = ["ModelServer", "run_serve"]
 
 
-def run_serve(model: str, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
-              name: str | None = None, max_batch: int = 64, wait_ms: float = 5.0,
-              key_env: str | None = None, default_max_tokens: int = DEFAULT_MAX_TOKENS,
-              limits: ServeLimits | None = None, dtype: str = "auto") -> None:
+def run_serve(
+    model: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str = "auto",
+    name: str | None = None,
+    max_batch: int = 64,
+    wait_ms: float = 5.0,
+    key_env: str | None = None,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    limits: ServeLimits | None = None,
+    dtype: str = "auto",
+) -> None:
     """Load ``model`` (in ``dtype``) and serve it until interrupted (limits checked before the model loads)."""
     import logging
 
@@ -36,8 +45,10 @@ def run_serve(model: str, host: str = "127.0.0.1", port: int = 8000, device: str
     backend = open_backend(model, device=device, use_cache=False, dtype=dtype)
     server = ModelServer(backend, host, port, name or model, max_batch, wait_ms, key_env, default_max_tokens, limits)
     if host not in ("127.0.0.1", "localhost", "::1") and not key_env:
-        print("warning: serving on a non-loopback address without --key-env: anyone who can reach it "
-              "can use the model", file=sys.stderr)
+        print(
+            "warning: serving on a non-loopback address without --key-env: anyone who can reach it can use the model",
+            file=sys.stderr,
+        )
     print(f"apeopt serve: {model} as {server.name!r} on {server.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()

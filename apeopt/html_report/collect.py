@@ -96,7 +96,9 @@ class Run:
     study: str | None = None  # an Optuna storage URL to browse with optuna-dashboard
     label: str = ""
     cost: CostReport | None = None  # the dev-score x tokens front, the winner's cost, the cheapest within noise
-    scored: list[tuple[float, float]] = field(default_factory=list)  # (tokens per example, dev) of complete leaderboard rows
+    scored: list[tuple[float, float]] = field(
+        default_factory=list
+    )  # (tokens per example, dev) of complete leaderboard rows
 
     def method(self, name: str) -> MethodScore | None:
         return next((m for m in self.methods if m.method == name), None)
@@ -189,10 +191,14 @@ def read_run(path: Path, top: int = 10) -> Run:
     compare = config.get("kind") == "compare" or "compare" in config or isinstance(summary, CompareSummary)
     opt = config.get("optimize") or config.get("compare") or {}
     run = Run(
-        path=path, name=path.name, kind="compare" if compare else "optimize",
+        path=path,
+        name=path.name,
+        kind="compare" if compare else "optimize",
         task=str(summary.task if summary else config.get("task") or opt.get("task") or "?"),
         model=str(summary.model if summary else opt.get("model") or "?"),
-        space="compare" if compare else str(summary.space if isinstance(summary, RunSummary) else opt.get("space") or "?"),
+        space="compare"
+        if compare
+        else str(summary.space if isinstance(summary, RunSummary) else opt.get("space") or "?"),
         seed=summary.seed if isinstance(summary, RunSummary) else _int(opt.get("seed")),
         status=summary.status if isinstance(summary, RunSummary) else ("complete" if summary else "incomplete"),
         stop_reason=summary.stop_reason if isinstance(summary, RunSummary) else "",
@@ -215,8 +221,15 @@ def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: i
         scored: dict[str, Baseline | Winner] = {**summary.baselines(), "winner": summary.winner}
         for name, s in scored.items():
             label = f"few_shot (k={s.k})" if name == "few_shot" else name  # type: ignore[union-attr]
-            run.methods.append(MethodScore(name, _score(s.score("test")), _score(s.score("test_shift")), _score(s.score("dev")),
-                                           {"label": label}))
+            run.methods.append(
+                MethodScore(
+                    name,
+                    _score(s.score("test")),
+                    _score(s.score("test_shift")),
+                    _score(s.score("dev")),
+                    {"label": label},
+                )
+            )
         run.winner_instruction = summary.winner.prompt.instruction
         run.human_instruction = summary.human.prompt.instruction if summary.human.prompt else None
         run.paired = summary.paired_test.get("winner_vs_human")
@@ -224,9 +237,18 @@ def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: i
         run.candidates, run.trials = summary.candidates, summary.trials
         run.cost = summary.cost
     run.evaluations = [
-        Evaluation(int(r.get("trial", 0)), int(r.get("round", 0)), str(r.get("phase", "")), int(r.get("step", 0)),
-                   float(r["mean"]), int(r.get("lm_calls") or 0), int(r.get("tokens") or 0), _num(r.get("elapsed")))
-        for r in store.evaluations() if isinstance(r.get("mean"), (int, float))
+        Evaluation(
+            int(r.get("trial", 0)),
+            int(r.get("round", 0)),
+            str(r.get("phase", "")),
+            int(r.get("step", 0)),
+            float(r["mean"]),
+            int(r.get("lm_calls") or 0),
+            int(r.get("tokens") or 0),
+            _num(r.get("elapsed")),
+        )
+        for r in store.evaluations()
+        if isinstance(r.get("mean"), (int, float))
     ]
     if summary is None:  # an unfinished run: its cost so far from the evaluation log
         run.lm_calls = sum(e.lm_calls for e in run.evaluations)
@@ -235,15 +257,30 @@ def _read_optimize(store: RunStore, summary: RunSummary | None, run: Run, top: i
         run.wall_seconds = max((e.elapsed for e in run.evaluations if e.elapsed is not None), default=None)
     if store.path(LEADERBOARD).is_file():
         rows = store.read_json(LEADERBOARD)
-        run.scored = [(float(r["tokens_per_example"]), float(r["score"])) for r in (rows if isinstance(rows, list) else [])
-                      if r.get("state") == "complete" and isinstance(r.get("tokens_per_example"), (int, float))]
+        run.scored = [
+            (float(r["tokens_per_example"]), float(r["score"]))
+            for r in (rows if isinstance(rows, list) else [])
+            if r.get("state") == "complete" and isinstance(r.get("tokens_per_example"), (int, float))
+        ]
         for i, r in enumerate(rows[:top] if isinstance(rows, list) else [], 1):
-            fmt = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in (r.get("format") or {}).items())
-            run.leaderboard.append(Candidate(
-                i, float(r.get("score", float("nan"))), int(r.get("n", 0)), int(r.get("trial", -1)), str(r.get("origin", "")),
-                int(r.get("round", 0)), str(r.get("phase", "")), str(r.get("state", "")), fmt, str(r.get("instruction", "")),
-                str(r.get("note", "")),
-            ))
+            fmt = ", ".join(
+                f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in (r.get("format") or {}).items()
+            )
+            run.leaderboard.append(
+                Candidate(
+                    i,
+                    float(r.get("score", float("nan"))),
+                    int(r.get("n", 0)),
+                    int(r.get("trial", -1)),
+                    str(r.get("origin", "")),
+                    int(r.get("round", 0)),
+                    str(r.get("phase", "")),
+                    str(r.get("state", "")),
+                    fmt,
+                    str(r.get("instruction", "")),
+                    str(r.get("note", "")),
+                )
+            )
 
 
 def _read_compare(store: RunStore, summary: CompareSummary | None, run: Run) -> None:
@@ -251,10 +288,17 @@ def _read_compare(store: RunStore, summary: CompareSummary | None, run: Run) -> 
         run.metric, run.wall_seconds = summary.scorer, summary.wall_seconds
     rows = load_comparison(store.path(COMPARISON_JSON)) if store.path(COMPARISON_JSON).is_file() else ()
     for r in rows:
-        extra: dict[str, Any] = {"family": r.family, "trainable_params": r.trainable_params, "train_seconds": r.train_seconds,
-                                 "lm_calls": r.lm_calls, "lm_tokens": r.lm_tokens,
-                                 "inference_tokens_per_example": r.inference_tokens_per_example, "wall_seconds": r.wall_seconds,
-                                 "label": r.method, "vs_human": r.paired.get("human")}
+        extra: dict[str, Any] = {
+            "family": r.family,
+            "trainable_params": r.trainable_params,
+            "train_seconds": r.train_seconds,
+            "lm_calls": r.lm_calls,
+            "lm_tokens": r.lm_tokens,
+            "inference_tokens_per_example": r.inference_tokens_per_example,
+            "wall_seconds": r.wall_seconds,
+            "label": r.method,
+            "vs_human": r.paired.get("human"),
+        }
         run.methods.append(MethodScore(r.method, _score(r.test), _score(r.test_shift), None, extra))
     if rows:
         run.lm_calls = sum(r.lm_calls for r in rows)
@@ -270,8 +314,9 @@ def _db_jobs(db: Path) -> dict[str, Job] | str:
 
         from apeopt.batch.state import job_attempts
 
-        storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", engine_kwargs={"connect_args": {"timeout": 30}},
-                                               skip_table_creation=True)  # read only: workers may be writing
+        storage = optuna.storages.RDBStorage(
+            f"sqlite:///{db.resolve()}", engine_kwargs={"connect_args": {"timeout": 30}}, skip_table_creation=True
+        )  # read only: workers may be writing
         jobs: dict[str, Job] = {}
         for study in storage.get_all_studies():
             if not study.study_name.startswith("apeopt-batch-"):
@@ -280,16 +325,28 @@ def _db_jobs(db: Path) -> dict[str, Job] | str:
             for key, attempt in job_attempts(trials).items():
                 t, a = attempt.latest, attempt.latest.user_attrs
                 error = str(a.get("error") or (a.get("previous_error") if t.state == TrialState.WAITING else "") or "")
-                recorded = {"test": _recorded(a.get("test")), "human": _recorded(a.get("human_test")), "lm_calls": _int(a.get("lm_calls"))}
-                jobs[key] = Job(key, short_label(str(a.get("label") or key)), attempt.state, attempt.tries, error,
-                                _num(a.get("job_seconds")), None, recorded)
+                recorded = {
+                    "test": _recorded(a.get("test")),
+                    "human": _recorded(a.get("human_test")),
+                    "lm_calls": _int(a.get("lm_calls")),
+                }
+                jobs[key] = Job(
+                    key,
+                    short_label(str(a.get("label") or key)),
+                    attempt.state,
+                    attempt.tries,
+                    error,
+                    _num(a.get("job_seconds")),
+                    None,
+                    recorded,
+                )
         return jobs
     except Exception as exc:  # an old schema, a locked or damaged file: the files alone still make a report
         return " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
 
 
 def read_batch(path: Path, top: int = 10) -> Batch:
-    name = path.name[len("batch-"):] if path.name.startswith("batch-") else path.name
+    name = path.name[len("batch-") :] if path.name.startswith("batch-") else path.name
     found: dict[str, Job] = {}
     source = "job folders"
     db = path / BATCH_DB
@@ -338,8 +395,10 @@ def collect(paths: Iterable[str | Path], top: int = 10) -> Collection:
             batches.append(batch)
             runs += [j.run for j in batch.jobs if j.run is not None]
         else:
-            raise UserError(f"{raw!r} is neither an apeopt run (no {SUMMARY} or {CONFIG}) nor a batch folder "
-                            f"(no {BATCH_DB} or run folders)")
+            raise UserError(
+                f"{raw!r} is neither an apeopt run (no {SUMMARY} or {CONFIG}) nor a batch folder "
+                f"(no {BATCH_DB} or run folders)"
+            )
     if loose:
         batches.insert(0, Batch(None, "runs", loose, "their folders"))
     return Collection(batches, runs, inputs)

@@ -159,11 +159,19 @@ def _job_row(job: Any) -> dict[str, Any]:
     if run is not None and run.status not in ("complete", "") and run.stop_reason:
         note = f"{note} ({run.stop_reason})".strip()
     return {
-        "key": job.key, "label": job.label, "state": job.state, "css": job.state if job.state in STATES else "other",
+        "key": job.key,
+        "label": job.label,
+        "state": job.state,
+        "css": job.state if job.state in STATES else "other",
         "tries": "–" if job.tries is None else job.tries,
-        "test": test if run else fmt_score(job.recorded.get("test")),  # a done job whose folder is gone: what batch.db says
+        "test": test
+        if run
+        else fmt_score(job.recorded.get("test")),  # a done job whose folder is gone: what batch.db says
         "human": fmt_score(human.test if human else job.recorded.get("human")),
-        "calls": fmt_int(run.lm_calls if run else job.recorded.get("lm_calls")), "time": fmt_seconds(job.seconds), "error": job.error[:1500], "note": note,
+        "calls": fmt_int(run.lm_calls if run else job.recorded.get("lm_calls")),
+        "time": fmt_seconds(job.seconds),
+        "error": job.error[:1500],
+        "note": note,
     }
 
 
@@ -171,12 +179,21 @@ def _compare_rows(run: Run) -> list[dict[str, Any]]:
     rows = []
     for m in run.methods:
         e = m.extra
-        rows.append({
-            "method": m.method, "family": e.get("family") or "", "test": fmt_score(m.test), "shift": fmt_score(m.test_shift),
-            "diff": _diff(e.get("vs_human")), "params": fmt_int(e.get("trainable_params")),
-            "train": fmt_seconds(e.get("train_seconds")), "calls": fmt_int(e.get("lm_calls")),
-            "tok": "–" if e.get("inference_tokens_per_example") is None else f"{float(e['inference_tokens_per_example']):.0f}",
-        })
+        rows.append(
+            {
+                "method": m.method,
+                "family": e.get("family") or "",
+                "test": fmt_score(m.test),
+                "shift": fmt_score(m.test_shift),
+                "diff": _diff(e.get("vs_human")),
+                "params": fmt_int(e.get("trainable_params")),
+                "train": fmt_seconds(e.get("train_seconds")),
+                "calls": fmt_int(e.get("lm_calls")),
+                "tok": "–"
+                if e.get("inference_tokens_per_example") is None
+                else f"{float(e['inference_tokens_per_example']):.0f}",
+            }
+        )
     return rows
 
 
@@ -198,12 +215,18 @@ def _tasks(runs: list[Run]) -> list[dict[str, Any]]:
         names = short_labels(group)
         entries = [(names[i], m) for i, r in enumerate(group) for m in r.methods]
         metrics = {r.metric for r in group if r.metric}
-        out.append({
-            "task": task,
-            "plot": plots.comparison_plot(task, entries, metrics.pop() if len(metrics) == 1 else ""),
-            "curve": plots.curve_plot(task, [(n, r) for n, r in zip(names, group) if r.kind == "optimize"]),
-            "compares": [{"name": r.label or r.name, "model": r.model, "rows": _compare_rows(r)} for r in group if r.kind == "compare"],
-        })
+        out.append(
+            {
+                "task": task,
+                "plot": plots.comparison_plot(task, entries, metrics.pop() if len(metrics) == 1 else ""),
+                "curve": plots.curve_plot(task, [(n, r) for n, r in zip(names, group) if r.kind == "optimize"]),
+                "compares": [
+                    {"name": r.label or r.name, "model": r.model, "rows": _compare_rows(r)}
+                    for r in group
+                    if r.kind == "compare"
+                ],
+            }
+        )
     return out
 
 
@@ -222,17 +245,39 @@ def render(collection: Collection) -> str:
         "time": fmt_seconds(seconds),
     }
     costs = [
-        {"label": r.label or r.name, "kind": r.kind, "task": r.task, "model": r.model, "status": r.status,
-         "calls": fmt_int(r.lm_calls), "tokens": fmt_int(r.tokens), "time": fmt_seconds(r.wall_seconds),
-         "candidates": fmt_int(r.candidates), "trials": fmt_int(r.trials)}
+        {
+            "label": r.label or r.name,
+            "kind": r.kind,
+            "task": r.task,
+            "model": r.model,
+            "status": r.status,
+            "calls": fmt_int(r.lm_calls),
+            "tokens": fmt_int(r.tokens),
+            "time": fmt_seconds(r.wall_seconds),
+            "candidates": fmt_int(r.candidates),
+            "trials": fmt_int(r.trials),
+        }
         for r in runs
     ]
     dashboards = [shlex.quote(d) for d in [b.dashboard for b in collection.batches] + [r.study for r in runs] if d]
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(TEMPLATE).render(
-        generated=time.strftime("%Y-%m-%d %H:%M:%S"), version=__version__, inputs=collection.inputs,
-        batches=[{"name": b.name, "path": str(b.path) if b.path else "", "source": b.source, "jobs": [_job_row(j) for j in b.jobs]}
-                 for b in collection.batches],
-        tasks=_tasks(runs), runs=runs, costs=costs, totals=totals, dashboards=dashboards,
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+        version=__version__,
+        inputs=collection.inputs,
+        batches=[
+            {
+                "name": b.name,
+                "path": str(b.path) if b.path else "",
+                "source": b.source,
+                "jobs": [_job_row(j) for j in b.jobs],
+            }
+            for b in collection.batches
+        ],
+        tasks=_tasks(runs),
+        runs=runs,
+        costs=costs,
+        totals=totals,
+        dashboards=dashboards,
         fronts=[cost_row(r) for r in runs if r.cost is not None],
     )

@@ -74,11 +74,32 @@ def comparison_plot(task: str, entries: Sequence[tuple[str, MethodScore]], metri
                 continue
             lo = s.lo if s.lo is not None else s.score
             hi = s.hi if s.hi is not None else s.score
-            ax.errorbar(s.score, yy, xerr=[[max(0.0, s.score - lo)], [max(0.0, hi - s.score)]], fmt="o",
-                        color=_color(m.method, others), capsize=3, ms=5)
-            ax.annotate(f"{s.score:.2f}", (s.score, yy), textcoords="offset points", xytext=(0, 5), fontsize=7,
-                        ha="center", color="#333333")
-        values = [v for _, m in rows for s in (getattr(m, split),) if s is not None for v in (s.lo, s.hi, s.score) if v is not None]
+            ax.errorbar(
+                s.score,
+                yy,
+                xerr=[[max(0.0, s.score - lo)], [max(0.0, hi - s.score)]],
+                fmt="o",
+                color=_color(m.method, others),
+                capsize=3,
+                ms=5,
+            )
+            ax.annotate(
+                f"{s.score:.2f}",
+                (s.score, yy),
+                textcoords="offset points",
+                xytext=(0, 5),
+                fontsize=7,
+                ha="center",
+                color="#333333",
+            )
+        values = [
+            v
+            for _, m in rows
+            for s in (getattr(m, split),)
+            if s is not None
+            for v in (s.lo, s.hi, s.score)
+            if v is not None
+        ]
         if values and min(values) >= 0 and max(values) <= 1:
             ax.set_xlim(-0.03, 1.03)
         ax.set_title(title, fontsize=10)
@@ -127,14 +148,27 @@ def curve_plot(task: str, labelled: Sequence[tuple[str, Run]]) -> str | None:
             ax.step(xs, best, where="post", color=color, lw=2, label=label)
             if len(runs) <= 3:  # every rung's running mean, larger for larger rungs
                 top = max(e.step for e in run.evaluations) or 1
-                ax.scatter(xs, [e.mean for e in run.evaluations], s=[8 + 40 * e.step / top for e in run.evaluations],
-                           color=color, alpha=0.3, lw=0)
+                ax.scatter(
+                    xs,
+                    [e.mean for e in run.evaluations],
+                    s=[8 + 40 * e.step / top for e in run.evaluations],
+                    color=color,
+                    alpha=0.3,
+                    lw=0,
+                )
             if single:  # round boundaries
                 for j in range(1, len(run.evaluations)):
                     if run.evaluations[j].round != run.evaluations[j - 1].round:
                         ax.axvline(xs[j], color="#999999", ls=":", lw=1)
-                        ax.annotate(f"round {run.evaluations[j].round}", (xs[j], 0.02), xycoords=("data", "axes fraction"),
-                                    fontsize=7, color="#666666", rotation=90, ha="right")
+                        ax.annotate(
+                            f"round {run.evaluations[j].round}",
+                            (xs[j], 0.02),
+                            xycoords=("data", "axes fraction"),
+                            fontsize=7,
+                            color="#666666",
+                            rotation=90,
+                            ha="right",
+                        )
     axes[0].set_xlabel("cumulative LM calls (scoring)", fontsize=9)
     axes[1].set_xlabel("evaluations (halving rungs)", fontsize=9)
     metric = runs[0].metric or "dev score"
@@ -145,7 +179,9 @@ def curve_plot(task: str, labelled: Sequence[tuple[str, Run]]) -> str | None:
     if means and min(means) >= 0 and max(means) <= 1:
         axes[0].set_ylim(-0.03, 1.05)
     axes[1].legend(loc="lower right", fontsize=7)
-    fig.suptitle(f"{task}: score by round (dots: each rung's running mean)" if len(runs) <= 3 else f"{task}: score by round",
-                 fontsize=11)
+    fig.suptitle(
+        f"{task}: score by round (dots: each rung's running mean)" if len(runs) <= 3 else f"{task}: score by round",
+        fontsize=11,
+    )
     fig.tight_layout()
     return to_data_uri(fig)

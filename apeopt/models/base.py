@@ -156,8 +156,14 @@ class LMBackend(ABC):
     counts_tokens: bool = False  # ``count_tokens`` uses the model's own tokenizer (not an estimate)
 
     @classmethod
-    def from_spec(cls, spec: "ModelSpec", device: str = "auto", dtype: str = "auto",
-                  cache_dir: "str | Path | None" = None, trust_remote_code: bool = False) -> "LMBackend":
+    def from_spec(
+        cls,
+        spec: "ModelSpec",
+        device: str = "auto",
+        dtype: str = "auto",
+        cache_dir: "str | Path | None" = None,
+        trust_remote_code: bool = False,
+    ) -> "LMBackend":
         """Open the model a parsed spec names (``apeopt.models.load_backend`` calls it per spec kind)."""
         raise NotImplementedError(f"{cls.__name__} cannot be opened from a model spec")
 

@@ -39,8 +39,9 @@ class _Job:
 class MicroBatcher:
     """Serializes model access on one thread and merges concurrent requests into batched calls."""
 
-    def __init__(self, backend: LMBackend, max_batch: int = 64, wait_s: float = 0.005,
-                 in_flight: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self, backend: LMBackend, max_batch: int = 64, wait_s: float = 0.005, in_flight: Callable[[], int] = lambda: 0
+    ) -> None:
         self.backend, self.max_batch, self.wait_s, self.in_flight = backend, max_batch, wait_s, in_flight
         self.batches = self.requests = 0
         self._last_jobs = 0
@@ -124,7 +125,7 @@ class MicroBatcher:
             return
         start = 0
         for j in jobs:
-            j.future.set_result(results[start:start + len(j.items)])
+            j.future.set_result(results[start : start + len(j.items)])
             start += len(j.items)
 
     def _compute(self, kind: str) -> Callable[[list[Any]], list[Any]]:
@@ -152,8 +153,14 @@ def echo_logprobs(backend: HFAccess, texts: Sequence[str]) -> list[dict[str, Any
         offsets = _offsets(tok, text, ids)
         pieces = [text[a:b] for a, b in zip(offsets, offsets[1:] + [len(text)])]
         values: list[float | None] = [None] + [float(v) for v in lps] if ids else []
-        out.append({"tokens": pieces, "token_logprobs": values, "text_offset": offsets,
-                    "top_logprobs": [None if v is None else {p: v} for p, v in zip(pieces, values)]})
+        out.append(
+            {
+                "tokens": pieces,
+                "token_logprobs": values,
+                "text_offset": offsets,
+                "top_logprobs": [None if v is None else {p: v} for p, v in zip(pieces, values)],
+            }
+        )
     return out
 
 

@@ -39,8 +39,10 @@ def announce_cache_write(what: str, path: Path, stream: Any = None) -> str:
 
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     size = sum(p.stat().st_size for p in files)
-    line = (f"apeopt: {what} -> {path} ({size / 1e6:,.0f} MB, once; later loads reuse it). "
-            f"Delete that {'file' if path.is_file() else 'folder'} to free the space (it is rebuilt when needed); APEOPT_CACHE_DIR moves the cache.")
+    line = (
+        f"apeopt: {what} -> {path} ({size / 1e6:,.0f} MB, once; later loads reuse it). "
+        f"Delete that {'file' if path.is_file() else 'folder'} to free the space (it is rebuilt when needed); APEOPT_CACHE_DIR moves the cache."
+    )
     print(line, file=stream if stream is not None else sys.stderr, flush=True)
     return line
 
@@ -55,8 +57,9 @@ def request_key(identity: str, kind: str, request: GenerateRequest | LogprobRequ
 
 
 def _encode_completion(c: Completion) -> str:
-    return json.dumps({"texts": list(c.texts), "prompt_tokens": c.prompt_tokens,
-                       "completion_tokens": c.completion_tokens})
+    return json.dumps(
+        {"texts": list(c.texts), "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens}
+    )
 
 
 def _decode_completion(s: str) -> Completion:
@@ -93,9 +96,7 @@ class SqliteStore:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
+            self._conn.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             self._conn.commit()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
@@ -113,8 +114,7 @@ class SqliteStore:
             return
         with self._lock:
             with self._conn:
-                self._conn.executemany("INSERT OR REPLACE INTO cache (key, value) VALUES (?, ?)",
-                                       list(items.items()))
+                self._conn.executemany("INSERT OR REPLACE INTO cache (key, value) VALUES (?, ?)", list(items.items()))
 
     def __len__(self) -> int:
         with self._lock:
@@ -132,20 +132,17 @@ class CachingBackend(WrappedBackend):
     from the cache or deduplicated within a batch).
     """
 
-    def __init__(self, inner: LMBackend, cache_dir: str | Path | None = None,
-                 path: str | Path | None = None) -> None:
+    def __init__(self, inner: LMBackend, cache_dir: str | Path | None = None, path: str | Path | None = None) -> None:
         """``cache_dir`` holds ``lm_cache.sqlite``; a ``cache_dir`` ending in .sqlite/.db (or an
         explicit ``path``) names the database file itself."""
         super().__init__(inner)
         self.store = SqliteStore(_db_path(cache_dir, path))
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Completion]:
-        return self._cached("generate", requests, self.inner.generate,
-                            _encode_completion, _decode_completion)
+        return self._cached("generate", requests, self.inner.generate, _encode_completion, _decode_completion)
 
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
-        return self._cached("logprob", requests, self.inner.logprob,
-                            _encode_logprob, _decode_logprob)
+        return self._cached("logprob", requests, self.inner.logprob, _encode_logprob, _decode_logprob)
 
     def close(self) -> None:
         self.store.close()
@@ -156,8 +153,14 @@ class CachingBackend(WrappedBackend):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
-    def _cached(self, kind: str, requests: Sequence[Q], compute: Callable[[list[Q]], list[R]],
-                encode: Callable[[R], str], decode: Callable[[str], R]) -> list[R]:
+    def _cached(
+        self,
+        kind: str,
+        requests: Sequence[Q],
+        compute: Callable[[list[Q]], list[R]],
+        encode: Callable[[R], str],
+        decode: Callable[[str], R],
+    ) -> list[R]:
         identity = self.inner.identity
         keys = [request_key(identity, kind, r) for r in requests]  # type: ignore[arg-type]
         unique: dict[str, Q] = {}
@@ -171,8 +174,9 @@ class CachingBackend(WrappedBackend):
         self.usage.add(cache_hits=len(requests) - len(missing))
         return [results[k] for k in keys]
 
-    def _compute(self, keys: list[str], requests: list[Q], compute: Callable[[list[Q]], list[R]],
-                 encode: Callable[[R], str]) -> dict[str, R]:
+    def _compute(
+        self, keys: list[str], requests: list[Q], compute: Callable[[list[Q]], list[R]], encode: Callable[[R], str]
+    ) -> dict[str, R]:
         before = self.inner.usage.as_dict()
         computed = compute(requests)
         after = self.inner.usage.as_dict()

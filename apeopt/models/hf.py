@@ -55,8 +55,9 @@ class HFBackend(LMBackend):
 
     gives_token_logprobs = True
 
-    def __init__(self, model: PreTrainedModel, tokenizer: Any, spec: str, identity: str,
-                 batch_size: int | None = None) -> None:
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: Any, spec: str, identity: str, batch_size: int | None = None
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.spec = spec
@@ -77,9 +78,15 @@ class HFBackend(LMBackend):
         self.load_seconds = 0.0
 
     @classmethod
-    def from_spec(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto",
-                  cache_dir: str | Path | None = None, trust_remote_code: bool = False,
-                  batch_size: int | None = None) -> "HFBackend":
+    def from_spec(
+        cls,
+        spec: ModelSpec,
+        device: str = "auto",
+        dtype: str = "auto",
+        cache_dir: str | Path | None = None,
+        trust_remote_code: bool = False,
+        batch_size: int | None = None,
+    ) -> "HFBackend":
         dev, dt = resolve_device(device, dtype)
         start = time.perf_counter()
         model, tokenizer = load_model_and_tokenizer(spec, dt, cache_dir, trust_remote_code)
@@ -143,8 +150,11 @@ class HFBackend(LMBackend):
                 for i, out in zip(chunk, outs):
                     results[i] = out
         done = [r for r in results if r is not None]
-        self.usage.add(calls=len(unique), prompt_tokens=sum(c.prompt_tokens for c in done),
-                       completion_tokens=sum(c.completion_tokens for c in done))
+        self.usage.add(
+            calls=len(unique),
+            prompt_tokens=sum(c.prompt_tokens for c in done),
+            completion_tokens=sum(c.completion_tokens for c in done),
+        )
         return [done[j] for j in where]
 
     def _generate_batch(self, prompts: list[list[int]], reqs: list[GenerateRequest]) -> list[Completion]:
@@ -159,28 +169,39 @@ class HFBackend(LMBackend):
             seeds = [row_seed(r.seed, j) for r in reqs for j in range(n)]
             processors.append(GumbelSampler(first.temperature, seeds, self.device))
         out = self.model.generate(
-            input_ids=input_ids, attention_mask=mask, generation_config=self._gen_config(first.max_tokens),
-            logits_processor=processors, stopping_criteria=StoppingCriteriaList([stopper]),
+            input_ids=input_ids,
+            attention_mask=mask,
+            generation_config=self._gen_config(first.max_tokens),
+            logits_processor=processors,
+            stopping_criteria=StoppingCriteriaList([stopper]),
         )
         texts, counts, new_ids = [], [], []
         for row in range(len(rows)):
             stopped = stopper.lengths[row]
             length = stopped if stopped is not None else out.shape[1] - width
-            new = out[row, width: width + length].tolist()
+            new = out[row, width : width + length].tolist()
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             texts.append(cut_at_stop(text, first.stop))
             counts.append(length)
             new_ids.append(tuple(new))
         return [
-            Completion(tuple(texts[k * n:(k + 1) * n]), len(prompts[k]), sum(counts[k * n:(k + 1) * n]),
-                       tuple(new_ids[k * n:(k + 1) * n]))
+            Completion(
+                tuple(texts[k * n : (k + 1) * n]),
+                len(prompts[k]),
+                sum(counts[k * n : (k + 1) * n]),
+                tuple(new_ids[k * n : (k + 1) * n]),
+            )
             for k in range(len(prompts))
         ]
 
     def _gen_config(self, max_tokens: int) -> GenerationConfig:
         return GenerationConfig(
-            max_new_tokens=max_tokens, do_sample=False, num_beams=1, use_cache=True,
-            pad_token_id=self.pad_id, eos_token_id=list(self.eos_ids),
+            max_new_tokens=max_tokens,
+            do_sample=False,
+            num_beams=1,
+            use_cache=True,
+            pad_token_id=self.pad_id,
+            eos_token_id=list(self.eos_ids),
             bos_token_id=self.tokenizer.bos_token_id,
         )
 
@@ -191,8 +212,11 @@ class HFBackend(LMBackend):
         items = [self.encode_scored(r) for r in unique]
         scored = self._score_items(items)
         results = [LogprobResult(tuple(lps), len(ids) - m) for lps, (ids, m) in zip(scored, items)]
-        self.usage.add(calls=len(unique), prompt_tokens=sum(len(ids) - m for ids, m in items),
-                       completion_tokens=sum(m for _, m in items))
+        self.usage.add(
+            calls=len(unique),
+            prompt_tokens=sum(len(ids) - m for ids, m in items),
+            completion_tokens=sum(m for _, m in items),
+        )
         return [results[j] for j in where]
 
     @torch.inference_mode()
@@ -255,7 +279,7 @@ class HFBackend(LMBackend):
                 out.append([])
                 continue
             target = torch.tensor(ids[-m:], device=logp.device)
-            picked = logp[row, keep - m:].gather(-1, target[:, None])[:, 0]
+            picked = logp[row, keep - m :].gather(-1, target[:, None])[:, 0]
             out.append(picked.tolist())
         return out
 
@@ -266,8 +290,8 @@ class HFBackend(LMBackend):
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for i, r in enumerate(rows):
             if r:
-                ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-                mask[i, width - len(r):] = 1
+                ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+                mask[i, width - len(r) :] = 1
         return ids.to(self.device), mask.to(self.device)
 
     def last_logits(self, input_ids: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
@@ -275,17 +299,20 @@ class HFBackend(LMBackend):
         positions follow the attention mask)."""
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         if self.keeps_logits:
-            out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                             use_cache=False, logits_to_keep=keep)
+            out = self.model(
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False, logits_to_keep=keep
+            )
             return out.logits[:, -keep:]
-        hidden = self.model.get_decoder()(input_ids=input_ids, attention_mask=mask,
-                                          position_ids=positions, use_cache=False).last_hidden_state
+        hidden = self.model.get_decoder()(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False
+        ).last_hidden_state
         return self.model.get_output_embeddings()(hidden[:, -keep:])
 
 
 # --------------------------------------------------------------------- loading
-def load_model_and_tokenizer(spec: ModelSpec, dtype: torch.dtype, cache_dir: str | Path | None,
-                             trust_remote_code: bool = False) -> tuple[PreTrainedModel, Any]:
+def load_model_and_tokenizer(
+    spec: ModelSpec, dtype: torch.dtype, cache_dir: str | Path | None, trust_remote_code: bool = False
+) -> tuple[PreTrainedModel, Any]:
     """Load a model and its tokenizer; GGUF files go through a safetensors cache folder."""
     try:
         if spec.kind == "gguf":
@@ -296,12 +323,11 @@ def load_model_and_tokenizer(spec: ModelSpec, dtype: torch.dtype, cache_dir: str
         raise UserError(f"cannot load model {spec.spec!r}: {first}") from exc
 
 
-def _load_pretrained(location: str, dtype: torch.dtype, trust_remote_code: bool,
-                     **kwargs: Any) -> tuple[PreTrainedModel, Any]:
+def _load_pretrained(
+    location: str, dtype: torch.dtype, trust_remote_code: bool, **kwargs: Any
+) -> tuple[PreTrainedModel, Any]:
     tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(
-        location, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs
-    )
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
     return model, tokenizer
 
 
@@ -389,4 +415,4 @@ def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> tuple[int, ...]:
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]

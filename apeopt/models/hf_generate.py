@@ -37,7 +37,7 @@ class RowStopper(StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
         if not self.lengths:
             self.lengths = [None] * input_ids.shape[0]
-        new_ids = input_ids[:, self.width:].tolist()  # one device sync per step
+        new_ids = input_ids[:, self.width :].tolist()  # one device sync per step
         for row, new in enumerate(new_ids):
             if self.lengths[row] is None and self._row_done(new):
                 self.lengths[row] = len(new)
@@ -71,9 +71,9 @@ class GumbelSampler(LogitsProcessor):
     def noised(self, scores: torch.Tensor, rows: Sequence[int]) -> torch.Tensor:
         """Scores of the given rows (one generator each, in order) plus one fresh draw of noise."""
         vocab = scores.shape[-1]
-        noise = torch.stack([
-            torch.rand(vocab, generator=self.generators[r], device=scores.device, dtype=torch.float32) for r in rows
-        ])
+        noise = torch.stack(
+            [torch.rand(vocab, generator=self.generators[r], device=scores.device, dtype=torch.float32) for r in rows]
+        )
         gumbel = -torch.log(-torch.log(noise.clamp(min=1e-20)))
         return scores.float() / self.temperature + gumbel
 
@@ -114,7 +114,9 @@ def generate_shared(backend: HFAccess, prompts: list[list[int]], reqs: list[Gene
     texts: list[list[str]] = [[""] * n for _ in prompts]
     counts: list[list[int]] = [[0] * n for _ in prompts]
     ids: list[list[tuple[int, ...]]] = [[()] * n for _ in prompts]
-    batches = pc.plan_batches(groups, lengths, first.max_tokens, backend.batch_size, backend.max_cells, [n] * len(prompts))
+    batches = pc.plan_batches(
+        groups, lengths, first.max_tokens, backend.batch_size, backend.max_cells, [n] * len(prompts)
+    )
     for plan in batches:
         store.ensure(plan.window)
         prep = pc.prepare(store, [prompts[i] for i in plan.rows], plan.groups, backend.pad_id, repeats=n)
@@ -134,8 +136,9 @@ def generate_shared(backend: HFAccess, prompts: list[list[int]], reqs: list[Gene
     return [Completion(tuple(texts[i]), len(prompts[i]), sum(counts[i]), tuple(ids[i])) for i in range(len(prompts))]
 
 
-def _decode(backend: HFAccess, prep: pc.Prepared, max_tokens: int, stopper: RowStopper,
-            sampler: GumbelSampler | None) -> list[list[int]]:
+def _decode(
+    backend: HFAccess, prep: pc.Prepared, max_tokens: int, stopper: RowStopper, sampler: GumbelSampler | None
+) -> list[list[int]]:
     """Greedy (or Gumbel-sampled) decoding; returns each row's new tokens up to where it ended."""
     model = backend.model
     logits, cache = pc.forward(model, prep, 1, backend.keeps_logits)
@@ -167,7 +170,9 @@ def _decode(backend: HFAccess, prep: pc.Prepared, max_tokens: int, stopper: RowS
     return new
 
 
-def _step(model: Any, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cache: Any, keep_arg: bool) -> torch.Tensor:
+def _step(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cache: Any, keep_arg: bool
+) -> torch.Tensor:
     kwargs = dict(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
     if keep_arg:
         return model(**kwargs, **cache_kwargs(model, cache), logits_to_keep=1).logits

@@ -46,7 +46,7 @@ def generate_with_logprobs(backend: HFAccess, requests: Sequence[GenerateRequest
     backend.usage.add(calls=len(items), prompt_tokens=sum(len(ids) - m for ids, m in items))
     out, at = [], 0
     for c in done:
-        out.append((c, tuple(scored[at:at + len(c.texts)])))
+        out.append((c, tuple(scored[at : at + len(c.texts)])))
         at += len(c.texts)
     return out
 
@@ -67,7 +67,9 @@ def _cut(tokenizer: Any, ids: list[int], text: str) -> tuple[list[int], list[str
     return ids[:kept], out
 
 
-def _top_batch(backend: HFAccess, items: list[tuple[list[int], int]], texts: list[list[str]], top: int) -> list[TokenLogprobs]:
+def _top_batch(
+    backend: HFAccess, items: list[tuple[list[int], int]], texts: list[list[str]], top: int
+) -> list[TokenLogprobs]:
     keep = max(m for _, m in items)
     if keep == 0:
         return [TokenLogprobs() for _ in items]
@@ -83,9 +85,11 @@ def _top_batch(backend: HFAccess, items: list[tuple[list[int], int]], texts: lis
             out.append(TokenLogprobs())
             continue
         target = torch.tensor(ids[-m:], device=logp.device)
-        picked = logp[row, keep - m:].gather(-1, target[:, None])[:, 0]
-        alts = tuple(tuple(TokenChoice(tok.decode([j], **_DECODE), v) for j, v in zip(js, vs))
-                     for js, vs in zip(indices[row, keep - m:].tolist(), values[row, keep - m:].tolist()))
+        picked = logp[row, keep - m :].gather(-1, target[:, None])[:, 0]
+        alts = tuple(
+            tuple(TokenChoice(tok.decode([j], **_DECODE), v) for j, v in zip(js, vs))
+            for js, vs in zip(indices[row, keep - m :].tolist(), values[row, keep - m :].tolist())
+        )
         out.append(TokenLogprobs(tuple(pieces), tuple(picked.tolist()), alts))
     return out
 

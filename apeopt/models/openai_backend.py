@@ -45,8 +45,10 @@ _BEARER = re.compile(r"Bearer\s+[^\s'\",}]+", re.IGNORECASE)
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_FAILURES_KEPT = 10_000
 MAX_STOPS = 4  # OpenAI accepts at most four stop strings; the rest are applied here
-ECHO_HOW = ("it needs /v1/completions with echo=true and logprobs to return the prompt's token log-probs, "
-            "as vLLM and `apeopt serve` do")
+ECHO_HOW = (
+    "it needs /v1/completions with echo=true and logprobs to return the prompt's token log-probs, "
+    "as vLLM and `apeopt serve` do"
+)
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,20 @@ class _RateLimiter:
 class OpenAIBackend(LMBackend):
     """A model behind an OpenAI-compatible HTTP API. ``failures`` lists every failed attempt."""
 
-    def __init__(self, model: str, base_url: str, *, key_env: str = DEFAULT_KEY_ENV, timeout: float = 120.0,
-                 retries: int = 8, rps: float = 0.0, concurrency: int = 8, backoff: float = 1.0,
-                 max_backoff: float = 60.0, spec: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        key_env: str = DEFAULT_KEY_ENV,
+        timeout: float = 120.0,
+        retries: int = 8,
+        rps: float = 0.0,
+        concurrency: int = 8,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        spec: str | None = None,
+    ) -> None:
         parsed = OpenAISpec(model, base_url.rstrip("/"), key_env, timeout, retries, rps, concurrency)
         self.model_name = model
         self.base_url = parsed.base_url
@@ -122,21 +135,38 @@ class OpenAIBackend(LMBackend):
         self._limiter = _RateLimiter(rps)
         # TCP_NODELAY: a request's headers and body go out as two writes; without it, Nagle's
         # algorithm and the server's delayed ACK add ~40 ms to every call.
-        transport = httpx.HTTPTransport(limits=httpx.Limits(max_connections=self.concurrency + 2),
-                                        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        transport = httpx.HTTPTransport(
+            limits=httpx.Limits(max_connections=self.concurrency + 2),
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), transport=transport)
         self._pool: ThreadPoolExecutor | None = None
         self._chat_cache: dict[tuple[Message, ...], str] = {}
         self._echo_max_tokens = 0
 
     @classmethod
-    def from_spec(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto",
-                  cache_dir: str | Path | None = None, trust_remote_code: bool = False,
-                  **kwargs: Any) -> "OpenAIBackend":
+    def from_spec(
+        cls,
+        spec: ModelSpec,
+        device: str = "auto",
+        dtype: str = "auto",
+        cache_dir: str | Path | None = None,
+        trust_remote_code: bool = False,
+        **kwargs: Any,
+    ) -> "OpenAIBackend":
         """``device``, ``dtype`` and ``cache_dir`` belong to the server; they are ignored here."""
         p = parse_openai_spec(spec.spec)
-        return cls(p.model, p.base_url, key_env=p.key_env, timeout=p.timeout, retries=p.retries, rps=p.rps,
-                   concurrency=p.concurrency, spec=p.spec, **kwargs)
+        return cls(
+            p.model,
+            p.base_url,
+            key_env=p.key_env,
+            timeout=p.timeout,
+            retries=p.retries,
+            rps=p.rps,
+            concurrency=p.concurrency,
+            spec=p.spec,
+            **kwargs,
+        )
 
     @property
     def identity(self) -> str:
@@ -159,9 +189,13 @@ class OpenAIBackend(LMBackend):
         prompt_tokens = completion_tokens = 0
         while len(texts) < req.n:  # some servers (Ollama, llama.cpp) ignore n: ask again for the rest
             extra = len(texts)
-            body: dict[str, Any] = {"model": self.model_name, "max_tokens": req.max_tokens,
-                                    "temperature": req.temperature, "n": req.n - extra,
-                                    "seed": req.seed + 7919 * extra}
+            body: dict[str, Any] = {
+                "model": self.model_name,
+                "max_tokens": req.max_tokens,
+                "temperature": req.temperature,
+                "n": req.n - extra,
+                "seed": req.seed + 7919 * extra,
+            }
             if req.stop:
                 body["stop"] = list(req.stop[:MAX_STOPS])
             chat = not isinstance(req.prompt, str)
@@ -169,12 +203,13 @@ class OpenAIBackend(LMBackend):
                 body["prompt"] = req.prompt
             else:
                 body["messages"] = [{"role": r, "content": c} for r, c in req.prompt]
-            got, pt, ct = self._post("/chat/completions" if chat else "/completions", body, cancel,
-                                     lambda d: _parse_choices(d, chat))
+            got, pt, ct = self._post(
+                "/chat/completions" if chat else "/completions", body, cancel, lambda d: _parse_choices(d, chat)
+            )
             texts += [cut_at_stop(t, req.stop) for t in got]
             prompt_tokens = max(prompt_tokens, pt)
             completion_tokens += ct
-        out = Completion(tuple(texts[:req.n]), prompt_tokens, completion_tokens)
+        out = Completion(tuple(texts[: req.n]), prompt_tokens, completion_tokens)
         self.usage.add(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         return out
 
@@ -188,8 +223,14 @@ class OpenAIBackend(LMBackend):
             return LogprobResult((), 0)
         text = prompt + req.continuation
         new_tokens = self._echo_max_tokens
-        body = {"model": self.model_name, "prompt": text, "max_tokens": new_tokens, "echo": True, "logprobs": 1,
-                "temperature": 0.0}
+        body = {
+            "model": self.model_name,
+            "prompt": text,
+            "max_tokens": new_tokens,
+            "echo": True,
+            "logprobs": 1,
+            "temperature": 0.0,
+        }
         try:
             result = self._post("/completions", body, cancel, lambda d: _parse_echo(d, text, len(prompt)))
         except _Refused as exc:
@@ -197,8 +238,10 @@ class OpenAIBackend(LMBackend):
                 self._echo_max_tokens = 1  # vLLM wants max_tokens >= 1: the one new token is ignored
                 return self._logprob_one(req, cancel)
             if exc.status in (400, 404, 405, 422, 501):
-                raise BackendError(f"endpoint {self.base_url} cannot score log-probabilities ({ECHO_HOW}): "
-                                   f"{exc}; use a generation-based scorer with this model") from None
+                raise BackendError(
+                    f"endpoint {self.base_url} cannot score log-probabilities ({ECHO_HOW}): "
+                    f"{exc}; use a generation-based scorer with this model"
+                ) from None
             raise
         self.usage.add(calls=1, prompt_tokens=result.prompt_tokens, completion_tokens=len(result.token_logprobs))
         return result
@@ -213,9 +256,11 @@ class OpenAIBackend(LMBackend):
         try:
             text = self._post(root + "/apply-template", body, threading.Event(), _parse_template, absolute=True)
         except _Refused as exc:
-            raise BackendError(f"endpoint {root} cannot render chat prompts to text (no /apply-template: {exc}), "
-                               "so chat prompts cannot be scored by log-probability there; use a completion "
-                               "template") from None
+            raise BackendError(
+                f"endpoint {root} cannot render chat prompts to text (no /apply-template: {exc}), "
+                "so chat prompts cannot be scored by log-probability there; use a completion "
+                "template"
+            ) from None
         with self._lock:
             self._chat_cache[messages] = text
         return text
@@ -246,8 +291,14 @@ class OpenAIBackend(LMBackend):
         key = os.environ.get(self.key_env, "")
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def _post(self, path: str, body: dict[str, Any], cancel: threading.Event, parse: Callable[[Any], T],
-              absolute: bool = False) -> T:
+    def _post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        cancel: threading.Event,
+        parse: Callable[[Any], T],
+        absolute: bool = False,
+    ) -> T:
         """POST ``body`` and ``parse`` the JSON answer, retrying what may pass; raise BackendError."""
         url = path if absolute else self.base_url + path
         attempts = self.retries + 1
@@ -289,8 +340,10 @@ class OpenAIBackend(LMBackend):
         if retry:
             return BackendError(f"model endpoint {url} failed {attempt} times, last: {error}")
         if status in (401, 403):
-            return _Refused(f"model endpoint {url} refused the request: {error} (is ${self.key_env} set to a "
-                            "valid API key?)", status)
+            return _Refused(
+                f"model endpoint {url} refused the request: {error} (is ${self.key_env} set to a valid API key?)",
+                status,
+            )
         if status is not None and status != 200:
             return _Refused(f"model endpoint {url} refused the request: {error}", status)
         return BackendError(f"model endpoint {url}: {error}")
@@ -308,8 +361,14 @@ class OpenAIBackend(LMBackend):
             if len(self.failures) < MAX_FAILURES_KEPT:
                 self.failures.append(failure)
         # Retries are warnings; the last failure is also raised as BackendError, so log it quietly.
-        log.log(logging.WARNING if failure.retrying else logging.INFO, "%s attempt %d failed: %s%s",
-                failure.endpoint, failure.attempt, failure.error, "; retrying" if failure.retrying else "")
+        log.log(
+            logging.WARNING if failure.retrying else logging.INFO,
+            "%s attempt %d failed: %s%s",
+            failure.endpoint,
+            failure.attempt,
+            failure.error,
+            "; retrying" if failure.retrying else "",
+        )
 
 
 # ---------------------------------------------------------------------- parsing

@@ -41,8 +41,9 @@ class OpenAISpec:
     @property
     def spec(self) -> str:
         defaults = OpenAISpec(self.model, self.base_url)
-        opts = [f"{name}={_fmt(getattr(self, name))}" for name in _OPTIONS
-                if getattr(self, name) != getattr(defaults, name)]
+        opts = [
+            f"{name}={_fmt(getattr(self, name))}" for name in _OPTIONS if getattr(self, name) != getattr(defaults, name)
+        ]
         return self.identity + ("?" + "&".join(opts) if opts else "")
 
 
@@ -63,8 +64,10 @@ def parse_openai_spec(text: str, valid: str = FORM) -> OpenAISpec:
         raise UserError(f"remote model spec has an empty model name; {valid}")
     parts = urlsplit(m.group("url"))
     if parts.username or parts.password:
-        raise UserError("remote model spec: credentials are not accepted in the URL; put the API key in "
-                        f"an environment variable and name it with ?key_env=NAME; {valid}")
+        raise UserError(
+            "remote model spec: credentials are not accepted in the URL; put the API key in "
+            f"an environment variable and name it with ?key_env=NAME; {valid}"
+        )
     if not parts.hostname:
         raise UserError(f"remote model spec: base_url {m.group('url')!r} has no host; {valid}")
     base = urlunsplit((parts.scheme.lower(), parts.netloc, parts.path.rstrip("/"), "", ""))
@@ -72,10 +75,11 @@ def parse_openai_spec(text: str, valid: str = FORM) -> OpenAISpec:
     for name, raw in parse_qsl(parts.query, keep_blank_values=True):
         if name not in _OPTIONS:
             if any(w in name.lower() for w in _SECRET_WORDS):  # never echo what may be a key
-                raise UserError("remote model spec: API keys are not accepted in specs; put the key in an "
-                                f"environment variable and name it with ?key_env=NAME; {valid}")
-            raise UserError(f"remote model spec: unknown option {name!r}; options: "
-                            f"{', '.join(_OPTIONS)}; {valid}")
+                raise UserError(
+                    "remote model spec: API keys are not accepted in specs; put the key in an "
+                    f"environment variable and name it with ?key_env=NAME; {valid}"
+                )
+            raise UserError(f"remote model spec: unknown option {name!r}; options: {', '.join(_OPTIONS)}; {valid}")
         values[name] = _option(name, raw, valid)
     return OpenAISpec(model, base, **values)  # type: ignore[arg-type]
 
@@ -83,8 +87,10 @@ def parse_openai_spec(text: str, valid: str = FORM) -> OpenAISpec:
 def _option(name: str, raw: str, valid: str) -> object:
     if name == "key_env":
         if not _ENV_NAME.match(raw):
-            raise UserError(f"remote model spec: key_env must name an environment variable "
-                            f"(letters, digits, _), got a value that is not one; {valid}")
+            raise UserError(
+                f"remote model spec: key_env must name an environment variable "
+                f"(letters, digits, _), got a value that is not one; {valid}"
+            )
         return raw
     kind = _OPTIONS[name]
     try:
@@ -93,6 +99,7 @@ def _option(name: str, raw: str, valid: str) -> object:
         raise UserError(f"remote model spec: option {name} must be a number, got {raw!r}; {valid}") from None
     low = 1 if name == "concurrency" else 0
     if value < low or (name == "timeout" and value <= 0):
-        raise UserError(f"remote model spec: option {name} must be {'>' if name == 'timeout' else '>='} "
-                        f"{low}, got {raw!r}; {valid}")
+        raise UserError(
+            f"remote model spec: option {name} must be {'>' if name == 'timeout' else '>='} {low}, got {raw!r}; {valid}"
+        )
     return value

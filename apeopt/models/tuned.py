@@ -86,17 +86,34 @@ class SoftPromptModel(_PeftWrapper):
             masks.append(torch.cat([attention_mask[i, :pad], ones, attention_mask[i, pad:]]))
         return torch.stack(rows), torch.stack(masks)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None, use_cache: bool = False,
-                logits_to_keep: int = 0, **kwargs: Any) -> Any:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        use_cache: bool = False,
+        logits_to_keep: int = 0,
+        **kwargs: Any,
+    ) -> Any:
         """``position_ids`` are recomputed from the spliced mask (virtual tokens take 0..n-1)."""
         embeds, mask = self.splice(input_ids, attention_mask)
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        return self.base(inputs_embeds=embeds, attention_mask=mask, position_ids=positions,
-                         use_cache=use_cache, logits_to_keep=logits_to_keep, **kwargs)
+        return self.base(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=use_cache,
+            logits_to_keep=logits_to_keep,
+            **kwargs,
+        )
 
-    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                 stopping_criteria: StoppingCriteriaList | None = None, **kwargs: Any) -> torch.Tensor:
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        stopping_criteria: StoppingCriteriaList | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
         """Like ``generate`` on the base model: returns the prompt ids followed by the new ids."""
         embeds, mask = self.splice(input_ids, attention_mask)
         n = self.virtual_tokens
@@ -104,8 +121,13 @@ class SoftPromptModel(_PeftWrapper):
         # step, and the placeholders are cut off again before anyone (stoppers, caller) sees them.
         placeholder = input_ids.new_zeros((input_ids.shape[0], n))
         shifted = StoppingCriteriaList([_Shifted(c, n) for c in (stopping_criteria or [])])
-        out = self.base.generate(input_ids=torch.cat([placeholder, input_ids], dim=1), inputs_embeds=embeds,
-                                 attention_mask=mask, stopping_criteria=shifted, **kwargs)
+        out = self.base.generate(
+            input_ids=torch.cat([placeholder, input_ids], dim=1),
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            stopping_criteria=shifted,
+            **kwargs,
+        )
         return out[:, n:]
 
 
@@ -115,7 +137,7 @@ class _Shifted(StoppingCriteria):
         self.offset = offset
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> Any:
-        return self.inner(input_ids[:, self.offset:], scores, **kwargs)
+        return self.inner(input_ids[:, self.offset :], scores, **kwargs)
 
 
 class PrefixModel(_PeftWrapper):
@@ -132,8 +154,9 @@ class PrefixModel(_PeftWrapper):
         super().__init__(peft_model)
         self.virtual_tokens = int(peft_model.active_peft_config.num_virtual_tokens)
 
-    def _prefixed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-                  position_ids: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    def _prefixed(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """The attention mask with the prefix in front, shifted positions, and the prefix cache."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -143,16 +166,35 @@ class PrefixModel(_PeftWrapper):
         prefix = self.peft.get_prompt(batch_size=input_ids.shape[0], max_cache_len=-1)
         return torch.cat([ones, attention_mask], dim=1), position_ids + self.virtual_tokens, prefix
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None, use_cache: bool = False,
-                logits_to_keep: int = 0, **kwargs: Any) -> Any:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        use_cache: bool = False,
+        logits_to_keep: int = 0,
+        **kwargs: Any,
+    ) -> Any:
         mask, positions, prefix = self._prefixed(input_ids, attention_mask, position_ids)
-        return self.base(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                         logits_to_keep=logits_to_keep, **cache_kwargs(self.base, prefix), **kwargs)
+        return self.base(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=logits_to_keep,
+            **cache_kwargs(self.base, prefix),
+            **kwargs,
+        )
 
-    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                 generation_config: Any = None, logits_processor: Any = None,
-                 stopping_criteria: StoppingCriteriaList | None = None, **kwargs: Any) -> torch.Tensor:
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        generation_config: Any = None,
+        logits_processor: Any = None,
+        stopping_criteria: StoppingCriteriaList | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
         """Greedy decoding (after ``logits_processor``, e.g. seeded sampling noise) over the prefix
         cache; returns the prompt ids followed by the new ids, finished rows padded."""
         config = generation_config or self.generation_config
@@ -164,8 +206,14 @@ class PrefixModel(_PeftWrapper):
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         step_ids, step_pos = input_ids, positions
         for _ in range(int(config.max_new_tokens)):
-            out = self.base(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, use_cache=True,
-                            logits_to_keep=1, **cache_kwargs(self.base, cache))
+            out = self.base(
+                input_ids=step_ids,
+                attention_mask=mask,
+                position_ids=step_pos,
+                use_cache=True,
+                logits_to_keep=1,
+                **cache_kwargs(self.base, cache),
+            )
             cache = returned_cache(out)
             scores = out.logits[:, -1].float()
             for processor in logits_processor or ():
@@ -276,8 +324,10 @@ def read_adapter_meta(folder: str | Path) -> AdapterMeta:
         raise UserError(f"adapter folder {str(root)!r} does not exist")
     path = root / ADAPTER_META
     if not path.is_file():
-        raise UserError(f"{str(root)!r} is not an apeopt adapter folder (no {ADAPTER_META}); "
-                        "adapters are written by `apeopt compare` under runs/<id>/methods/<method>/adapter")
+        raise UserError(
+            f"{str(root)!r} is not an apeopt adapter folder (no {ADAPTER_META}); "
+            "adapters are written by `apeopt compare` under runs/<id>/methods/<method>/adapter"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -305,13 +355,16 @@ def load_tuned(folder: str | Path, base: Any, meta: AdapterMeta | None = None) -
             model = PeftModel.from_pretrained(base.model, str(root))  # inference mode: no re-init
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"cannot load the {meta.method} adapter in {str(root)!r} on model {base.spec!r}: {first}") from None
+        raise UserError(
+            f"cannot load the {meta.method} adapter in {str(root)!r} on model {base.spec!r}: {first}"
+        ) from None
     model.eval()
     return tuned_backend(model, base, meta.method)
 
 
-def open_adapter(folder: str | Path, model: str | None = None, device: str = "auto",
-                 use_cache: bool = True) -> tuple[Any, AdapterMeta]:
+def open_adapter(
+    folder: str | Path, model: str | None = None, device: str = "auto", use_cache: bool = True
+) -> tuple[Any, AdapterMeta]:
     """Load the base model named by the adapter (or ``model``) and the adapter on top of it."""
     from apeopt.models import load_backend
     from apeopt.models.device import tuning_dtype

@@ -18,5 +18,16 @@ Policies are small objects behind a name, each in a ``Registry``: ``PHASES`` (sc
 and ``PROPOSERS`` (proposers.registry).
 """
 
-__all__ = ["candidates", "config", "demos", "estimate", "final", "loop", "progress", "proposers", "run", "scheduling",
-           "selection"]
+__all__ = [
+    "candidates",
+    "config",
+    "demos",
+    "estimate",
+    "final",
+    "loop",
+    "progress",
+    "proposers",
+    "run",
+    "scheduling",
+    "selection",
+]

@@ -9,7 +9,6 @@ from apeopt.errors import UserError
 from apeopt.models.spec import DEFAULT_SPEC
 
 
-
 def check_cost_fields(config: "OptimizeConfig") -> None:
     """The cost options: a whole positive prompt-token limit, best | cheapest, a price >= 0."""
     from apeopt.records.cost import PREFER
@@ -80,7 +79,9 @@ class OptimizeConfig:
             if getattr(self, name) < 1:
                 raise UserError(f"config field {name!r} must be >= 1, got {getattr(self, name)!r}")
         if self.instruction is not None and not self.instruction.strip():
-            raise UserError(f"config field 'instruction' must be a non-empty string when given, got {self.instruction!r}")
+            raise UserError(
+                f"config field 'instruction' must be a non-empty string when given, got {self.instruction!r}"
+            )
         for name in ("induce_samples", "prescreen_keep"):
             if getattr(self, name) < 1:
                 raise UserError(f"config field {name!r} must be >= 1, got {getattr(self, name)!r}")
@@ -116,9 +117,17 @@ class OptimizeConfig:
         from apeopt.optimizer.proposers.parents import PARENTS
 
         if self.parents not in PARENTS:
-            raise UserError(f"config field 'parents' must be {' or '.join(repr(n) for n in sorted(PARENTS.names(), reverse=True))}, got {self.parents!r}")
-        if isinstance(self.reflect_tokens, bool) or not isinstance(self.reflect_tokens, int) or self.reflect_tokens < MIN_TOKENS:
-            raise UserError(f"config field 'reflect_tokens' must be a whole number >= {MIN_TOKENS}, got {self.reflect_tokens!r}")
+            raise UserError(
+                f"config field 'parents' must be {' or '.join(repr(n) for n in sorted(PARENTS.names(), reverse=True))}, got {self.parents!r}"
+            )
+        if (
+            isinstance(self.reflect_tokens, bool)
+            or not isinstance(self.reflect_tokens, int)
+            or self.reflect_tokens < MIN_TOKENS
+        ):
+            raise UserError(
+                f"config field 'reflect_tokens' must be a whole number >= {MIN_TOKENS}, got {self.reflect_tokens!r}"
+            )
 
     @property
     def proposer_spec(self) -> str:

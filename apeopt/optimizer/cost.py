@@ -79,8 +79,10 @@ class CostMeter:
                 self.over_limit += 1
         if required and entries and not keep:
             shortest = min(self.prompt_tokens(e.prompt) for e in entries)
-            raise UserError(f"--max-prompt-tokens {self.limit}: even the shortest starting prompt takes "
-                            f"{shortest:.0f} tokens per call on dev; raise the limit")
+            raise UserError(
+                f"--max-prompt-tokens {self.limit}: even the shortest starting prompt takes "
+                f"{shortest:.0f} tokens per call on dev; raise the limit"
+            )
         return keep
 
     def record(self, e: Entry, examples: int, tokens: int) -> None:
@@ -98,9 +100,19 @@ class CostMeter:
 
     def point(self, e: Entry) -> CostPoint:
         agg = aggregate(list(e.scores))
-        return CostPoint(e.trial.number, e.candidate.id, e.phase, e.label, e.candidate.text, e.prompt.demo_count,
-                         round(e.value, 6), len(e.scores), agg.ci, self.prompt_tokens(e.prompt),
-                         self.tokens_per_example(e))
+        return CostPoint(
+            e.trial.number,
+            e.candidate.id,
+            e.phase,
+            e.label,
+            e.candidate.text,
+            e.prompt.demo_count,
+            round(e.value, 6),
+            len(e.scores),
+            agg.ci,
+            self.prompt_tokens(e.prompt),
+            self.tokens_per_example(e),
+        )
 
     def annotate(self, rows: list[dict[str, Any]], entries: Sequence[Entry]) -> list[dict[str, Any]]:
         """Leaderboard rows with their prompt tokens per call and tokens per example."""
@@ -117,8 +129,14 @@ class CostMeter:
         behind it on the items they share: worth finishing, so the cheapest within noise can be named."""
         out: list[Entry] = []
         seen = {e.prompt for e in entries if e.state == "complete" and len(e.scores) == len(best.scores)}
-        cheaper = [e for e in entries if e.state == "pruned" and e.scores and len(e.scores) < len(best.scores)
-                   and self.prompt_tokens(e.prompt) < self.prompt_tokens(best.prompt)]
+        cheaper = [
+            e
+            for e in entries
+            if e.state == "pruned"
+            and e.scores
+            and len(e.scores) < len(best.scores)
+            and self.prompt_tokens(e.prompt) < self.prompt_tokens(best.prompt)
+        ]
         for e in sorted(cheaper, key=lambda e: (self.prompt_tokens(e.prompt), -e.value, e.trial.number)):
             n = len(e.scores)
             if e.prompt in seen or paired_gain(best.scores[:n], e.scores, seed=e.trial.number).credible:
@@ -129,14 +147,16 @@ class CostMeter:
                 break
         return out
 
-    def settle(self, best: Entry, completed: Sequence[Entry], prefer: str = "best",
-               price_per_mtok: float | None = None) -> tuple[Entry, Entry, CostReport]:
+    def settle(
+        self, best: Entry, completed: Sequence[Entry], prefer: str = "best", price_per_mtok: float | None = None
+    ) -> tuple[Entry, Entry, CostReport]:
         """The prompt the run exports (``best``, or the cheapest within noise of it), that cheapest
         prompt, and the cost report."""
         full = [e for e in completed if len(e.scores) == len(best.scores) and e.scores]
         cheapest, diff, lower = best, 0.0, 0.0
-        for e in sorted(full, key=lambda e: (self.tokens_per_example(e), self.prompt_tokens(e.prompt), -e.value,
-                                             e.trial.number)):
+        for e in sorted(
+            full, key=lambda e: (self.tokens_per_example(e), self.prompt_tokens(e.prompt), -e.value, e.trial.number)
+        ):
             v = paired_gain(best.scores, e.scores, seed=e.trial.number)  # is the best credibly better than e?
             if not v.credible:
                 cheapest, diff, lower = e, v.diff, v.lower
@@ -145,9 +165,17 @@ class CostMeter:
             cheapest, diff, lower = best, 0.0, 0.0  # no saving worth a switch: the best is its own cheapest
         winner = cheapest if prefer == "cheapest" else best
         report = CostReport(
-            prefer=prefer, tokenizer=self.tokenizer, best=self.point(best), winner=self.point(winner),
-            cheapest=self.point(cheapest), diff=round(diff, 6), lower=round(lower, 6), n=len(best.scores),
+            prefer=prefer,
+            tokenizer=self.tokenizer,
+            best=self.point(best),
+            winner=self.point(winner),
+            cheapest=self.point(cheapest),
+            diff=round(diff, 6),
+            lower=round(lower, 6),
+            n=len(best.scores),
             front=pareto_front([self.point(e) for e in full] or [self.point(best)]),
-            max_prompt_tokens=self.limit, price_per_mtok=price_per_mtok, over_limit=self.over_limit,
+            max_prompt_tokens=self.limit,
+            price_per_mtok=price_per_mtok,
+            over_limit=self.over_limit,
         )
         return winner, cheapest, report

@@ -68,18 +68,34 @@ def _slice_calls(task: Task, fmt: Format, dev: Sequence[Example], sizes: Sequenc
 
 def _proposals(config: OptimizeConfig, task: Task) -> tuple[int, int, int, int]:
     """Calls and requests of round 0's proposers, and of each later round's at most (``later_proposers``)."""
-    ctx = ProposalContext(train=task.split("train"), n=config.per_subsample, subsamples=config.subsamples,
-                          k_demos=config.proposal_demos, temperature=config.proposal_temperature, seed=config.seed * 100)
+    ctx = ProposalContext(
+        train=task.split("train"),
+        n=config.per_subsample,
+        subsamples=config.subsamples,
+        k_demos=config.proposal_demos,
+        temperature=config.proposal_temperature,
+        seed=config.seed * 100,
+    )
     ctx.extra["induce_samples"] = config.induce_samples
     has = task.has_instruction
     first = [r for name in round0_proposers(config.proposers, has) for r, _ in PROPOSERS.get(name)().requests(ctx)]
-    later = sum(PROPOSERS.get(name)().planned_requests(config.resample_top, config.subsamples)
-                for name in later_proposers(config.later_proposers, has))
+    later = sum(
+        PROPOSERS.get(name)().planned_requests(config.resample_top, config.subsamples)
+        for name in later_proposers(config.later_proposers, has)
+    )
     return sum(r.calls for r in first), len(first), later * config.per_subsample, later
 
 
-def _search(config: OptimizeConfig, space: SearchSpace, ladder_costs: Sequence[Sequence[int]], start: Sequence[int],
-            formats: Sequence[float], first_calls: int, later_calls: int, worst: bool) -> float:
+def _search(
+    config: OptimizeConfig,
+    space: SearchSpace,
+    ladder_costs: Sequence[Sequence[int]],
+    start: Sequence[int],
+    formats: Sequence[float],
+    first_calls: int,
+    later_calls: int,
+    worst: bool,
+) -> float:
     """Scoring calls of the whole search, phase by phase as ``optimizer.loop`` runs them: the incumbent
     ladder, then per round the demo sets, the format trials and the new instructions, each phase
     followed by finishing up to ``FINISH_TOP`` leaders on the rest of dev."""
@@ -90,7 +106,11 @@ def _search(config: OptimizeConfig, space: SearchSpace, ladder_costs: Sequence[S
     demo_trials = space.demo_trials if space.searches_demos else 0
     format_trials = space.format_trials if space.format_dims else 0
     for rnd in range(config.rounds):
-        for trials, costs in ((demo_trials, start), (format_trials, formats), (first_calls if rnd == 0 else later_calls, start)):
+        for trials, costs in (
+            (demo_trials, start),
+            (format_trials, formats),
+            (first_calls if rnd == 0 else later_calls, start),
+        ):
             if trials:
                 calls += halving.batch(trials, costs) + finish
     return calls
@@ -101,7 +121,9 @@ def _final(config: OptimizeConfig, task: Task, winner: Sequence[Format], dev: Se
     splits = [tuple(dev) if s == "dev" else task.splits[s] for s in EVAL_SPLITS if task.splits.get(s)]
     likelihood = get_scorer(task.scorer).needs_logprob
     fixed = reference_prompts(task, config.few_shot_k, config.split_seed).values()
-    won = sum(request_calls(_format_prompt(task, task.instruction, f), exs, likelihood) for f in winner for exs in splits)
+    won = sum(
+        request_calls(_format_prompt(task, task.instruction, f), exs, likelihood) for f in winner for exs in splits
+    )
     return won / len(winner) + sum(request_calls(p, exs, likelihood) for p in fixed for exs in splits)
 
 
@@ -111,8 +133,11 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     sizes = rung_sizes(len(dev), min(config.minibatch, len(dev)), config.eta)
     likelihood = space.scoring == "likelihood"
     start = _slice_calls(task, space.defaults(), dev, sizes, likelihood)
-    ladder_formats = [fmt for _, fmt in ladder(space.defaults(), task.split("train"), task.instruction, config.split_seed)] \
-        if space.incumbents == "ladder" and space.searches_demos else [space.defaults()]
+    ladder_formats = (
+        [fmt for _, fmt in ladder(space.defaults(), task.split("train"), task.instruction, config.split_seed)]
+        if space.incumbents == "ladder" and space.searches_demos
+        else [space.defaults()]
+    )
     ladder_costs = [_slice_calls(task, f, dev, sizes, likelihood) for f in ladder_formats]
     per_format = [_slice_calls(task, f, dev, sizes, likelihood) for f in space.cost_formats()]
     mean = [sum(c) / len(per_format) for c in zip(*per_format)]
@@ -140,8 +165,10 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
         "final_calls": math.ceil(final),
         "lm_calls_est": math.ceil(search + final),
         "lm_calls_max": math.ceil(search_max + final_max),
-        "tokens_est": math.ceil(proposal_requests * PROPOSAL_TOKENS + (max(0.0, search - proposal_calls) + final) * per_call),
+        "tokens_est": math.ceil(
+            proposal_requests * PROPOSAL_TOKENS + (max(0.0, search - proposal_calls) + final) * per_call
+        ),
         "budget": {"calls": config.budget_calls, "tokens": config.budget_tokens, "minutes": config.budget_minutes},
         "note": "every proposal new, every round run; estimate: each batch halved on its own, the mean votes/CoT cost; "
-                "max: the pruner's bound and the costliest format; tokens ~ chars/4",
+        "max: the pruner's bound and the costliest format; tokens ~ chars/4",
     }

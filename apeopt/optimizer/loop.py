@@ -102,7 +102,9 @@ class Optimizer:
         self.dev = dev[: config.dev_limit] if config.dev_limit else dev
         self.scorer: Scorer = get_scorer("likelihood" if space.scoring == "likelihood" else task.scorer)
         self.sizes = rung_sizes(len(self.dev), min(config.minibatch, len(self.dev)), config.eta)
-        self.budget = Budget([backend.usage, proposer_backend.usage], config.budget_calls, config.budget_tokens, config.budget_minutes)
+        self.budget = Budget(
+            [backend.usage, proposer_backend.usage], config.budget_calls, config.budget_tokens, config.budget_minutes
+        )
         self.entries: list[Entry] = []
         self.incumbency = Incumbency(self.dev[0].input)
         self.human: Candidate | None = None
@@ -115,16 +117,30 @@ class Optimizer:
         self.replay = _replay_log(store) if resume else {}
         if resume:
             self.budget.replay_at(0.0)
-        self.study = open_study(storage or store.default_storage(), study_name(store.root, resume), space.sampler,
-                                config.seed, config.eta, resume)  # the name: unique per run, stored in its folder
+        self.study = open_study(
+            storage or store.default_storage(),
+            study_name(store.root, resume),
+            space.sampler,
+            config.seed,
+            config.eta,
+            resume,
+        )  # the name: unique per run, stored in its folder
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
         self.induction = Induction(config, self.task, self.dev, backend, self._calls_left)
         if self.scorer.needs_logprob and config.guard and not get_scorer(task.scorer).needs_logprob:
             self.incumbency.guard = self.induction.guard(get_scorer(task.scorer), self.budget.calls_left)
         self.costs = CostMeter(backend, [x.input for x in self.dev], config.max_prompt_tokens)
         self.halving = SuccessiveHalving(
-            self.study, self.dev, backend, self.scorer, task.labels, self.sizes,
-            should_stop=self._should_stop, record=self._record, on_rung=self._on_rung, replay=self.replay,
+            self.study,
+            self.dev,
+            backend,
+            self.scorer,
+            task.labels,
+            self.sizes,
+            should_stop=self._should_stop,
+            record=self._record,
+            on_rung=self._on_rung,
+            replay=self.replay,
             calls_left=self._calls_left,
         )
 
@@ -184,8 +200,12 @@ class Optimizer:
             self._evaluate(entries)
             entries += self._finish_leaders(entries, near=name == "incumbents")
             if name == "incumbents":
-                self.incumbency.start(entries, [e for e in self.entries if e.trial.user_attrs.get("continues") is not None])
-                self.budget.reserve = closing_reserve(self.budget.calls, len(self.dev)) if self.incumbent is not None else 0.0
+                self.incumbency.start(
+                    entries, [e for e in self.entries if e.trial.user_attrs.get("continues") is not None]
+                )
+                self.budget.reserve = (
+                    closing_reserve(self.budget.calls, len(self.dev)) if self.incumbent is not None else 0.0
+                )
             else:
                 self.incumbency.challenge(entries, tried=tried)
             self._show_best()
@@ -204,7 +224,9 @@ class Optimizer:
         """The first entries that the phase's calls can take through successive halving (at least one):
         n entries cost about ``halving_examples(n)`` examples at the first entry's calls per example.
         Entries over ``--max-prompt-tokens`` are dropped first, unscored (:mod:`cost`)."""
-        entries = self.costs.within_limit(entries, self.study, required=bool(entries) and entries[0].phase == "incumbents")
+        entries = self.costs.within_limit(
+            entries, self.study, required=bool(entries) and entries[0].phase == "incumbents"
+        )
         left = self._calls_left()
         if left is None or not entries:
             return entries
@@ -233,10 +255,18 @@ class Optimizer:
             return []
         self.demo_values = estimate_values(self._observations())
         self.store.write_json(DEMO_VALUES, [c.to_dict() for c in self.demo_credits(k=len(self.demo_values))])
-        made = demo_candidates(inc.fmt, self.demo_values, len(self.train), self.space.demo_trials,
-                               seed=self.config.seed * 1000 + rnd, cap=self.demo_cap)
+        made = demo_candidates(
+            inc.fmt,
+            self.demo_values,
+            len(self.train),
+            self.space.demo_trials,
+            seed=self.config.seed * 1000 + rnd,
+            cap=self.demo_cap,
+        )
         made = self._bootstrapped(inc, rnd) + made
-        return self._fit_count([self.make.entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made])
+        return self._fit_count(
+            [self.make.entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made]
+        )
 
     def _bootstrapped(self, inc: Entry, rnd: int) -> list[tuple[str, Any]]:
         """For a CoT incumbent with demos: a demo set of the model's own correct reasoning on train."""
@@ -286,7 +316,9 @@ class Optimizer:
             proposer = PROPOSERS.get(name)()
             before = self.proposer_backend.usage.calls
             left = self._calls_left()
-            for p in proposer.propose(self.proposer_backend, self.induction.context_for(name, ctx), limit=proposer_limit(left)):
+            for p in proposer.propose(
+                self.proposer_backend, self.induction.context_for(name, ctx), limit=proposer_limit(left)
+            ):
                 cand = self.pool.add(p.text, p.origin, rnd, p.parent)
                 if cand:
                     new.append(cand)
@@ -313,12 +345,21 @@ class Optimizer:
         conts = self._finish(leaders(self.entries, self.incumbent, len(self.dev)))
         if conts:
             phase_of = {(e.phase, e.round) for e in conts}
-            self.incumbency.challenge(conts, tried=sum(1 for e in self.entries if (e.phase, e.round) in phase_of
-                                                       and e.trial.user_attrs.get("continues") is None))
+            self.incumbency.challenge(
+                conts,
+                tried=sum(
+                    1
+                    for e in self.entries
+                    if (e.phase, e.round) in phase_of and e.trial.user_attrs.get("continues") is None
+                ),
+            )
             self._show_best()
         self.stop_reason = self.budget.exhausted() or self.stop_reason
-        self.stop_reason += (f"; the closing step finished {len(conts)} leader(s) on all of dev" if conts
-                             else "; no candidate cut by it was ahead of the incumbent")
+        self.stop_reason += (
+            f"; the closing step finished {len(conts)} leader(s) on all of dev"
+            if conts
+            else "; no candidate cut by it was ahead of the incumbent"
+        )
 
     def _finish(self, leaders: list[Entry]) -> list[Entry]:
         if not leaders or self._should_stop():
@@ -344,8 +385,11 @@ class Optimizer:
         return demo_credits(self.demo_values, self.train, k)
 
     def _observations(self) -> list[Observation]:
-        return [observation(e.fmt, e.candidate.text, e.scores, len(self.train)) for e in self.entries
-                if e.scores and e.fmt.demo_source in ("random", "chosen") and e.fmt.demos > 0]
+        return [
+            observation(e.fmt, e.candidate.text, e.scores, len(self.train))
+            for e in self.entries
+            if e.scores and e.fmt.demo_source in ("random", "chosen") and e.fmt.demos > 0
+        ]
 
     def _show_best(self) -> None:
         best = self.best()
@@ -375,8 +419,11 @@ class Optimizer:
             self.budget.replay_at(self.replay[(e.trial.number, step)].get("elapsed", 0.0))
         else:
             self.budget.go_live()
-            self.store.append_evaluation(e.log_record(step, scores, calls, tokens, round(self.budget.elapsed(), 3),
-                                                      outputs=not self.scorer.needs_logprob))
+            self.store.append_evaluation(
+                e.log_record(
+                    step, scores, calls, tokens, round(self.budget.elapsed(), 3), outputs=not self.scorer.needs_logprob
+                )
+            )
             keep_best_on_dev(self.store, self.config, self.task, e, len(self.dev), self.scorer.name)  # survives kill -9
         e.candidate.evaluations.append({"trial": e.trial.number, "step": step, "score": e.value, "n": len(e.scores)})
         e.candidate.calls += calls

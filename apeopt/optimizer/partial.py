@@ -27,8 +27,18 @@ def keep_best_on_dev(store: RunStore, config: Any, task: Any, entry: Any, dev_n:
     from apeopt.scorers import aggregate
     from apeopt.tasks import portable_task_ref
 
-    scores = {"dev": aggregate(list(entry.scores)).to_dict(),
-              "dev_selection": DevSelection(entry.value, len(entry.scores), metric).to_dict()}
-    PromptFile(prompt=entry.prompt, task=task.name, task_source=portable_task_ref(config.task), model=config.model,
-               scoring="generate", split_seed=config.split_seed, data_fingerprint=task.fingerprint(), scores=scores,
-               partial=True).save(path)
+    scores = {
+        "dev": aggregate(list(entry.scores)).to_dict(),
+        "dev_selection": DevSelection(entry.value, len(entry.scores), metric).to_dict(),
+    }
+    PromptFile(
+        prompt=entry.prompt,
+        task=task.name,
+        task_source=portable_task_ref(config.task),
+        model=config.model,
+        scoring="generate",
+        split_seed=config.split_seed,
+        data_fingerprint=task.fingerprint(),
+        scores=scores,
+        partial=True,
+    ).save(path)

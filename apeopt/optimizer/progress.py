@@ -92,8 +92,14 @@ class LogView(View):
     while the phase lasts, e.g. ``[  31 s] round 0 | scoring demos candidates | 180/800 LM calls,
     9,140 tokens | best dev 0.433``. Budgets given are shown against what was spent."""
 
-    def __init__(self, title: str, budget: Budgets | None = None, stream: TextIO | None = None,
-                 every: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        title: str,
+        budget: Budgets | None = None,
+        stream: TextIO | None = None,
+        every: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.title, self.budget, self.every, self.clock = title, budget, every, clock
         self.stream = stream if stream is not None else sys.stderr
@@ -115,14 +121,20 @@ class LogView(View):
     def line(self) -> str:
         f, b = self.fields, self.budget
         calls, tokens = int(f.get("calls", 0)), int(f.get("tokens", 0))
-        spent = [f"{calls:,}" + (f"/{b.budget_calls:,}" if b is not None and b.budget_calls else "") + " LM calls",
-                 f"{tokens:,}" + (f"/{b.budget_tokens:,}" if b is not None and b.budget_tokens else "") + " tokens"]
+        spent = [
+            f"{calls:,}" + (f"/{b.budget_calls:,}" if b is not None and b.budget_calls else "") + " LM calls",
+            f"{tokens:,}" + (f"/{b.budget_tokens:,}" if b is not None and b.budget_tokens else "") + " tokens",
+        ]
         elapsed = self.clock() - self.started
         if b is not None and b.budget_minutes:
             spent.append(f"{elapsed / 60:.1f}/{b.budget_minutes:g} min")
         best = f.get("best")
-        parts = [f"round {f.get('round', 0)}", str(f.get("phase", "starting")), ", ".join(spent),
-                 "best dev -" if best is None else f"best dev {best:.3f}"]
+        parts = [
+            f"round {f.get('round', 0)}",
+            str(f.get("phase", "starting")),
+            ", ".join(spent),
+            "best dev -" if best is None else f"best dev {best:.3f}",
+        ]
         return f"[{elapsed:5.0f} s] " + " | ".join(parts)
 
     def emit(self, text: str | None = None) -> None:

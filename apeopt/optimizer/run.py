@@ -38,8 +38,15 @@ def settle_cost(opt: Any, best: Any, config: OptimizeConfig, store: RunStore) ->
 
 
 def optimize(
-    config: OptimizeConfig, task: Task, space: SearchSpace, backend: LMBackend, proposer: LMBackend, store: RunStore,
-    view: View, resume: bool = False, final: bool = True,
+    config: OptimizeConfig,
+    task: Task,
+    space: SearchSpace,
+    backend: LMBackend,
+    proposer: LMBackend,
+    store: RunStore,
+    view: View,
+    resume: bool = False,
+    final: bool = True,
 ) -> RunSummary:
     """Search on train/dev, then score winner and baselines once on test; write the run's files.
 
@@ -59,15 +66,24 @@ def optimize(
 
     started = time.monotonic()
     if not resume:
-        store.write_config({"optimize": config.to_dict(), "space": dict(space.raw), "task": task.name, "versions": versions(),
-                            "resolved": {"model": backend.identity, "proposer": proposer.identity}})
+        store.write_config(
+            {
+                "optimize": config.to_dict(),
+                "space": dict(space.raw),
+                "task": task.name,
+                "versions": versions(),
+                "resolved": {"model": backend.identity, "proposer": proposer.identity},
+            }
+        )
     opt = Optimizer(config, task, space, backend, proposer, store, view, storage=config.storage, resume=resume)
     best = opt.run()
     interrupted = opt.stop_reason is not None and opt.stop_reason.startswith("interrupted")
     if best is None and interrupted:
         raise KeyboardInterrupt
     if best is None:
-        raise NoWinnerError("no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls")
+        raise NoWinnerError(
+            "no candidate was scored before the budget ran out; raise --budget-minutes or --budget-calls"
+        )
     best, cheapest, cost = settle_cost(opt, best, config, store)
     search = SearchCost(opt.budget.spent_calls(), opt.budget.spent_tokens(), round(opt.budget.elapsed(), 2))
     source = portable_task_ref(config.task)
@@ -82,10 +98,19 @@ def optimize(
         view.update(phase="final scoring on dev and test (once)")
         scores, raw = score_final(task, prompts, backend, dev=opt.dev)
         store.write_predictions(
-            {"method": m, "split": sp, **row} for m, per_split in raw.items() for sp, r in per_split.items() for row in r.rows()
+            {"method": m, "split": sp, **row}
+            for m, per_split in raw.items()
+            for sp, r in per_split.items()
+            for row in r.rows()
         )
-    winner = Winner(best.prompt, best.candidate.id, best.candidate.origin, best.trial.number,
-                    DevSelection(best.value, len(best.scores), opt.scorer.name), scores.get("winner", {}))
+    winner = Winner(
+        best.prompt,
+        best.candidate.id,
+        best.candidate.origin,
+        best.trial.number,
+        DevSelection(best.value, len(best.scores), opt.scorer.name),
+        scores.get("winner", {}),
+    )
     summary = RunSummary(
         task=task.name,
         task_source=source,
@@ -99,7 +124,10 @@ def optimize(
         winner=winner,
         human=Baseline(prompt=prompts["human"], scores=scores.get("human", {})),
         few_shot=Baseline(k=config.few_shot_k, scores=scores.get("few_shot", {})) if "few_shot" in prompts else None,
-        paired_test={"winner_vs_human": paired(raw, "winner", "human"), "winner_vs_few_shot": paired(raw, "winner", "few_shot")},
+        paired_test={
+            "winner_vs_human": paired(raw, "winner", "human"),
+            "winner_vs_few_shot": paired(raw, "winner", "few_shot"),
+        },
         search=search,
         lm_calls=backend.usage.calls + (proposer.usage.calls if proposer is not backend else 0),
         tokens=backend.usage.tokens + (proposer.usage.tokens if proposer is not backend else 0),
@@ -118,10 +146,20 @@ def optimize(
         proposer_identity=proposer.identity,
         cost=cost,
     )
+
     def prompt_file(entry: Entry, file_scores: dict[str, Any], partial: bool = False) -> PromptFile:
-        return PromptFile(prompt=entry.prompt, task=task.name, task_source=source, model=config.model, scoring="generate",
-                          split_seed=config.split_seed, data_fingerprint=task.fingerprint(), scores=file_scores,
-                          partial=partial, human_instruction=task.has_instruction)
+        return PromptFile(
+            prompt=entry.prompt,
+            task=task.name,
+            task_source=source,
+            model=config.model,
+            scoring="generate",
+            split_seed=config.split_seed,
+            data_fingerprint=task.fingerprint(),
+            scores=file_scores,
+            partial=partial,
+            human_instruction=task.has_instruction,
+        )
 
     def dev_selection(entry: Entry) -> dict[str, Any]:
         return {"dev_selection": DevSelection(entry.value, len(entry.scores), opt.scorer.name).to_dict()}
@@ -133,7 +171,9 @@ def optimize(
             file_scores = {"dev": aggregate(list(top.scores)).to_dict(), **dev_selection(top)}
             prompt_file(top, file_scores, partial=True).save(store.path(PARTIAL_PROMPT))
     else:
-        files = [(best, BEST_PROMPT, winner.scores)] + ([(fixed, BEST_FIXED_PROMPT, scores.get("best_fixed", {}))] if fixed else [])
+        files = [(best, BEST_PROMPT, winner.scores)] + (
+            [(fixed, BEST_FIXED_PROMPT, scores.get("best_fixed", {}))] if fixed else []
+        )
         for entry, name, got in files:
             prompt_file(entry, scores_to_dict(got) if final else dev_selection(entry)).save(store.path(name))
         store.path(PARTIAL_PROMPT).unlink(missing_ok=True)  # a resumed run that finished

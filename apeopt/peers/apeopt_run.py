@@ -40,7 +40,9 @@ class TraceView(View):
             self.at_final = (usage_snapshot(*self.backends), time.monotonic() - self.started)
 
 
-def dev_trace(evaluations: Sequence[dict[str, Any]], after_eval: Sequence[tuple[int, float]], n_dev: int, likelihood: bool) -> Trace:
+def dev_trace(
+    evaluations: Sequence[dict[str, Any]], after_eval: Sequence[tuple[int, float]], n_dev: int, likelihood: bool
+) -> Trace:
     trace = Trace()
     seen: dict[int, int] = {}
     for rec, (calls, elapsed) in zip(evaluations, after_eval):
@@ -51,9 +53,19 @@ def dev_trace(evaluations: Sequence[dict[str, Any]], after_eval: Sequence[tuple[
 
 
 def run_apeopt(
-    task: Task, backend: MeteredBackend, budget_calls: int, space: str, train: Sequence[Example], dev: Sequence[Example],
-    test: Sequence[Example], run_dir: Path, model: str = DEFAULT_SPEC, seed: int = 0,
-    proposer: MeteredBackend | None = None, proposer_model: str | None = None, **config: Any,
+    task: Task,
+    backend: MeteredBackend,
+    budget_calls: int,
+    space: str,
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    test: Sequence[Example],
+    run_dir: Path,
+    model: str = DEFAULT_SPEC,
+    seed: int = 0,
+    proposer: MeteredBackend | None = None,
+    proposer_model: str | None = None,
+    **config: Any,
 ) -> list[PeerRow]:
     """The winner's row, plus the human (and human + k demos) rows the run scores on the same items.
 
@@ -65,8 +77,16 @@ def run_apeopt(
     from apeopt.search_spaces import load_space
 
     sub = dataclasses.replace(task, splits={"train": tuple(train), "dev": tuple(dev), "test": tuple(test)})
-    cfg = OptimizeConfig(task=task.name, model=model, proposer_model=proposer_model if proposer is not None else None, space=space,
-                         seed=seed, budget_calls=budget_calls, budget_minutes=None, **config)
+    cfg = OptimizeConfig(
+        task=task.name,
+        model=model,
+        proposer_model=proposer_model if proposer is not None else None,
+        space=space,
+        seed=seed,
+        budget_calls=budget_calls,
+        budget_minutes=None,
+        **config,
+    )
     store = RunStore.create(run_dir, run_dir.parent, run_dir.name)
     sp = load_space(space)
     meters = (backend,) if proposer is None else (backend, proposer)
@@ -85,28 +105,47 @@ def run_apeopt(
 
     winner = summary.winner
     prompt = winner.prompt.to_dict()
-    rows: list[PeerRow] = [{
-        "method": f"apeopt_{space}",
-        "settings": {"space": space, "scoring": sp.scoring, "run_dir": str(run_dir), "trials": summary.trials,
-                     "candidates": summary.candidates, "stop_reason": summary.stop_reason},
-        "prompt": {"instruction": winner.prompt.instruction, "demos": len(winner.prompt.demos),
-                   "format": {k: v for k, v in prompt.items() if k not in ("instruction", "demos")}},
-        "search": {**search, "wall_s": round(search_wall, 2)},
-        "evaluation": {**evaluation, "wall_s": round(wall - search_wall, 2)},
-        "dev": winner.scores["dev"].score,
-        "trace_metric": "exp(mean gold logprob)" if sp.scoring == "likelihood" else task.scorer,
-        "trace_final": trace.final,
-        "trace": trace.points,
-        "calls_to_95": trace.calls_to(0.95),
-        "test": winner.scores["test"].to_dict(),
-        "test_scores": test_scores("winner"),
-        "test_format_failures": 0,  # a plain completion has no output format to break
-    }]
+    rows: list[PeerRow] = [
+        {
+            "method": f"apeopt_{space}",
+            "settings": {
+                "space": space,
+                "scoring": sp.scoring,
+                "run_dir": str(run_dir),
+                "trials": summary.trials,
+                "candidates": summary.candidates,
+                "stop_reason": summary.stop_reason,
+            },
+            "prompt": {
+                "instruction": winner.prompt.instruction,
+                "demos": len(winner.prompt.demos),
+                "format": {k: v for k, v in prompt.items() if k not in ("instruction", "demos")},
+            },
+            "search": {**search, "wall_s": round(search_wall, 2)},
+            "evaluation": {**evaluation, "wall_s": round(wall - search_wall, 2)},
+            "dev": winner.scores["dev"].score,
+            "trace_metric": "exp(mean gold logprob)" if sp.scoring == "likelihood" else task.scorer,
+            "trace_final": trace.final,
+            "trace": trace.points,
+            "calls_to_95": trace.calls_to(0.95),
+            "test": winner.scores["test"].to_dict(),
+            "test_scores": test_scores("winner"),
+            "test_format_failures": 0,  # a plain completion has no output format to break
+        }
+    ]
     for name, label in (("human", "human_apeopt"), ("few_shot", "human_fewshot_apeopt")):
         base = summary.baselines().get(name)
         if base is not None and base.score("test") is not None:
-            rows.append({"method": label, "baseline": True, "settings": {"template": "completion", "k": cfg.few_shot_k if name == "few_shot" else 0},
-                         "prompt": {"instruction": task.instruction}, "dev": base.scores["dev"].score,
-                         "test": base.scores["test"].to_dict(), "test_scores": test_scores(name), "test_format_failures": 0})
+            rows.append(
+                {
+                    "method": label,
+                    "baseline": True,
+                    "settings": {"template": "completion", "k": cfg.few_shot_k if name == "few_shot" else 0},
+                    "prompt": {"instruction": task.instruction},
+                    "dev": base.scores["dev"].score,
+                    "test": base.scores["test"].to_dict(),
+                    "test_scores": test_scores(name),
+                    "test_format_failures": 0,
+                }
+            )
     return rows
-

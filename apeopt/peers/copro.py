@@ -24,8 +24,16 @@ def plan_copro(budget_calls: int, n_dev: int, breadth: int = 10) -> tuple[int, i
 
 
 def run_copro(
-    task: Task, backend: LMBackend, budget_calls: int, dev: Sequence[Example], test: Sequence[Example],
-    seed: int = 0, breadth: int = 10, init_temperature: float = 1.4, num_threads: int = 8, batch: bool = True,
+    task: Task,
+    backend: LMBackend,
+    budget_calls: int,
+    dev: Sequence[Example],
+    test: Sequence[Example],
+    seed: int = 0,
+    breadth: int = 10,
+    init_temperature: float = 1.4,
+    num_threads: int = 8,
+    batch: bool = True,
     proposer: LMBackend | None = None,
 ) -> PeerRow:
     """Optimize the task's ``dspy.Predict`` with COPRO on dev, then score the result on ``test``."""
@@ -34,10 +42,30 @@ def run_copro(
     breadth, depth = plan_copro(budget_calls, len(dev), breadth)
 
     def compile_fn(bridge: Any, metric: Any) -> TaskProgram:
-        opt = COPRO(prompt_model=bridge.prompt_lm, metric=metric, breadth=breadth, depth=depth, init_temperature=init_temperature)
-        return opt.compile(TaskProgram(task.instruction), trainset=to_dspy(dev),
-                           eval_kwargs={"num_threads": num_threads, "display_progress": False, "display_table": 0})
+        opt = COPRO(
+            prompt_model=bridge.prompt_lm,
+            metric=metric,
+            breadth=breadth,
+            depth=depth,
+            init_temperature=init_temperature,
+        )
+        return opt.compile(
+            TaskProgram(task.instruction),
+            trainset=to_dspy(dev),
+            eval_kwargs={"num_threads": num_threads, "display_progress": False, "display_table": 0},
+        )
 
     settings = {"breadth": breadth, "depth": depth, "init_temperature": init_temperature, "compiled_on": "dev"}
-    return run_peer("copro", task, backend, dev, test, compile_fn, settings, seed=seed, num_threads=num_threads, batch=batch,
-                    proposer=proposer)
+    return run_peer(
+        "copro",
+        task,
+        backend,
+        dev,
+        test,
+        compile_fn,
+        settings,
+        seed=seed,
+        num_threads=num_threads,
+        batch=batch,
+        proposer=proposer,
+    )

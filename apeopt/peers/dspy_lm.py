@@ -40,8 +40,15 @@ class BackendEngine:
     request's own ``max_tokens`` applies when smaller. ``batch=True`` merges concurrent calls.
     """
 
-    def __init__(self, backend: LMBackend, max_tokens: int = 256, seed: int = 0, batch: bool = True,
-                 stop: tuple[str, ...] = (COMPLETED_MARK,), model: str = "apeopt") -> None:
+    def __init__(
+        self,
+        backend: LMBackend,
+        max_tokens: int = 256,
+        seed: int = 0,
+        batch: bool = True,
+        stop: tuple[str, ...] = (COMPLETED_MARK,),
+        model: str = "apeopt",
+    ) -> None:
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         self.backend, self.max_tokens, self.seed, self.stop, self.model = backend, max_tokens, seed, stop, model
@@ -50,13 +57,19 @@ class BackendEngine:
         self._in_flight = 0
         self.requests = 0
         self.truncated = 0
-        self._batcher = MicroBatcher(backend, max_batch=32, wait_s=0.01, in_flight=lambda: self._in_flight) if batch else None
+        self._batcher = (
+            MicroBatcher(backend, max_batch=32, wait_s=0.01, in_flight=lambda: self._in_flight) if batch else None
+        )
 
     def to_generate_request(self, request: Request) -> GenerateRequest:
         """The apeopt request for one DSPy request: system + messages as (role, content) chat turns."""
         turns: list[tuple[str, str]] = []
         if request.system is not None:
-            system = request.system if isinstance(request.system, str) else "".join(getattr(p, "text", "") for p in request.system)
+            system = (
+                request.system
+                if isinstance(request.system, str)
+                else "".join(getattr(p, "text", "") for p in request.system)
+            )
             turns.append(("system", system))
         for m in request.messages:
             role = "user" if m.role in ("developer", "tool") else m.role
@@ -88,7 +101,9 @@ class BackendEngine:
             with self._lock:
                 self.truncated += 1
         return Response(
-            id=None, model=self.model, message=Message.assistant([TextPart(out.text)]),
+            id=None,
+            model=self.model,
+            message=Message.assistant([TextPart(out.text)]),
             finish_reason="length" if length else "stop",
             usage=Usage(input_tokens=out.prompt_tokens, output_tokens=out.completion_tokens),
         )
@@ -119,7 +134,9 @@ class CountingChatAdapter(ChatAdapter):
         self._lock = threading.Lock()
         self._local = threading.local()
 
-    def _call_postprocess(self, processed_signature: Any, original_signature: Any, outputs: Any, lm: Any, lm_kwargs: Any) -> Any:
+    def _call_postprocess(
+        self, processed_signature: Any, original_signature: Any, outputs: Any, lm: Any, lm_kwargs: Any
+    ) -> Any:
         # An empty completion raises before parse() in the stock adapter; route it through parse.
         fixed = [({**o, "text": o.get("text") or " "} if isinstance(o, dict) else (o or " ")) for o in outputs]
         return super()._call_postprocess(processed_signature, original_signature, fixed, lm, lm_kwargs)
@@ -155,7 +172,7 @@ def salvage(signature: Any, completion: str) -> dict[str, Any]:
         m = field_header_pattern.match(line.strip())
         if m:
             current = m.group(1)
-            rest = line.strip()[m.end():].strip()
+            rest = line.strip()[m.end() :].strip()
             if current in signature.output_fields and current not in found:
                 found[current] = rest
             continue
@@ -184,17 +201,29 @@ class DSPyBridge:
     threads stop.
     """
 
-    def __init__(self, backend: LMBackend, task_max_tokens: int = 48, prompt_max_tokens: int = 192,
-                 seed: int = 0, batch: bool = True, name: str = "apeopt/local", proposer: LMBackend | None = None) -> None:
+    def __init__(
+        self,
+        backend: LMBackend,
+        task_max_tokens: int = 48,
+        prompt_max_tokens: int = 192,
+        seed: int = 0,
+        batch: bool = True,
+        name: str = "apeopt/local",
+        proposer: LMBackend | None = None,
+    ) -> None:
         width = max(task_max_tokens, prompt_max_tokens)
         self.engine = BackendEngine(backend, max_tokens=width, seed=seed, batch=batch, model=name)
-        self.prompt_engine = (self.engine if proposer is None or proposer is backend
-                              else BackendEngine(proposer, max_tokens=width, seed=seed, batch=batch, model=name + "-proposer"))
+        self.prompt_engine = (
+            self.engine
+            if proposer is None or proposer is backend
+            else BackendEngine(proposer, max_tokens=width, seed=seed, batch=batch, model=name + "-proposer")
+        )
         self.adapter = CountingChatAdapter()
         common: dict[str, Any] = {"cache": False, "num_retries": 0}
         self.task_lm = dspy.LM(name, temperature=0.0, max_tokens=task_max_tokens, engine=self.engine, **common)
-        self.prompt_lm = dspy.LM(self.prompt_engine.model, temperature=1.0, max_tokens=prompt_max_tokens,
-                                 engine=self.prompt_engine, **common)
+        self.prompt_lm = dspy.LM(
+            self.prompt_engine.model, temperature=1.0, max_tokens=prompt_max_tokens, engine=self.prompt_engine, **common
+        )
 
     @property
     def truncated(self) -> int:

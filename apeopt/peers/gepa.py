@@ -36,7 +36,9 @@ class FeedbackMetric:
     def __init__(self, metric: TaskMetric) -> None:
         self.metric = metric
 
-    def __call__(self, gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None) -> dspy.Prediction:
+    def __call__(
+        self, gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None
+    ) -> dspy.Prediction:
         score = self.metric(gold, pred, trace)
         return dspy.Prediction(score=score, feedback=self.feedback(gold, pred, score))
 
@@ -69,8 +71,17 @@ def plan_gepa(budget_calls: int, n_dev: int) -> dict[str, int]:
 
 
 def run_gepa(
-    task: Task, backend: LMBackend, budget_calls: int, train: Sequence[Example], dev: Sequence[Example], test: Sequence[Example],
-    seed: int = 0, num_threads: int = 8, batch: bool = True, use_merge: bool = True, proposer: LMBackend | None = None,
+    task: Task,
+    backend: LMBackend,
+    budget_calls: int,
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    test: Sequence[Example],
+    seed: int = 0,
+    num_threads: int = 8,
+    batch: bool = True,
+    use_merge: bool = True,
+    proposer: LMBackend | None = None,
 ) -> PeerRow:
     """Optimize the task's ``dspy.Predict`` with GEPA (train for reflection minibatches, dev as its
     Pareto/val set, the proposer LM as reflection LM), then score the result on ``test``."""
@@ -83,22 +94,47 @@ def run_gepa(
     def compile_fn(bridge: Any, metric: TaskMetric) -> TaskProgram:
         stop = CallBudgetStop(metric.usage, budget_calls, plan["reserve"])
         opt = GEPA(
-            metric=FeedbackMetric(metric), max_metric_calls=plan["max_metric_calls"], reflection_lm=bridge.prompt_lm,
+            metric=FeedbackMetric(metric),
+            max_metric_calls=plan["max_metric_calls"],
+            reflection_lm=bridge.prompt_lm,
             instruction_proposer=InstructionProposer(adapter=bridge.adapter),
-            reflection_minibatch_size=MINIBATCH, use_merge=use_merge, num_threads=num_threads, track_stats=True, seed=seed,
+            reflection_minibatch_size=MINIBATCH,
+            use_merge=use_merge,
+            num_threads=num_threads,
+            track_stats=True,
+            seed=seed,
             gepa_kwargs={"stop_callbacks": [stop]},
         )
         best = opt.compile(TaskProgram(task.instruction), trainset=to_dspy(train), valset=to_dspy(dev))
         details = getattr(best, "detailed_results", None)
-        info.update(stopped_at_calls=stop.stopped_at,
-                    candidates=len(details.candidates) if details is not None else None,
-                    metric_calls=details.total_metric_calls if details is not None else None)
+        info.update(
+            stopped_at_calls=stop.stopped_at,
+            candidates=len(details.candidates) if details is not None else None,
+            metric_calls=details.total_metric_calls if details is not None else None,
+        )
         return best
 
-    out = run_peer("gepa", task, backend, dev, test, compile_fn,
-                   {**plan, "reflection_minibatch_size": MINIBATCH, "use_merge": use_merge, "reflection_lm": "the proposer" + (" (same model)" if proposer is None else ""),
-                    "proposer_adapter": "CountingChatAdapter",
-                    "trainset": "train", "valset": "dev"},
-                   seed=seed, num_threads=num_threads, prompt_max_tokens=256, batch=batch, proposer=proposer)
+    out = run_peer(
+        "gepa",
+        task,
+        backend,
+        dev,
+        test,
+        compile_fn,
+        {
+            **plan,
+            "reflection_minibatch_size": MINIBATCH,
+            "use_merge": use_merge,
+            "reflection_lm": "the proposer" + (" (same model)" if proposer is None else ""),
+            "proposer_adapter": "CountingChatAdapter",
+            "trainset": "train",
+            "valset": "dev",
+        },
+        seed=seed,
+        num_threads=num_threads,
+        prompt_max_tokens=256,
+        batch=batch,
+        proposer=proposer,
+    )
     out["settings"].update(info)
     return out

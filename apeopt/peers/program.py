@@ -60,7 +60,9 @@ class Trace:
 
     def add(self, calls: int, score: float, elapsed: float) -> None:
         best = max(score, self.points[-1]["best"]) if self.points else score
-        self.points.append({"calls": calls, "score": round(score, 6), "best": round(best, 6), "elapsed": round(elapsed, 2)})
+        self.points.append(
+            {"calls": calls, "score": round(score, 6), "best": round(best, 6), "elapsed": round(elapsed, 2)}
+        )
 
     @property
     def final(self) -> float | None:
@@ -114,7 +116,9 @@ class TaskMetric:
             if trace is None and example.input in self.dev_inputs:
                 self._group[example.input] = s  # a repeat (DSPy resubmits stragglers) overwrites
                 if len(self._group) == self.n_dev:
-                    self.trace.add(self.usage.calls, sum(self._group.values()) / self.n_dev, time.monotonic() - self.started)
+                    self.trace.add(
+                        self.usage.calls, sum(self._group.values()) / self.n_dev, time.monotonic() - self.started
+                    )
                     self._group = {}
         return s
 
@@ -142,7 +146,9 @@ def evaluate_program(program: TaskProgram, task: Task, examples: Sequence[Exampl
         lenient.append(s)
         scores.append(0.0 if failed else s)
         outputs.append(out)
-    return TestResult(aggregate(scores).as_dict(), tuple(scores), failures, aggregate(lenient).as_dict(), tuple(outputs))
+    return TestResult(
+        aggregate(scores).as_dict(), tuple(scores), failures, aggregate(lenient).as_dict(), tuple(outputs)
+    )
 
 
 class JointUsage:
@@ -203,8 +209,17 @@ def diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 
 def run_peer(
-    method: str, task: Task, backend: LMBackend, dev: Sequence[Example], test: Sequence[Example],
-    compile_fn: Any, settings: dict[str, Any], seed: int = 0, num_threads: int = 8, prompt_max_tokens: int = 128, batch: bool = True,
+    method: str,
+    task: Task,
+    backend: LMBackend,
+    dev: Sequence[Example],
+    test: Sequence[Example],
+    compile_fn: Any,
+    settings: dict[str, Any],
+    seed: int = 0,
+    num_threads: int = 8,
+    prompt_max_tokens: int = 128,
+    batch: bool = True,
     proposer: LMBackend | None = None,
 ) -> PeerRow:
     """Run ``compile_fn(bridge, metric) -> TaskProgram`` inside a ``dspy.context`` on ``backend``, then score on ``test``.
@@ -217,8 +232,14 @@ def run_peer(
 
     meters = (backend,) if proposer is None else (backend, proposer)
     before, started = usage_snapshot(*meters), time.monotonic()
-    with DSPyBridge(backend, task_max_tokens=task.max_tokens + 24, prompt_max_tokens=prompt_max_tokens, seed=seed, batch=batch,
-                    proposer=proposer) as br:
+    with DSPyBridge(
+        backend,
+        task_max_tokens=task.max_tokens + 24,
+        prompt_max_tokens=prompt_max_tokens,
+        seed=seed,
+        batch=batch,
+        proposer=proposer,
+    ) as br:
         with br.context():
             metric = TaskMetric(task, dev, JointUsage(*meters))
             best = compile_fn(br, metric)
@@ -242,14 +263,24 @@ def run_peer(
         "test_format_failures": result.format_failures,
         "test_salvaged": result.salvaged,
         "test_outputs": list(result.outputs),
-        "search_format_failures": {"task": metric.format_failures, "task_scored": metric.scored,
-                                   "by_signature": failures, "parses_by_signature": parses},
+        "search_format_failures": {
+            "task": metric.format_failures,
+            "task_scored": metric.scored,
+            "by_signature": failures,
+            "parses_by_signature": parses,
+        },
         "truncated_responses": truncated,
     }
 
 
-def run_human_dspy(task: Task, backend: LMBackend, dev: Sequence[Example], test: Sequence[Example], num_threads: int = 8,
-                   batch: bool = True) -> PeerRow:
+def run_human_dspy(
+    task: Task,
+    backend: LMBackend,
+    dev: Sequence[Example],
+    test: Sequence[Example],
+    num_threads: int = 8,
+    batch: bool = True,
+) -> PeerRow:
     """The human instruction as a plain ``dspy.Predict`` (ChatAdapter format), no search."""
     from apeopt.peers.dspy_lm import DSPyBridge
 
@@ -259,9 +290,15 @@ def run_human_dspy(task: Task, backend: LMBackend, dev: Sequence[Example], test:
         result = evaluate_program(TaskProgram(task.instruction), task, test, num_threads=num_threads)
         evaluation = diff(usage_snapshot(backend), before)
     return {
-        "method": "human_dspy", "baseline": True, "settings": {"template": "dspy.ChatAdapter"},
+        "method": "human_dspy",
+        "baseline": True,
+        "settings": {"template": "dspy.ChatAdapter"},
         "prompt": {"instruction": task.instruction, "demos": 0},
         "evaluation": {**evaluation, "wall_s": round(time.monotonic() - started, 2)},
-        "dev": dev_result.aggregate["score"], "test": result.aggregate, "test_scores": list(result.scores),
-        "test_format_failures": result.format_failures, "test_salvaged": result.salvaged, "test_outputs": list(result.outputs),
+        "dev": dev_result.aggregate["score"],
+        "test": result.aggregate,
+        "test_scores": list(result.scores),
+        "test_format_failures": result.format_failures,
+        "test_salvaged": result.salvaged,
+        "test_outputs": list(result.outputs),
     }

@@ -71,9 +71,11 @@ def rendering_note(pf: PromptFile, fmt: str, source: str = "best_prompt.json") -
     completion-template prompt written as chat messages. None when the file is what was scored."""
     if not EXPORTERS.get(fmt).chat or pf.prompt.template == "chat":
         return None
-    return (f"the {fmt} format writes this completion-template prompt as chat messages (instruction as system, "
-            "demos as user/assistant turns); that rendering was not scored: measure it with "
-            f"`apeopt eval --prompt-file {source} --as chat`, or ship the json or txt export")
+    return (
+        f"the {fmt} format writes this completion-template prompt as chat messages (instruction as system, "
+        "demos as user/assistant turns); that rendering was not scored: measure it with "
+        f"`apeopt eval --prompt-file {source} --as chat`, or ship the json or txt export"
+    )
 
 
 def export_suffix(fmt: str) -> str:
@@ -81,7 +83,9 @@ def export_suffix(fmt: str) -> str:
     return EXPORTERS.get(fmt).suffix
 
 
-def _format(name: str, suffix: str, chat: bool = False) -> Callable[[Callable[[PromptFile], str]], Callable[[PromptFile], str]]:
+def _format(
+    name: str, suffix: str, chat: bool = False
+) -> Callable[[Callable[[PromptFile], str]], Callable[[PromptFile], str]]:
     def deco(fn: Callable[[PromptFile], str]) -> Callable[[PromptFile], str]:
         doc = (fn.__doc__ or "").strip().splitlines()
         EXPORTERS.add(name, ExportFormat(fn, suffix, doc[0] if doc else "", chat))
@@ -175,8 +179,10 @@ def _openai(pf: PromptFile) -> str:
     }
     body.update(request_params(pf.prompt))
     if rendering_note(pf, "openai"):
-        body["metadata"] = {"apeopt_scored_template": pf.prompt.template,
-                            "apeopt_warning": "chat rendering of a completion prompt; not scored by apeopt"}
+        body["metadata"] = {
+            "apeopt_scored_template": pf.prompt.template,
+            "apeopt_warning": "chat rendering of a completion prompt; not scored by apeopt",
+        }
     return _dump_json(body)
 
 

@@ -34,8 +34,10 @@ class PromptFile:
     @property
     def partial_note(self) -> str:
         """The one-line warning a partial file gets wherever it is used."""
-        return (f"this prompt comes from an interrupted run: the best fully scored on dev when it stopped "
-                f"(dev {_dev_text(self.scores)}), not scored on test")
+        return (
+            f"this prompt comes from an interrupted run: the best fully scored on dev when it stopped "
+            f"(dev {_dev_text(self.scores)}), not scored on test"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,8 +89,14 @@ def load_prompt_file(path: str | Path) -> PromptFile:
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "task_source": (str,), "data_fingerprint": (str,), "scoring": (str,), "apeopt_version": (str,),
-    "split_seed": (int,), "scores": (dict,), "partial": (bool,), "prompt": (dict,),
+    "task_source": (str,),
+    "data_fingerprint": (str,),
+    "scoring": (str,),
+    "apeopt_version": (str,),
+    "split_seed": (int,),
+    "scores": (dict,),
+    "partial": (bool,),
+    "prompt": (dict,),
 }
 SCORINGS = ("generate", "likelihood")
 
@@ -97,18 +105,24 @@ def check_fields(data: Mapping[str, Any], where: str) -> None:
     """The file's schema version and each field's type, as one-line UserErrors naming the field and value."""
     version = data.get("apeopt_prompt_version", FORMAT_VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise UserError(f"prompt file {where!r}: apeopt_prompt_version {version!r} is not one this apeopt reads "
-                        f"(1 to {FORMAT_VERSION}); a newer apeopt may have written it")
+        raise UserError(
+            f"prompt file {where!r}: apeopt_prompt_version {version!r} is not one this apeopt reads "
+            f"(1 to {FORMAT_VERSION}); a newer apeopt may have written it"
+        )
     for key, kinds in _FIELD_TYPES.items():
         value = data.get(key)
         if value is None:
             continue
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            want = {"str": "text", "int": "a whole number", "dict": "a mapping", "bool": "true/false"}[kinds[0].__name__]
+            want = {"str": "text", "int": "a whole number", "dict": "a mapping", "bool": "true/false"}[
+                kinds[0].__name__
+            ]
             raise UserError(f"prompt file {where!r}: field {key!r} must be {want}, got {_short(value)}")
     if data.get("scoring") is not None and data["scoring"] not in SCORINGS:
-        raise UserError(f"prompt file {where!r}: field 'scoring' must be one of {', '.join(SCORINGS)}, "
-                        f"got {_short(data['scoring'])}")
+        raise UserError(
+            f"prompt file {where!r}: field 'scoring' must be one of {', '.join(SCORINGS)}, "
+            f"got {_short(data['scoring'])}"
+        )
 
 
 def _short(value: Any) -> str:

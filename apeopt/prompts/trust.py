@@ -37,5 +37,7 @@ def model_for_prompt_file(file_model: str, where: str, explicit: str | None) -> 
         return file_model, None
     shown = mask_url(str(file_model))[:300]
     kind = "the remote model" if shown.startswith("openai:") else "the model"
-    return DEFAULT_SPEC, (f"prompt file {where!r} names {kind} {shown!r}, which a file cannot choose: scoring on "
-                          f"the local default model {DEFAULT_SPEC}; pass --model {shown!r} to score on it")
+    return DEFAULT_SPEC, (
+        f"prompt file {where!r} names {kind} {shown!r}, which a file cannot choose: scoring on "
+        f"the local default model {DEFAULT_SPEC}; pass --model {shown!r} to score on it"
+    )

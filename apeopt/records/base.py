@@ -35,8 +35,10 @@ def check_schema(data: Any, where: str) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise UserError(f"{where}: schema_version must be a whole number, got {version!r}")
     if version > SCHEMA_VERSION:
-        raise UserError(f"{where}: schema_version {version} was written by a newer apeopt (this one reads up to "
-                        f"{SCHEMA_VERSION}); upgrade apeopt")
+        raise UserError(
+            f"{where}: schema_version {version} was written by a newer apeopt (this one reads up to "
+            f"{SCHEMA_VERSION}); upgrade apeopt"
+        )
     return version
 
 

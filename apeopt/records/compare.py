@@ -99,11 +99,23 @@ class CompareSummary:
     kind = COMPARE
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"schema_version": self.schema_version, "kind": self.kind, "task": self.task, "task_source": self.task_source,
-               "model": self.model, "base_identity": self.base_identity, "device": self.device, "scorer": self.scorer,
-               "test_items": {k: dict(v) for k, v in self.test_items.items()}, "data_fingerprint": self.data_fingerprint,
-               "config": dict(self.config), "wall_seconds": self.wall_seconds, "run_dir": self.run_dir,
-               "methods": list(self.methods), "split_sources": origins_to_dict(self.split_sources)}
+        out = {
+            "schema_version": self.schema_version,
+            "kind": self.kind,
+            "task": self.task,
+            "task_source": self.task_source,
+            "model": self.model,
+            "base_identity": self.base_identity,
+            "device": self.device,
+            "scorer": self.scorer,
+            "test_items": {k: dict(v) for k, v in self.test_items.items()},
+            "data_fingerprint": self.data_fingerprint,
+            "config": dict(self.config),
+            "wall_seconds": self.wall_seconds,
+            "run_dir": self.run_dir,
+            "methods": list(self.methods),
+            "split_sources": origins_to_dict(self.split_sources),
+        }
         if self.load_seconds is not None:
             out["load_seconds"] = self.load_seconds
         return out

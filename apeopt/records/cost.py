@@ -38,10 +38,19 @@ class CostPoint:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CostPoint":
         lo, hi = data.get("ci") or (0.0, 0.0)
-        return cls(int(data["trial"]), str(data.get("candidate", "")), str(data.get("phase", "")),
-                   str(data.get("label", "")), str(data.get("instruction", "")), int(data.get("demos", 0)),
-                   float(data["score"]), int(data["n"]), (float(lo), float(hi)), float(data["prompt_tokens"]),
-                   float(data["tokens_per_example"]))
+        return cls(
+            int(data["trial"]),
+            str(data.get("candidate", "")),
+            str(data.get("phase", "")),
+            str(data.get("label", "")),
+            str(data.get("instruction", "")),
+            int(data.get("demos", 0)),
+            float(data["score"]),
+            int(data["n"]),
+            (float(lo), float(hi)),
+            float(data["prompt_tokens"]),
+            float(data["tokens_per_example"]),
+        )
 
     def describe(self) -> str:
         what = self.label or self.phase
@@ -87,9 +96,14 @@ class CostReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "prefer": self.prefer, "tokenizer": self.tokenizer, "max_prompt_tokens": self.max_prompt_tokens,
-            "price_per_mtok": self.price_per_mtok, "over_limit": self.over_limit,
-            "winner": self.winner.to_dict(), "best": self.best.to_dict(), "cheapest_within_noise": self.cheapest.to_dict(),
+            "prefer": self.prefer,
+            "tokenizer": self.tokenizer,
+            "max_prompt_tokens": self.max_prompt_tokens,
+            "price_per_mtok": self.price_per_mtok,
+            "over_limit": self.over_limit,
+            "winner": self.winner.to_dict(),
+            "best": self.best.to_dict(),
+            "cheapest_within_noise": self.cheapest.to_dict(),
             "cheapest_vs_best": {"diff": self.diff, "lower": self.lower, "n": self.n, "saves": self.saves},
             "per_1000_calls": {"tokens": self.per_1000_calls, "money": self.money_per_1000_calls},
             "front": [p.to_dict() for p in self.front],
@@ -99,12 +113,20 @@ class CostReport:
     def from_dict(cls, data: Mapping[str, Any]) -> "CostReport":
         vs = data.get("cheapest_vs_best") or {}
         limit, price = data.get("max_prompt_tokens"), data.get("price_per_mtok")
-        return cls(str(data.get("prefer", "best")), str(data.get("tokenizer", "model")), CostPoint.from_dict(data["best"]),
-                   CostPoint.from_dict(data["winner"]), CostPoint.from_dict(data["cheapest_within_noise"]),
-                   float(vs.get("diff", 0.0)), float(vs.get("lower", 0.0)), int(vs.get("n", 0)),
-                   tuple(CostPoint.from_dict(p) for p in data.get("front") or ()),
-                   None if limit is None else int(limit), None if price is None else float(price),
-                   int(data.get("over_limit", 0)))
+        return cls(
+            str(data.get("prefer", "best")),
+            str(data.get("tokenizer", "model")),
+            CostPoint.from_dict(data["best"]),
+            CostPoint.from_dict(data["winner"]),
+            CostPoint.from_dict(data["cheapest_within_noise"]),
+            float(vs.get("diff", 0.0)),
+            float(vs.get("lower", 0.0)),
+            int(vs.get("n", 0)),
+            tuple(CostPoint.from_dict(p) for p in data.get("front") or ()),
+            None if limit is None else int(limit),
+            None if price is None else float(price),
+            int(data.get("over_limit", 0)),
+        )
 
 
 def pareto_front(points: list[CostPoint]) -> tuple[CostPoint, ...]:

@@ -45,16 +45,24 @@ class JobResult:
         if self.optimize is not None:
             s = self.optimize
             human = s.human.score("test")
-            out.update(human_test=human.to_dict() if human is not None else None, instruction=s.winner.prompt.instruction,
-                       lm_calls=s.lm_calls, tokens=s.tokens, wall_seconds=s.wall_seconds)
+            out.update(
+                human_test=human.to_dict() if human is not None else None,
+                instruction=s.winner.prompt.instruction,
+                lm_calls=s.lm_calls,
+                tokens=s.tokens,
+                wall_seconds=s.wall_seconds,
+            )
         else:
             rows = self.compare.rows  # type: ignore[union-attr]
             human_row = self.compare.row("human")  # type: ignore[union-attr]
             best = self.compare.best()  # type: ignore[union-attr]
-            out.update(human_test=human_row.test.to_dict() if human_row is not None else None,
-                       best_method=best.method if best is not None else None,
-                       lm_calls=sum(r.lm_calls for r in rows), tokens=sum(r.lm_tokens for r in rows),
-                       wall_seconds=sum(r.wall_seconds for r in rows))
+            out.update(
+                human_test=human_row.test.to_dict() if human_row is not None else None,
+                best_method=best.method if best is not None else None,
+                lm_calls=sum(r.lm_calls for r in rows),
+                tokens=sum(r.lm_tokens for r in rows),
+                wall_seconds=sum(r.wall_seconds for r in rows),
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:

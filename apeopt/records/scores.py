@@ -44,8 +44,14 @@ class Paired:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Paired":
         a, b = data.get("a_better"), data.get("b_better")
-        return cls(float(data["diff"]), float(data["ci_lo"]), float(data["ci_hi"]), float(data["p"]),
-                   None if a is None else int(a), None if b is None else int(b))
+        return cls(
+            float(data["diff"]),
+            float(data["ci_lo"]),
+            float(data["ci_hi"]),
+            float(data["p"]),
+            None if a is None else int(a),
+            None if b is None else int(b),
+        )
 
     @classmethod
     def maybe(cls, data: Mapping[str, Any] | None) -> "Paired | None":

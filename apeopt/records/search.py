@@ -25,8 +25,14 @@ class IncumbentRung:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "IncumbentRung":
-        return cls(str(data["name"]), int(data["trial"]), None if data.get("dev") is None else float(data["dev"]),
-                   int(data["n"]), str(data["state"]), dict(data.get("format") or {}))
+        return cls(
+            str(data["name"]),
+            int(data["trial"]),
+            None if data.get("dev") is None else float(data["dev"]),
+            int(data["n"]),
+            str(data["state"]),
+            dict(data.get("format") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,18 @@ class Challenge:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Challenge":
-        return cls(int(data["trial"]), str(data["phase"]), int(data["round"]), int(data["vs_trial"]), float(data["dev"]),
-                   float(data["incumbent_dev"]), float(data["diff"]), float(data["lower"]), int(data["n"]), bool(data["credible"]))
+        return cls(
+            int(data["trial"]),
+            str(data["phase"]),
+            int(data["round"]),
+            int(data["vs_trial"]),
+            float(data["dev"]),
+            float(data["incumbent_dev"]),
+            float(data["diff"]),
+            float(data["lower"]),
+            int(data["n"]),
+            bool(data["credible"]),
+        )
 
 
 @dataclass(frozen=True)

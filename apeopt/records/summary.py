@@ -52,14 +52,25 @@ class Winner:
         return self.scores.get(split)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"prompt": self.prompt.to_dict(), "candidate": self.candidate, "origin": self.origin, "trial": self.trial,
-                "dev_selection": self.dev_selection.to_dict(), **scores_to_dict(self.scores)}
+        return {
+            "prompt": self.prompt.to_dict(),
+            "candidate": self.candidate,
+            "origin": self.origin,
+            "trial": self.trial,
+            "dev_selection": self.dev_selection.to_dict(),
+            **scores_to_dict(self.scores),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Winner":
-        return cls(PromptConfig.from_dict(data["prompt"], where="winner prompt"), str(data.get("candidate", "")),
-                   str(data.get("origin", "")), int(data.get("trial", -1)), DevSelection.from_dict(data["dev_selection"]),
-                   scores_from(data))
+        return cls(
+            PromptConfig.from_dict(data["prompt"], where="winner prompt"),
+            str(data.get("candidate", "")),
+            str(data.get("origin", "")),
+            int(data.get("trial", -1)),
+            DevSelection.from_dict(data["dev_selection"]),
+            scores_from(data),
+        )
 
 
 @dataclass(frozen=True)
@@ -206,16 +217,28 @@ class RunSummary:
         def build() -> RunSummary:
             few = data.get("few_shot")
             return cls(
-                task=str(data["task"]), task_source=str(data.get("task_source") or data["task"]), model=str(data["model"]),
-                proposer_model=str(data.get("proposer_model") or data["model"]), space=str(data["space"]),
-                seed=int(data.get("seed", 0)), split_seed=int(data.get("split_seed", 0)), status=str(data["status"]),
-                stop_reason=str(data.get("stop_reason", "")), winner=Winner.from_dict(data["winner"]),
-                human=Baseline.from_dict(data["human"]), few_shot=Baseline.from_dict(few) if few else None,
+                task=str(data["task"]),
+                task_source=str(data.get("task_source") or data["task"]),
+                model=str(data["model"]),
+                proposer_model=str(data.get("proposer_model") or data["model"]),
+                space=str(data["space"]),
+                seed=int(data.get("seed", 0)),
+                split_seed=int(data.get("split_seed", 0)),
+                status=str(data["status"]),
+                stop_reason=str(data.get("stop_reason", "")),
+                winner=Winner.from_dict(data["winner"]),
+                human=Baseline.from_dict(data["human"]),
+                few_shot=Baseline.from_dict(few) if few else None,
                 paired_test={k: Paired.maybe(v) for k, v in (data.get("paired_test") or {}).items()},
-                search=SearchCost.from_dict(data.get("search") or {}), lm_calls=int(data.get("lm_calls", 0)),
-                tokens=int(data.get("tokens", 0)), computed=data.get("computed"), candidates=int(data.get("candidates", 0)),
-                trials=int(data.get("trials", 0)), wall_seconds=float(data.get("wall_seconds", 0.0)),
-                data_fingerprint=str(data.get("data_fingerprint", "")), versions=dict(data.get("versions") or {}),
+                search=SearchCost.from_dict(data.get("search") or {}),
+                lm_calls=int(data.get("lm_calls", 0)),
+                tokens=int(data.get("tokens", 0)),
+                computed=data.get("computed"),
+                candidates=int(data.get("candidates", 0)),
+                trials=int(data.get("trials", 0)),
+                wall_seconds=float(data.get("wall_seconds", 0.0)),
+                data_fingerprint=str(data.get("data_fingerprint", "")),
+                versions=dict(data.get("versions") or {}),
                 run_dir=str(data.get("run_dir", "")),
                 incumbents=tuple(IncumbentRung.from_dict(r) for r in data.get("incumbents") or ()),
                 selection=tuple(Challenge.from_dict(c) for c in data.get("selection") or ()),

@@ -25,7 +25,25 @@ from apeopt.runs.store import RunStore, new_run_id
 from apeopt.runs.versions import versions
 
 __all__ = [
-    "BEST_FIXED_PROMPT", "BEST_PROMPT", "CANDIDATES", "CHEAPEST_PROMPT", "COMPARISON_JSON", "COMPARISON_MD", "COMPARISON_PNG", "CONFIG",
-    "CURVES", "DEMO_VALUES", "EVALUATIONS", "LEADERBOARD", "LEADERBOARD_MD", "PARTIAL_PROMPT", "PREDICTIONS",
-    "PROPOSER_CALLS", "STUDY_DB", "SUMMARY", "RunStore", "new_run_id", "versions",
+    "BEST_FIXED_PROMPT",
+    "BEST_PROMPT",
+    "CANDIDATES",
+    "CHEAPEST_PROMPT",
+    "COMPARISON_JSON",
+    "COMPARISON_MD",
+    "COMPARISON_PNG",
+    "CONFIG",
+    "CURVES",
+    "DEMO_VALUES",
+    "EVALUATIONS",
+    "LEADERBOARD",
+    "LEADERBOARD_MD",
+    "PARTIAL_PROMPT",
+    "PREDICTIONS",
+    "PROPOSER_CALLS",
+    "STUDY_DB",
+    "SUMMARY",
+    "RunStore",
+    "new_run_id",
+    "versions",
 ]

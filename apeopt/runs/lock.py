@@ -47,8 +47,10 @@ class RunLock:
 
     def _busy(self, owner: dict[str, Any]) -> UserError:
         who = f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
-        return UserError(f"run folder {str(self.root)!r} is in use by {who}; wait for it to finish or stop it "
-                         f"(a lock left by a process that died is taken over)")
+        return UserError(
+            f"run folder {str(self.root)!r} is in use by {who}; wait for it to finish or stop it "
+            f"(a lock left by a process that died is taken over)"
+        )
 
     def acquire(self) -> "RunLock":
         fh = open(self.path, "a+", encoding="utf-8")

@@ -81,7 +81,10 @@ class RunStore:
     def resolve(cls, path: str | Path, runs_root: Path = Path("runs")) -> "RunStore":
         """Open a run folder; ``latest`` names the newest run under ``runs_root``."""
         if str(path) == "latest":
-            runs = sorted((p for p in Path(runs_root).glob("*/") if (p / CONFIG).is_file()), key=lambda p: (p / CONFIG).stat().st_mtime)
+            runs = sorted(
+                (p for p in Path(runs_root).glob("*/") if (p / CONFIG).is_file()),
+                key=lambda p: (p / CONFIG).stat().st_mtime,
+            )
             if not runs:
                 raise UserError(f"no runs under {str(runs_root)!r} yet; run `apeopt optimize` first")
             return cls(runs[-1])
@@ -148,12 +151,15 @@ class RunStore:
 
     def write_leaderboard(self, rows: list[dict[str, Any]]) -> None:
         atomic_write_json(self.path(LEADERBOARD), rows)
-        lines = ["| rank | dev | n | trial | origin | round | state | note | format | instruction |",
-                 "|---|---|---|---|---|---|---|---|---|---|"]
+        lines = [
+            "| rank | dev | n | trial | origin | round | state | note | format | instruction |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for i, r in enumerate(rows, 1):
             fmt = ", ".join(f"{k}={v!r}" for k, v in r["format"].items())
             text = r["instruction"].replace("|", "\\|")
-            lines.append(f"| {i} | {r['score']:.3f} | {r['n']} | {r['trial']} | {r['origin']} | {r['round']} | {r['state']} "
-                         f"| {r.get('note', '')} | {fmt} | {text} |")
+            lines.append(
+                f"| {i} | {r['score']:.3f} | {r['n']} | {r['trial']} | {r['origin']} | {r['round']} | {r['state']} "
+                f"| {r.get('note', '')} | {fmt} | {text} |"
+            )
         atomic_write_text(self.path(LEADERBOARD_MD), "\n".join(lines) + "\n")
-

@@ -26,7 +26,7 @@ def study_name(root: Path, resume: bool) -> str:
         try:
             name = json.loads(path.read_text(encoding="utf-8"))["study"]
         except (ValueError, KeyError, TypeError):
-            raise UserError(f"{str(path)!r} is damaged: it should hold {{\"study\": NAME}}") from None
+            raise UserError(f'{str(path)!r} is damaged: it should hold {{"study": NAME}}') from None
         if isinstance(name, str) and name:
             return name
         raise UserError(f"{str(path)!r}: 'study' must be a non-empty name, got {name!r}")
@@ -59,8 +59,10 @@ def check_replayed(record: dict[str, Any], text: str, trial: int, step: int) -> 
     credit one prompt with another's scores."""
     logged = record.get("instruction")
     if logged is not None and logged != text:
-        raise UserError(f"cannot resume: the log's trial {trial} step {step} scored {_short(logged)}, but this "
-                        f"search's trial {trial} is {_short(text)} (the log does not belong to this run's search)")
+        raise UserError(
+            f"cannot resume: the log's trial {trial} step {step} scored {_short(logged)}, but this "
+            f"search's trial {trial} is {_short(text)} (the log does not belong to this run's search)"
+        )
 
 
 def _short(text: str, limit: int = 60) -> str:

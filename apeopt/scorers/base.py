@@ -67,8 +67,9 @@ class Scorer(ABC):
     def score(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None) -> float:
         """Score of ``prediction``: the best over the accepted ``targets``."""
 
-    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
-                 score: float | None = None) -> str | None:
+    def feedback(
+        self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None, score: float | None = None
+    ) -> str | None:
         """A short reason when ``prediction`` is not fully right (None when it is, or the scorer has none).
         ``score`` is the prediction's score when the caller already has it."""
         s = self.score(prediction, targets, labels) if score is None else score
@@ -95,19 +96,23 @@ class FunctionScorer(Scorer):
         try:
             raw = got = self.fn(prediction, list(targets))
         except Exception as exc:  # noqa: BLE001 - user code: one line naming it, the example and the error
-            raise UserError(f"user scorer {self.name!r} raised {type(exc).__name__}: {exc} on the example with "
-                            f"prediction {quote(prediction)} and target {expected(targets)}") from None
+            raise UserError(
+                f"user scorer {self.name!r} raised {type(exc).__name__}: {exc} on the example with "
+                f"prediction {quote(prediction)} and target {expected(targets)}"
+            ) from None
         fb: object = None
         if isinstance(got, tuple) and len(got) == 2:
             got, fb = got
         if isinstance(got, bool) or not isinstance(got, Real) or not (fb is None or isinstance(fb, str)):
-            raise UserError(f"user scorer {self.name!r} must return a number or (number, feedback text or None), "
-                            f"got {raw!r}")
+            raise UserError(
+                f"user scorer {self.name!r} must return a number or (number, feedback text or None), got {raw!r}"
+            )
         return Judgment(float(got), None if fb is None else fb[:FEEDBACK_CHARS])
 
     def score(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None) -> float:
         return self.judge(prediction, targets, labels).score
 
-    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
-                 score: float | None = None) -> str | None:
+    def feedback(
+        self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None, score: float | None = None
+    ) -> str | None:
         return self.judge(prediction, targets, labels).feedback

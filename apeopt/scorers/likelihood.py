@@ -18,6 +18,7 @@ class Likelihood(Scorer):
     def score(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None) -> float:
         raise TypeError("likelihood is computed from log-probabilities by the evaluator")
 
-    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
-                 score: float | None = None) -> str | None:
+    def feedback(
+        self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None, score: float | None = None
+    ) -> str | None:
         return None

@@ -39,8 +39,9 @@ def _f1(pred: list[str], gold: list[str]) -> float:
 class TokenF1(Scorer):
     name = "token_f1"
 
-    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
-                 score: float | None = None) -> str | None:
+    def feedback(
+        self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None, score: float | None = None
+    ) -> str | None:
         s = self.score(prediction, targets, labels) if score is None else score
         return None if s >= 1.0 else f"token F1 {s:.2f}: {mismatch(prediction, targets)}"
 
@@ -70,8 +71,9 @@ class LabelAccuracy(Scorer):
         label = to_label(prediction, labels or targets)
         return float(label is not None and any(normalize_light(label) == normalize_light(t) for t in targets))
 
-    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
-                 score: float | None = None) -> str | None:
+    def feedback(
+        self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None, score: float | None = None
+    ) -> str | None:
         """The confusion: ``predicted negative, expected positive``, or no label found in the answer."""
         s = self.score(prediction, targets, labels) if score is None else score
         if s >= 1.0:
@@ -105,8 +107,9 @@ class NumericMatch(Scorer):
             return 0.0
         return float(any((t_num := first_number(t)) is not None and abs(t_num - p) < 1e-6 for t in targets))
 
-    def feedback(self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None,
-                 score: float | None = None) -> str | None:
+    def feedback(
+        self, prediction: str, targets: Sequence[str], labels: Sequence[str] | None = None, score: float | None = None
+    ) -> str | None:
         s = self.score(prediction, targets, labels) if score is None else score
         if s >= 1.0:
             return None

@@ -29,7 +29,9 @@ class Format:
 
     def __post_init__(self) -> None:
         if self.demo_source not in DEMO_SOURCES:
-            raise UserError(f"format field 'demo_source' must be one of {', '.join(DEMO_SOURCES)}, got {self.demo_source!r}")
+            raise UserError(
+                f"format field 'demo_source' must be one of {', '.join(DEMO_SOURCES)}, got {self.demo_source!r}"
+            )
         if self.demo_source in ("chosen", "bootstrapped") and len(self.demo_ids) != self.demos:
             raise UserError(f"format: {len(self.demo_ids)} demo_ids for demos={self.demos}")
 

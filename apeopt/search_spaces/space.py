@@ -33,7 +33,17 @@ from apeopt.registry import unknown
 from apeopt.search_spaces.format import DEFAULTS, PARAMS, Format
 from apeopt.yaml_files import parse_yaml, read_yaml
 
-TOP_KEYS = {"name", "description", "scoring", "sampler", "format_trials", "demo_trials", "incumbents", "params", "start"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "scoring",
+    "sampler",
+    "format_trials",
+    "demo_trials",
+    "incumbents",
+    "params",
+    "start",
+}
 INCUMBENTS = ("ladder", "start")
 DEMO_PARAMS = ("demos", "demo_seed")  # searched by the demo search, not by the format search
 SCORINGS = ("generate", "likelihood")
@@ -102,7 +112,11 @@ class SearchSpace:
         """The start format in every combination of votes and CoT trigger the space allows: the
         dimensions that change how many LM calls scoring one example costs."""
         base = self.defaults()
-        return [dataclasses.replace(base, votes=v, cot=c) for v in self.params["votes"].values() for c in self.params["cot"].values()]
+        return [
+            dataclasses.replace(base, votes=v, cot=c)
+            for v in self.params["votes"].values()
+            for c in self.params["cot"].values()
+        ]
 
     @property
     def searchable(self) -> list[Param]:
@@ -139,7 +153,9 @@ def _param(where: str, name: str, spec: Any) -> Param:
         if low > high:
             raise UserError(f"{where}: params.{name}: low {low} > high {high}")
         return Param(name, low=low, high=high)
-    raise UserError(f"{where}: params.{name} must be a value, {{value: X}}, {{choices: [...]}} or {{low, high}}; got keys {sorted(keys)}")
+    raise UserError(
+        f"{where}: params.{name} must be a value, {{value: X}}, {{choices: [...]}} or {{low, high}}; got keys {sorted(keys)}"
+    )
 
 
 def _typed(where: str, name: str, value: Any, kind: type) -> Any:
@@ -183,9 +199,17 @@ def parse_space(data: Any, where: str) -> SearchSpace:
         raise UserError(f"{where}: 'incumbents' must be one of {', '.join(INCUMBENTS)}, got {incumbents!r}")
     start = _start(where, data.get("start") or {}, params)
     return SearchSpace(
-        name=str(data.get("name", Path(where).stem)), params=params, scoring=scoring, sampler=sampler,
-        format_trials=trials, demo_trials=demo_trials, incumbents=incumbents, start=start,
-        description=str(data.get("description", "")), source=where, raw=dict(data),
+        name=str(data.get("name", Path(where).stem)),
+        params=params,
+        scoring=scoring,
+        sampler=sampler,
+        format_trials=trials,
+        demo_trials=demo_trials,
+        incumbents=incumbents,
+        start=start,
+        description=str(data.get("description", "")),
+        source=where,
+        raw=dict(data),
     )
 
 
@@ -205,8 +229,12 @@ def _start(where: str, start: Any, params: Mapping[str, Param]) -> dict[str, Any
         if name not in params:
             raise UserError(f"{where}: start.{name} is not a param; valid: {', '.join(sorted(params))}")
         p = params[name]
-        ok = (p.fixed and value == p.value) or (p.choices is not None and value in p.choices) or (
-            p.low is not None and isinstance(value, int) and p.low <= value <= p.high  # type: ignore[operator]
+        ok = (
+            (p.fixed and value == p.value)
+            or (p.choices is not None and value in p.choices)
+            or (
+                p.low is not None and isinstance(value, int) and p.low <= value <= p.high  # type: ignore[operator]
+            )
         )
         if not ok:
             raise UserError(f"{where}: start.{name} = {value!r} lies outside params.{name}")

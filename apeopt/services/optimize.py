@@ -15,9 +15,15 @@ from apeopt.search_spaces import SearchSpace
 from apeopt.tracking.base import TrackingConfig
 
 
-def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root: Path = Path("runs"),
-                 quiet: bool = False, make_parents: bool = True, tracking: TrackingConfig | None = None,
-                 parent: str | None = None) -> RunSummary:
+def run_optimize(
+    config: OptimizeConfig,
+    run_dir: Path | None = None,
+    runs_root: Path = Path("runs"),
+    quiet: bool = False,
+    make_parents: bool = True,
+    tracking: TrackingConfig | None = None,
+    parent: str | None = None,
+) -> RunSummary:
     """A new run: load the space named by ``config`` and run :func:`optimize` in a new run folder.
     Every input is checked before a model loads or a folder is made; a ``run_dir`` whose parent is missing
     is an error unless ``make_parents`` (the CLI's ``--make-parents``; programs that pass a folder get it)."""
@@ -31,12 +37,20 @@ def run_optimize(config: OptimizeConfig, run_dir: Path | None = None, runs_root:
     check_run_dir(run_dir, make_parents=make_parents)
     config = dataclasses.replace(config, task=absolute_task(config.task))
     space = load_space(config.space)
-    return _execute(config, space, lambda task: RunStore.create(run_dir, runs_root, new_run_id(task.name, space.name, config.seed)),
-                    quiet, resume=False, tracking=tracking, parent=parent)
+    return _execute(
+        config,
+        space,
+        lambda task: RunStore.create(run_dir, runs_root, new_run_id(task.name, space.name, config.seed)),
+        quiet,
+        resume=False,
+        tracking=tracking,
+        parent=parent,
+    )
 
 
-def resume_optimize(run: Path, quiet: bool = False, tracking: TrackingConfig | None = None,
-                    parent: str | None = None) -> RunSummary:
+def resume_optimize(
+    run: Path, quiet: bool = False, tracking: TrackingConfig | None = None, parent: str | None = None
+) -> RunSummary:
     """Continue an interrupted run from its log; a finished run just returns its summary. The run
     folder is locked meanwhile: a second process resuming it gets a one-line error."""
     from apeopt.runs.lock import RunLock
@@ -60,8 +74,15 @@ def resume_optimize(run: Path, quiet: bool = False, tracking: TrackingConfig | N
         return _execute(config, space, lambda task: store, quiet, resume=True, tracking=tracking, parent=parent)
 
 
-def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[Any], RunStore], quiet: bool,
-             resume: bool, tracking: TrackingConfig | None = None, parent: str | None = None) -> RunSummary:
+def _execute(
+    config: OptimizeConfig,
+    space: SearchSpace,
+    make_store: Callable[[Any], RunStore],
+    quiet: bool,
+    resume: bool,
+    tracking: TrackingConfig | None = None,
+    parent: str | None = None,
+) -> RunSummary:
     """Load the task and check its scorer and the storage, load the models, then open the run folder
     (named after the task's ``name``) and run. A start that fails before anything was scored (a bad
     model, a user scorer that raises) leaves no half-made run behind: not its files, not its study. With
@@ -78,10 +99,16 @@ def _execute(config: OptimizeConfig, space: SearchSpace, make_store: Callable[[A
     probe_scorer(task, "likelihood" if space.scoring == "likelihood" else None)
     if config.storage:
         open_checked_storage(config.storage)
-    backend = open_backend(config.model, device=config.device, use_cache=config.use_cache, metered=True,
-                           dtype=config.dtype)
-    proposer = backend if config.proposer_spec == config.model else open_backend(
-        config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True, dtype=config.dtype)
+    backend = open_backend(
+        config.model, device=config.device, use_cache=config.use_cache, metered=True, dtype=config.dtype
+    )
+    proposer = (
+        backend
+        if config.proposer_spec == config.model
+        else open_backend(
+            config.proposer_spec, device=config.device, use_cache=config.use_cache, metered=True, dtype=config.dtype
+        )
+    )
     store = make_store(task)
     lock = None
     try:

@@ -23,8 +23,10 @@ def check_run_dir(run_dir: Path | None, option: str = "--run-dir", make_parents:
         raise UserError(f"run dir {str(root)!r} is not empty; choose another {option}")
     parent = root.absolute().parent
     if not parent.is_dir() and not make_parents:
-        raise UserError(f"{option} {str(root)!r}: its parent folder {str(parent)!r} does not exist; "
-                        "create it first, fix the path, or pass --make-parents")
+        raise UserError(
+            f"{option} {str(root)!r}: its parent folder {str(parent)!r} does not exist; "
+            "create it first, fix the path, or pass --make-parents"
+        )
 
 
 def absolute_task(ref: str) -> str:

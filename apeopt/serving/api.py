@@ -41,8 +41,14 @@ class HTTPError(Exception):
 class OpenAIApi:
     """Answers OpenAI-shaped requests with ``backend``, whose calls go through ``batcher``."""
 
-    def __init__(self, backend: LMBackend, batcher: MicroBatcher, name: str,
-                 default_max_tokens: int = DEFAULT_MAX_TOKENS, limits: ServeLimits | None = None) -> None:
+    def __init__(
+        self,
+        backend: LMBackend,
+        batcher: MicroBatcher,
+        name: str,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        limits: ServeLimits | None = None,
+    ) -> None:
         self.backend, self.batcher, self.name = backend, batcher, name
         self.names = {name, backend.spec}
         self.limits = limits or ServeLimits()
@@ -62,8 +68,7 @@ class OpenAIApi:
         return self.batcher.submit(kind, items, gone=getattr(self._local, "gone", None))
 
     def models(self) -> dict[str, Any]:
-        card = {"id": self.name, "object": "model", "created": 0, "owned_by": "apeopt",
-                "root": self.backend.identity}
+        card = {"id": self.name, "object": "model", "created": 0, "owned_by": "apeopt", "root": self.backend.identity}
         return {"object": "list", "data": [card]}
 
     def apply_template(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -78,8 +83,9 @@ class OpenAIApi:
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
             raise HTTPError(400, "prompt must be a string or a non-empty list of strings")
         if len(prompts) > self.limits.max_prompts:
-            raise HTTPError(400, f"{len(prompts)} prompts in one request is over this server's cap of "
-                                 f"{self.limits.max_prompts}")
+            raise HTTPError(
+                400, f"{len(prompts)} prompts in one request is over this server's cap of {self.limits.max_prompts}"
+            )
         max_tokens = self._max_tokens(body, "max_tokens", self.default_max_tokens)
         echo = _flag(body, "echo")
         top = _completion_top(body)
@@ -89,16 +95,25 @@ class OpenAIApi:
             choices = [Choice(i, p if echo else "", "length") for i, p in enumerate(prompts)]
             return self._answer("text_completion", (choices, 0, 0), body)
         done = self._generate(prompts, body, max_tokens, top)
-        choices = [Choice(k * len(c.texts) + j, (p if echo else "") + t, _finish(c, max_tokens), lp)
-                   for k, (p, (c, lps)) in enumerate(zip(prompts, done)) for j, (t, lp) in enumerate(zip(c.texts, lps))]
-        return self._answer("text_completion", (choices, sum(c.prompt_tokens for c, _ in done),
-                                                sum(c.completion_tokens for c, _ in done)), body)
+        choices = [
+            Choice(k * len(c.texts) + j, (p if echo else "") + t, _finish(c, max_tokens), lp)
+            for k, (p, (c, lps)) in enumerate(zip(prompts, done))
+            for j, (t, lp) in enumerate(zip(c.texts, lps))
+        ]
+        return self._answer(
+            "text_completion",
+            (choices, sum(c.prompt_tokens for c, _ in done), sum(c.completion_tokens for c, _ in done)),
+            body,
+        )
 
     def _echo_scores(self, prompts: list[str], max_tokens: int) -> tuple[list[Choice], int, int]:
         """``echo=true`` with ``logprobs``: the prompt's own token log-probs (nothing generated)."""
         if max_tokens != 0:
-            raise HTTPError(400, "echo=true with logprobs scores the prompt only: set max_tokens=0 "
-                                 "(or echo=false for the log-probabilities of generated tokens)")
+            raise HTTPError(
+                400,
+                "echo=true with logprobs scores the prompt only: set max_tokens=0 "
+                "(or echo=false for the log-probabilities of generated tokens)",
+            )
         if not hasattr(self.backend, "token_logprobs"):
             raise HTTPError(400, f"model {self.name!r} cannot give per-token log-probabilities")
         self._check_prompt_tokens(prompts)
@@ -111,8 +126,9 @@ class OpenAIApi:
         self._check_model(body)
         _check_response_format(body)
         top = _chat_top(body)
-        max_tokens = self._max_tokens(body, "max_completion_tokens",
-                                      self._max_tokens(body, "max_tokens", self.default_max_tokens))
+        max_tokens = self._max_tokens(
+            body, "max_completion_tokens", self._max_tokens(body, "max_tokens", self.default_max_tokens)
+        )
         messages = _messages(body)
         self._check_prompt_tokens(["\n".join(content for _, content in messages)])  # the template adds a few more
         [(done, lps)] = self._generate([messages], body, max_tokens, top)
@@ -120,8 +136,9 @@ class OpenAIApi:
         return self._answer("chat.completion", (choices, done.prompt_tokens, done.completion_tokens), body)
 
     # ------------------------------------------------------------------ shared
-    def _generate(self, prompts: list[Prompt], body: dict[str, Any], max_tokens: int,
-                  top: int | None) -> list[tuple[Completion, tuple[TokenLogprobs | None, ...]]]:
+    def _generate(
+        self, prompts: list[Prompt], body: dict[str, Any], max_tokens: int, top: int | None
+    ) -> list[tuple[Completion, tuple[TokenLogprobs | None, ...]]]:
         """Each prompt's completion, and per text its tokens' log-probs with ``top`` alternatives
         (None each when ``top`` is None: log-probs not asked for)."""
         stop = body.get("stop") or ()
@@ -135,9 +152,17 @@ class OpenAIApi:
             self._check_prompt_tokens([p for p in prompts if isinstance(p, str)])
         _flag(body, "stream")
         try:
-            reqs = [GenerateRequest(p, max_tokens=max_tokens, temperature=_num(body, "temperature", float, 1.0),
-                                    n=n, stop=tuple(stop), seed=_num(body, "seed", int, 0))
-                    for p in prompts]
+            reqs = [
+                GenerateRequest(
+                    p,
+                    max_tokens=max_tokens,
+                    temperature=_num(body, "temperature", float, 1.0),
+                    n=n,
+                    stop=tuple(stop),
+                    seed=_num(body, "seed", int, 0),
+                )
+                for p in prompts
+            ]
         except ValueError as exc:
             raise HTTPError(400, str(exc)) from None
         if top is None:
@@ -153,8 +178,9 @@ class OpenAIApi:
         if value < 0:
             raise HTTPError(400, f"{name} must be >= 0, got {value!r}")
         if value > self.limits.max_tokens:
-            raise HTTPError(400, f"{name}={value} is over this server's cap of {self.limits.max_tokens} tokens "
-                                 "per request")
+            raise HTTPError(
+                400, f"{name}={value} is over this server's cap of {self.limits.max_tokens} tokens per request"
+            )
         return int(value)
 
     def _check_prompt_tokens(self, texts: list[str]) -> None:
@@ -171,29 +197,49 @@ class OpenAIApi:
         if model is not None and not isinstance(model, str):
             raise HTTPError(400, f"model must be a string, got {type(model).__name__}")
         if model and model not in self.names:
-            raise HTTPError(404, f"model {model!r} is not served here; this server serves {self.name!r}",
-                            "model_not_found")
+            raise HTTPError(
+                404, f"model {model!r} is not served here; this server serves {self.name!r}", "model_not_found"
+            )
 
     def _answer(self, kind: str, result: tuple[list[Choice], int, int], body: dict[str, Any]) -> Reply:
         choices, prompt_tokens, completion_tokens = result
         chat = kind.startswith("chat")
-        head = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}", "object": kind,
-                "created": int(time.time()), "model": self.name}
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
+        head = {
+            "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}",
+            "object": kind,
+            "created": int(time.time()),
+            "model": self.name,
+        }
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
         if body.get("stream"):
             options = body.get("stream_options")
             with_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             make = chat_stream if chat else completion_stream
             return make(head, choices, usage if with_usage else None, self.backend.text_pieces)
         if chat:
-            rows = [{"index": c.index, "message": {"role": "assistant", "content": c.text},
-                     "logprobs": None if c.lp is None else chat_logprobs(c.lp), "finish_reason": c.finish_reason}
-                    for c in choices]
+            rows = [
+                {
+                    "index": c.index,
+                    "message": {"role": "assistant", "content": c.text},
+                    "logprobs": None if c.lp is None else chat_logprobs(c.lp),
+                    "finish_reason": c.finish_reason,
+                }
+                for c in choices
+            ]
         else:
-            rows = [{"index": c.index, "text": c.text, "finish_reason": c.finish_reason,
-                     "logprobs": c.echo if c.echo is not None else None if c.lp is None else completion_logprobs(c.lp)}
-                    for c in choices]
+            rows = [
+                {
+                    "index": c.index,
+                    "text": c.text,
+                    "finish_reason": c.finish_reason,
+                    "logprobs": c.echo if c.echo is not None else None if c.lp is None else completion_logprobs(c.lp),
+                }
+                for c in choices
+            ]
         return {**head, "choices": rows, "usage": usage}
 
 
@@ -226,16 +272,23 @@ def _check_response_format(body: dict[str, Any]) -> None:
     kind = fmt.get("type") if isinstance(fmt, dict) else fmt
     if fmt is None or kind == "text":
         return
-    raise HTTPError(400, f"response_format {kind!r} is not offered: this server does not constrain decoding to "
-                         "JSON; leave response_format out (or use type 'text') and ask for JSON in the prompt")
+    raise HTTPError(
+        400,
+        f"response_format {kind!r} is not offered: this server does not constrain decoding to "
+        "JSON; leave response_format out (or use type 'text') and ask for JSON in the prompt",
+    )
 
 
 def _num(body: dict[str, Any], name: str, kind: type, default: Any) -> Any:
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
-            kind is int and value != int(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or (kind is int and value != int(value))
+    ):
         raise HTTPError(400, f"{name} must be a number{' (whole)' if kind is int else ''}, got {_shown(value)}")
     return kind(value)
 

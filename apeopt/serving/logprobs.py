@@ -49,15 +49,25 @@ def completion_logprobs(lp: TokenLogprobs, offset: int = 0) -> dict[str, Any]:
             entry.setdefault(a.token, a.logprob)
         entry.setdefault(tok, value)
         tops.append(entry)
-    return {"tokens": list(lp.tokens), "token_logprobs": list(lp.logprobs), "top_logprobs": tops,
-            "text_offset": offsets}
+    return {
+        "tokens": list(lp.tokens),
+        "token_logprobs": list(lp.logprobs),
+        "top_logprobs": tops,
+        "text_offset": offsets,
+    }
 
 
 def chat_logprobs(lp: TokenLogprobs) -> dict[str, Any]:
     """The chat completions ``logprobs`` object."""
     content = [
-        {"token": tok, "logprob": value, "bytes": list(tok.encode("utf-8")),
-         "top_logprobs": [{"token": a.token, "logprob": a.logprob, "bytes": list(a.token.encode("utf-8"))} for a in alts]}
+        {
+            "token": tok,
+            "logprob": value,
+            "bytes": list(tok.encode("utf-8")),
+            "top_logprobs": [
+                {"token": a.token, "logprob": a.logprob, "bytes": list(a.token.encode("utf-8"))} for a in alts
+            ],
+        }
         for tok, value, alts in zip(lp.tokens, lp.logprobs, lp.top)
     ]
     return {"content": content, "refusal": None}

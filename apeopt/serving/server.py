@@ -56,9 +56,18 @@ class _HTTPServer(ThreadingHTTPServer):
 class ModelServer:
     """An OpenAI-compatible HTTP server around ``backend``; ``start()`` serves on a thread."""
 
-    def __init__(self, backend: LMBackend, host: str = "127.0.0.1", port: int = 0, name: str | None = None,
-                 max_batch: int = 64, wait_ms: float = 5.0, key_env: str | None = None,
-                 default_max_tokens: int = DEFAULT_MAX_TOKENS, limits: ServeLimits | None = None) -> None:
+    def __init__(
+        self,
+        backend: LMBackend,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str | None = None,
+        max_batch: int = 64,
+        wait_ms: float = 5.0,
+        key_env: str | None = None,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        limits: ServeLimits | None = None,
+    ) -> None:
         self.backend = backend
         self.name = name or backend.spec
         self.key = os.environ.get(key_env, "") if key_env else ""
@@ -86,8 +95,7 @@ class ModelServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self) -> "ModelServer":
-        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name="apeopt-serve",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name="apeopt-serve", daemon=True)
         self._thread.start()
         return self
 
@@ -121,7 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.connection.settimeout(self.server.model_server.limits.read_timeout)  # a client that stops sending is dropped
+        self.connection.settimeout(
+            self.server.model_server.limits.read_timeout
+        )  # a client that stops sending is dropped
 
     def _client_gone(self) -> bool:
         """The client closed its connection (while its request waits or generates)."""
@@ -158,8 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self, ms: ModelServer) -> None:
         routes: dict[str, Callable[[dict[str, Any]], Reply]] = {
-            "/v1/completions": ms.api.completions, "/v1/chat/completions": ms.api.chat,
-            "/apply-template": ms.api.apply_template, "/v1/apply-template": ms.api.apply_template,
+            "/v1/completions": ms.api.completions,
+            "/v1/chat/completions": ms.api.chat,
+            "/apply-template": ms.api.apply_template,
+            "/v1/apply-template": ms.api.apply_template,
         }
         try:
             # The key first, then the size from Content-Length: nothing of the body is read before both pass.
@@ -198,8 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001 - the server must answer, not die; details only in the log
             rid = uuid.uuid4().hex[:12]
             log.exception("request %s failed", rid)
-            return self._error(HTTPError(500, f"internal error (request id {rid}); the server log has the details",
-                                         "server_error"))
+            return self._error(
+                HTTPError(500, f"internal error (request id {rid}); the server log has the details", "server_error")
+            )
         if isinstance(reply, Stream):
             self._stream(reply)
         else:
@@ -220,8 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(raw)
         if length > cap:
             self.close_connection = True
-            raise HTTPError(413, f"the request body of {length} bytes is over this server's cap of {cap} bytes",
-                            "request_too_large")
+            raise HTTPError(
+                413, f"the request body of {length} bytes is over this server's cap of {cap} bytes", "request_too_large"
+            )
         return length
 
     def _error(self, exc: HTTPError) -> None:

@@ -53,12 +53,16 @@ def pieces(choice: Choice, split: Split) -> list[tuple[str, TokenLogprobs | None
     return [(piece, None) for piece in split(choice.text)]
 
 
-def completion_stream(head: dict[str, Any], choices: list[Choice], usage: dict[str, int] | None, split: Split) -> Stream:
+def completion_stream(
+    head: dict[str, Any], choices: list[Choice], usage: dict[str, int] | None, split: Split
+) -> Stream:
     """``text_completion`` chunks: each choice's pieces, then its ``finish_reason``."""
     out = Stream()
 
     def chunk(index: int, text: str, logprobs: Any, finish: str | None) -> None:
-        out.chunks.append({**head, "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}]})
+        out.chunks.append(
+            {**head, "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}]}
+        )
 
     for c in choices:
         if c.echo is not None:
@@ -81,7 +85,9 @@ def chat_stream(head: dict[str, Any], choices: list[Choice], usage: dict[str, in
     head = {**head, "object": "chat.completion.chunk"}
 
     def chunk(index: int, delta: dict[str, Any], logprobs: Any, finish: str | None) -> None:
-        out.chunks.append({**head, "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]})
+        out.chunks.append(
+            {**head, "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]}
+        )
 
     for c in choices:
         chunk(c.index, {"role": "assistant", "content": ""}, None, None)

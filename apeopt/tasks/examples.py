@@ -61,9 +61,7 @@ def scalar_text(value: Any) -> str | None:
     return None
 
 
-def record_examples(
-    data: SourceData, fields: FieldSpec, labels: tuple[str, ...] | None = None
-) -> list[Example]:
+def record_examples(data: SourceData, fields: FieldSpec, labels: tuple[str, ...] | None = None) -> list[Example]:
     """One Example per record, in source order; a bad record raises a UserError naming it."""
     out = []
     for place, record in data.records:

@@ -80,8 +80,20 @@ from apeopt.tasks.task import Task
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 TOP_KEYS = (
-    "name", "description", "instruction", "scorer", "labels", "max_tokens", "source",
-    "input_field", "input_template", "target_field", "target_map", "target_sep", "splits", "test_shift",
+    "name",
+    "description",
+    "instruction",
+    "scorer",
+    "labels",
+    "max_tokens",
+    "source",
+    "input_field",
+    "input_template",
+    "target_field",
+    "target_map",
+    "target_sep",
+    "splits",
+    "test_shift",
 )
 FIELD_KEYS = ("input_field", "input_template", "target_field", "target_map", "target_sep")
 SHIFT_KEYS = ("source", "size", *FIELD_KEYS)
@@ -170,8 +182,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _str(doc: dict[str, Any], key: str, where: str, *, required: bool = False, default: str | None = None,
-         prefix: str = "") -> str | None:
+def _str(
+    doc: dict[str, Any], key: str, where: str, *, required: bool = False, default: str | None = None, prefix: str = ""
+) -> str | None:
     value = doc.get(key)
     if value is None:
         if required:
@@ -223,9 +236,7 @@ def _labels(doc: dict[str, Any], where: str) -> tuple[str, ...] | None:
     if raw is None:
         return None
     if isinstance(raw, list) and any(isinstance(x, bool) for x in raw):
-        raise UserError(
-            f"{where}: labels: got {raw!r}; quote labels like 'yes'/'no' (YAML reads them as booleans)"
-        )
+        raise UserError(f"{where}: labels: got {raw!r}; quote labels like 'yes'/'no' (YAML reads them as booleans)")
     if not isinstance(raw, list) or not raw or not all(isinstance(x, (str, int)) for x in raw):
         raise UserError(f"{where}: labels: expected a non-empty list of strings, got {raw!r}")
     labels = tuple(str(x).strip() for x in raw)
@@ -239,7 +250,9 @@ def _build(path: Path, doc: dict[str, Any], seed: int | None) -> Task:
     name = _str(doc, "name", where, default=path.stem)
     instruction = _str(doc, "instruction", where, default="")
     if doc.get("instruction") is not None and not instruction:
-        raise UserError(f"{where}: instruction: expected a non-empty string or no field at all, got {doc['instruction']!r}")
+        raise UserError(
+            f"{where}: instruction: expected a non-empty string or no field at all, got {doc['instruction']!r}"
+        )
     description = _str(doc, "description", where, default="")
     scorer = _str(doc, "scorer", where, default="exact_match")
     labels = _labels(doc, where)
@@ -266,7 +279,9 @@ def _build(path: Path, doc: dict[str, Any], seed: int | None) -> Task:
         check_source_spec(shift_doc["source"], where, "test_shift.source")
         shift_fields = _field_spec(shift_doc, where, base=fields, prefix="test_shift.")
         shift_size = shift_doc.get("size")
-        if shift_size is not None and (isinstance(shift_size, bool) or not isinstance(shift_size, int) or shift_size < 1):
+        if shift_size is not None and (
+            isinstance(shift_size, bool) or not isinstance(shift_size, int) or shift_size < 1
+        ):
             raise UserError(f"{where}: test_shift.size: bad split size {shift_size!r} (expected a positive count)")
 
     plan = expand_dataset_splits(plan, path)
@@ -303,8 +318,15 @@ def _build(path: Path, doc: dict[str, Any], seed: int | None) -> Task:
         splits["test_shift"], overlaps = shift_split(
             shift_examples, in_distribution, shift_size, where, shift_data.origin
         )
-        origins["test_shift"] = SplitOrigin("test_shift", shift_data.label, SHIFT, len(shift_examples) - overlaps,
-                                            len(splits["test_shift"]), shift_dups, overlaps)
+        origins["test_shift"] = SplitOrigin(
+            "test_shift",
+            shift_data.label,
+            SHIFT,
+            len(shift_examples) - overlaps,
+            len(splits["test_shift"]),
+            shift_dups,
+            overlaps,
+        )
         metadata.update(
             test_shift_source=dict(shift_doc["source"]),
             test_shift_duplicates_dropped=shift_dups,

@@ -52,14 +52,16 @@ class GivenSplits:
 def parse_plan(raw: Any, where: str) -> SourcePlan:
     """Validate the YAML ``source``: one source mapping, or a mapping of split name -> source."""
     if isinstance(raw, dict) and "type" in raw and any(k in raw for k in MAIN_SPLITS):
-        raise UserError(f"{where}: source: give either one source (with type) or one source per split"
-                        " (train, dev, test), not both")
+        raise UserError(
+            f"{where}: source: give either one source (with type) or one source per split (train, dev, test), not both"
+        )
     if not isinstance(raw, dict) or "type" in raw or not any(k in raw for k in (*MAIN_SPLITS, "validation")):
         return SourcePlan(pool=check_source_spec(raw, where, "source"))
     for name in raw:
         if name == "test_shift":
-            raise UserError(f"{where}: source.test_shift: a shifted test split is the top-level field "
-                            "test_shift: {source: …}")
+            raise UserError(
+                f"{where}: source.test_shift: a shifted test split is the top-level field test_shift: {{source: …}}"
+            )
         if name not in MAIN_SPLITS:
             hint = " did you mean 'dev'?" if name in DATASET_SPLITS else did_you_mean(name, MAIN_SPLITS)
             raise UserError(f"{where}: source.{name}: unknown split;{hint} valid: {', '.join(MAIN_SPLITS)}")
@@ -82,16 +84,19 @@ def expand_dataset_splits(plan: SourcePlan, yaml_path: Path) -> SourcePlan:
     for name in names:
         ours = DATASET_SPLITS.get(name)
         if ours is None or ours in mapped:
-            raise UserError(f"{where}; name the one for each task split (source: {{train: {{type: hf, "
-                            f"dataset: …, split: …}}, dev: …, test: …}})")
+            raise UserError(
+                f"{where}; name the one for each task split (source: {{train: {{type: hf, "
+                f"dataset: …, split: …}}, dev: …, test: …}})"
+            )
         mapped[ours] = name
     if "train" not in mapped:
         raise UserError(f"{where} but no train split; name the splits to use (source: {{train: …, dev: …, test: …}})")
     return SourcePlan(given={n: {**pool, "split": mapped[n]} for n in MAIN_SPLITS if n in mapped})
 
 
-def load_given(plan: SourcePlan, yaml_path: Path, fields: FieldSpec, labels: tuple[str, ...] | None,
-               spec: SplitSpec, seed: int) -> GivenSplits:
+def load_given(
+    plan: SourcePlan, yaml_path: Path, fields: FieldSpec, labels: tuple[str, ...] | None, spec: SplitSpec, seed: int
+) -> GivenSplits:
     """Read every given split, drop overlaps, cap sizes and cut the splits not given from train."""
     where = str(yaml_path)
     data = {n: load_source(s, yaml_path, f"source.{n}") for n, s in plan.given.items()}
@@ -111,15 +116,23 @@ def load_given(plan: SourcePlan, yaml_path: Path, fields: FieldSpec, labels: tup
         counts = _pool_counts(spec, missing, len(train), where, data["train"].origin)
         for name, part in cut_splits(train, counts, seed).items():
             splits[name] = part
-            origins[name] = SplitOrigin(name, data["train"].label, GIVEN if name == "train" else CUT, len(train),
-                                        len(part), dups["train"] if name == "train" else 0)
+            origins[name] = SplitOrigin(
+                name,
+                data["train"].label,
+                GIVEN if name == "train" else CUT,
+                len(train),
+                len(part),
+                dups["train"] if name == "train" else 0,
+            )
     for name in MAIN_SPLITS:
         if name in data and name not in splits:
             splits[name] = _cap(examples[name], spec.sizes.get(name), seed, name, where, data[name].origin)
-            origins[name] = SplitOrigin(name, data[name].label, GIVEN, len(examples[name]), len(splits[name]),
-                                        dups[name], overlaps[name])
-    return GivenSplits({n: splits[n] for n in MAIN_SPLITS}, {n: origins[n] for n in MAIN_SPLITS}, labels,
-                       in_distribution, data)
+            origins[name] = SplitOrigin(
+                name, data[name].label, GIVEN, len(examples[name]), len(splits[name]), dups[name], overlaps[name]
+            )
+    return GivenSplits(
+        {n: splits[n] for n in MAIN_SPLITS}, {n: origins[n] for n in MAIN_SPLITS}, labels, in_distribution, data
+    )
 
 
 def _drop_overlaps(examples: dict[str, list[Example]], data: Mapping[str, SourceData], where: str) -> dict[str, int]:
@@ -133,8 +146,10 @@ def _drop_overlaps(examples: dict[str, list[Example]], data: Mapping[str, Source
         before = examples[name]
         kept = [ex for ex in before if ex.input not in seen]
         if not kept:
-            raise UserError(f"{where}: source.{name}: all {len(before)} inputs of {data[name].origin} also occur"
-                            f" in {' or '.join(f'source.{e}' for e in earlier)}: nothing left")
+            raise UserError(
+                f"{where}: source.{name}: all {len(before)} inputs of {data[name].origin} also occur"
+                f" in {' or '.join(f'source.{e}' for e in earlier)}: nothing left"
+            )
         dropped[name] = len(before) - len(kept)
         examples[name] = kept
         seen.update(ex.input for ex in kept)
@@ -155,21 +170,26 @@ def _pool_counts(spec: SplitSpec, missing: list[str], available: int, where: str
         elif name in spec.sizes:
             value = spec.sizes[name]
         else:
-            raise UserError(f"{where}: splits.{name}: missing ({name} is cut from source.train: give a count or a fraction)")
+            raise UserError(
+                f"{where}: splits.{name}: missing ({name} is cut from source.train: give a count or a fraction)"
+            )
         cut[name] = _count(value, available)
         if cut[name] < 1:
             raise UserError(f"{where}: splits.{name}: empty split ({value} of {available} examples from {origin} is 0)")
     rest = available - sum(cut.values())
     if rest < 1:
         parts = " + ".join(f"{k} {v}" for k, v in cut.items())
-        raise UserError(f"{where}: splits: too few examples: {parts} cut from {origin} leave no train example"
-                        f" ({available} unique inputs)")
+        raise UserError(
+            f"{where}: splits: too few examples: {parts} cut from {origin} leave no train example"
+            f" ({available} unique inputs)"
+        )
     train = rest if "train" not in spec.sizes else max(1, min(_count(spec.sizes["train"], available), rest))
     return {"train": train, **cut}
 
 
-def _cap(examples: list[Example], size: int | float | None, seed: int, name: str, where: str,
-         origin: str) -> tuple[Example, ...]:
+def _cap(
+    examples: list[Example], size: int | float | None, seed: int, name: str, where: str, origin: str
+) -> tuple[Example, ...]:
     """All of a given split, or a seeded subsample of ``size`` (a count or a fraction) in source order."""
     if size is None:
         return tuple(examples)

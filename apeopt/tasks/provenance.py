@@ -37,14 +37,27 @@ class SplitOrigin:
         return f"{self.source} ({'; '.join(notes)})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"split": self.split, "source": self.source, "how": self.how, "available": self.available,
-                "size": self.size, "duplicates_dropped": self.duplicates_dropped,
-                "overlaps_dropped": self.overlaps_dropped}
+        return {
+            "split": self.split,
+            "source": self.source,
+            "how": self.how,
+            "available": self.available,
+            "size": self.size,
+            "duplicates_dropped": self.duplicates_dropped,
+            "overlaps_dropped": self.overlaps_dropped,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SplitOrigin":
-        return cls(str(data["split"]), str(data["source"]), str(data["how"]), int(data["available"]),
-                   int(data["size"]), int(data.get("duplicates_dropped", 0)), int(data.get("overlaps_dropped", 0)))
+        return cls(
+            str(data["split"]),
+            str(data["source"]),
+            str(data["how"]),
+            int(data["available"]),
+            int(data["size"]),
+            int(data.get("duplicates_dropped", 0)),
+            int(data.get("overlaps_dropped", 0)),
+        )
 
 
 def origins_to_dict(origins: Mapping[str, SplitOrigin]) -> dict[str, dict[str, Any]]:

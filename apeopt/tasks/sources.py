@@ -26,8 +26,14 @@ SOURCE_KEYS: dict[str, tuple[str, ...]] = {
     "bigbench": ("path", "n"),
     "hf": ("dataset", "config", "split", "n"),
 }
-REQUIRED_KEYS = {"generator": "name", "jsonl": "path", "csv": "path", "parquet": "path",
-                 "bigbench": "path", "hf": "dataset"}
+REQUIRED_KEYS = {
+    "generator": "name",
+    "jsonl": "path",
+    "csv": "path",
+    "parquet": "path",
+    "bigbench": "path",
+    "hf": "dataset",
+}
 
 
 @dataclass
@@ -67,7 +73,9 @@ def check_source_spec(spec: Any, where: str, key: str) -> dict[str, Any]:
     for k in ("n", "seed"):
         v = spec.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "seed" else 1)):
-            raise UserError(f"{where}: {key}.{k}: expected a {'non-negative' if k == 'seed' else 'positive'} integer, got {v!r}")
+            raise UserError(
+                f"{where}: {key}.{k}: expected a {'non-negative' if k == 'seed' else 'positive'} integer, got {v!r}"
+            )
     if "shift" in spec and not isinstance(spec["shift"], bool):
         raise UserError(f"{where}: {key}.shift: expected true or false, got {spec['shift']!r}")
     return spec
@@ -84,7 +92,10 @@ def load_source(spec: dict[str, Any], yaml_path: Path, key: str = "source") -> S
     else:
         path = _data_path(spec["path"], yaml_path, key, stype)
         reader: Callable[[Path], SourceData] = {
-            "jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet, "bigbench": _read_bigbench,
+            "jsonl": _read_jsonl,
+            "csv": _read_csv,
+            "parquet": _read_parquet,
+            "bigbench": _read_bigbench,
         }[stype]
         data = reader(path)
     if spec.get("n") is not None and stype != "generator":

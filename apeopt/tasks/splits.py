@@ -79,8 +79,7 @@ def resolve_sizes(spec: SplitSpec, available: int, where: str, origin: str) -> d
     if need > available:
         parts = " + ".join(f"{k} {v}" for k, v in sizes.items())
         raise UserError(
-            f"{where}: splits: too few examples: need {need} ({parts}) but {origin} has only"
-            f" {available} unique inputs"
+            f"{where}: splits: too few examples: need {need} ({parts}) but {origin} has only {available} unique inputs"
         )
     return sizes
 

@@ -23,8 +23,9 @@ class Tracker(ABC):
     """One tracked run at a time: ``start`` it, log to it, ``end`` it."""
 
     @abstractmethod
-    def start(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str] | None = None,
-              parent: str | None = None) -> str | None:
+    def start(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str] | None = None, parent: str | None = None
+    ) -> str | None:
         """Open a run (a child of run id ``parent`` when given); returns its id."""
 
     @abstractmethod
@@ -52,8 +53,9 @@ class Tracker(ABC):
 class NullTracker(Tracker):
     """Tracks nothing (the default)."""
 
-    def start(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str] | None = None,
-              parent: str | None = None) -> str | None:
+    def start(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str] | None = None, parent: str | None = None
+    ) -> str | None:
         return None
 
     def attach(self, run_id: str) -> None:
@@ -77,8 +79,13 @@ class NullTracker(Tracker):
 
 _SECRETS = [
     (re.compile(r"(\w+://[^/@\s:]+:)[^/@\s]+@"), r"\1***@"),  # user:password@ in a URL
-    (re.compile(r"(?i)((?:api[_-]?key|token|password|secret|authorization)[\"']?\s*[=:]\s*[\"']?)"
-                r"(?:bearer\s+)?[^\s\"'&,]+"), r"\1***"),  # key=value, "password": "value", Authorization: ...
+    (
+        re.compile(
+            r"(?i)((?:api[_-]?key|token|password|secret|authorization)[\"']?\s*[=:]\s*[\"']?)"
+            r"(?:bearer\s+)?[^\s\"'&,]+"
+        ),
+        r"\1***",
+    ),  # key=value, "password": "value", Authorization: ...
     (re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{12,}"), "***"),  # bearer keys
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._\-]{8,}"), "Bearer ***"),
 ]
@@ -115,8 +122,9 @@ class SafeTracker(Tracker):
         self.failed = scrub(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:300]
         self.report(f"warning: {self.label} failed ({what}): {self.failed}; the run goes on without it")
 
-    def start(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str] | None = None,
-              parent: str | None = None) -> str | None:
+    def start(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str] | None = None, parent: str | None = None
+    ) -> str | None:
         clean = {k: scrub(str(v)) for k, v in params.items()}
         self.run_id = self._call("start", lambda: self.inner.start(name, clean, tags, parent))
         return self.run_id

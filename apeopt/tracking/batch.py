@@ -21,8 +21,13 @@ def parent_run(config: TrackingConfig, plan: Any, folder: Path) -> str | None:
         if saved.get("experiment") == config.experiment and saved.get("run_id"):
             return str(saved["run_id"])
     tracker = open_tracker(config)
-    params = {"plan": plan.name, "plan_path": str(plan.path), "jobs": len(plan.jobs), "retries": plan.retries,
-              **{f"budget.{k}": v for k, v in plan.budget.items()}}
+    params = {
+        "plan": plan.name,
+        "plan_path": str(plan.path),
+        "jobs": len(plan.jobs),
+        "retries": plan.retries,
+        **{f"budget.{k}": v for k, v in plan.budget.items()},
+    }
     run_id = tracker.start(f"batch-{plan.name}", params, tags={"apeopt.kind": "batch"})
     if run_id:
         atomic_write_json(path, {"run_id": run_id, "experiment": config.experiment})
@@ -38,8 +43,13 @@ def end_parent(config: TrackingConfig, folder: Path, states: Sequence[Any]) -> N
     tracker.attach(str(json.loads(path.read_text())["run_id"]))
     counts = {k: sum(1 for s in states if s.state == k) for k in ("done", "failed", "pending", "running")}
     tracker.log_metrics({f"jobs_{k}": v for k, v in counts.items()})
-    tracker.log_table("jobs", [{"job": s.job.key, "kind": s.job.kind, "state": s.state, "attempts": s.attempts,
-                                "value": s.value} for s in states])
+    tracker.log_table(
+        "jobs",
+        [
+            {"job": s.job.key, "kind": s.job.kind, "state": s.state, "attempts": s.attempts, "value": s.value}
+            for s in states
+        ],
+    )
     tracker.end("FINISHED" if counts["done"] == len(states) else "FAILED")
 
 

@@ -43,8 +43,9 @@ class MlflowTracker(Tracker):
                 raise
             return str(exp.experiment_id)
 
-    def start(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str] | None = None,
-              parent: str | None = None) -> str | None:
+    def start(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str] | None = None, parent: str | None = None
+    ) -> str | None:
         from mlflow.entities import Param
 
         all_tags = {**(tags or {}), **({"mlflow.parentRunId": parent} if parent else {})}
@@ -52,7 +53,7 @@ class MlflowTracker(Tracker):
         self.run_id = str(run.info.run_id)
         items = [Param(str(k)[:250], str(v)[:PARAM_CHARS]) for k, v in params.items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
-            self.client.log_batch(self.run_id, params=items[i:i + 100])
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
         return self.run_id
 
     def attach(self, run_id: str) -> None:
@@ -76,8 +77,12 @@ class MlflowTracker(Tracker):
                 self.client.log_artifact(self.run_id, str(p))
 
     def register_prompt(self, name: str, template: str | list[dict[str, str]], tags: Mapping[str, str]) -> str | None:
-        version = self.client.register_prompt(name=name, template=template, commit_message=tags.get("commit", ""),
-                                              tags={k: v for k, v in tags.items() if k != "commit"})
+        version = self.client.register_prompt(
+            name=name,
+            template=template,
+            commit_message=tags.get("commit", ""),
+            tags={k: v for k, v in tags.items() if k != "commit"},
+        )
         uri = f"prompts:/{name}/{version.version}"
         if self.run_id:
             self.client.set_tag(self.run_id, "apeopt.prompt_uri", uri)

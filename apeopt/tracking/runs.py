@@ -16,8 +16,16 @@ from apeopt.optimizer.progress import View
 from apeopt.records.summary import Baseline, RunSummary, Winner
 from apeopt.tracking.base import SafeTracker, TrackingConfig, open_tracker
 
-ARTIFACTS = ("best_prompt.json", "best_fixed_prompt.json", "partial_prompt.json", "cheapest_prompt.json", "leaderboard.json",
-             "leaderboard.md", "summary.json", "config.json")
+ARTIFACTS = (
+    "best_prompt.json",
+    "best_fixed_prompt.json",
+    "partial_prompt.json",
+    "cheapest_prompt.json",
+    "leaderboard.json",
+    "leaderboard.md",
+    "summary.json",
+    "config.json",
+)
 
 
 def flat_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -36,8 +44,13 @@ def flat_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 def run_params(config: Any, space: Any, task: Any) -> dict[str, str]:
     """The params of an optimize run: its resolved config, the space's settings, the task's identity."""
-    return {**flat_params(config.to_dict()), **flat_params(dict(space.raw), "space."),
-            "space_name": str(space.name), "task_name": str(task.name), "data_fingerprint": str(task.fingerprint())}
+    return {
+        **flat_params(config.to_dict()),
+        **flat_params(dict(space.raw), "space."),
+        "space_name": str(space.name),
+        "task_name": str(task.name),
+        "data_fingerprint": str(task.fingerprint()),
+    }
 
 
 class TrackedView(View):
@@ -56,8 +69,11 @@ class TrackedView(View):
         if "calls" in fields:  # one scored step (the optimizer's record of an evaluation)
             self.step += 1
             f = self.fields
-            metrics = {k: float(f[v]) for k, v in (("lm_calls", "calls"), ("tokens", "tokens"), ("best_dev", "best"))
-                       if isinstance(f.get(v), (int, float))}
+            metrics = {
+                k: float(f[v])
+                for k, v in (("lm_calls", "calls"), ("tokens", "tokens"), ("best_dev", "best"))
+                if isinstance(f.get(v), (int, float))
+            }
             self.tracker.log_metrics(metrics, step=self.step)
         elif isinstance(fields.get("best"), (int, float)):  # the incumbent after a phase's selection
             self.tracker.log_metrics({"best_dev": fields["best"]}, step=self.step)
@@ -95,14 +111,27 @@ def final_metrics(summary: RunSummary) -> dict[str, float]:
                 out[f"{row['method']}_{split}"] = row[split]
                 out[f"{row['method']}_{split}_ci_lo"], out[f"{row['method']}_{split}_ci_hi"] = row[f"{split}_ci"]
                 out[f"{row['method']}_{split}_n"] = row[f"{split}_n"]
-    out.update({"lm_calls_total": summary.lm_calls, "tokens_total": summary.tokens, "wall_seconds": summary.wall_seconds,
-                "winner_dev_selection": summary.winner.dev_selection.score})
+    out.update(
+        {
+            "lm_calls_total": summary.lm_calls,
+            "tokens_total": summary.tokens,
+            "wall_seconds": summary.wall_seconds,
+            "winner_dev_selection": summary.winner.dev_selection.score,
+        }
+    )
     c = summary.cost
     if c is not None:
-        out.update({"winner_prompt_tokens": c.winner.prompt_tokens, "winner_tokens_per_example": c.winner.tokens_per_example,
-                    "winner_tokens_per_1000_calls": c.per_1000_calls, "cheapest_dev": c.cheapest.score,
-                    "cheapest_tokens_per_example": c.cheapest.tokens_per_example, "cheapest_saves": c.saves,
-                    "front_size": len(c.front)})
+        out.update(
+            {
+                "winner_prompt_tokens": c.winner.prompt_tokens,
+                "winner_tokens_per_example": c.winner.tokens_per_example,
+                "winner_tokens_per_1000_calls": c.per_1000_calls,
+                "cheapest_dev": c.cheapest.score,
+                "cheapest_tokens_per_example": c.cheapest.tokens_per_example,
+                "cheapest_saves": c.saves,
+                "front_size": len(c.front),
+            }
+        )
         if c.money_per_1000_calls is not None:
             out["winner_money_per_1000_calls"] = c.money_per_1000_calls
     return out
@@ -134,24 +163,46 @@ def track_result(tracker: SafeTracker, summary: RunSummary, run_dir: Path) -> No
     if summary.complete and not p.retrieves:
         rendered = p.render("{{input}}")
         template: str | list[dict[str, str]] = (
-            rendered if isinstance(rendered, str) else [{"role": r, "content": c} for r, c in rendered])
+            rendered if isinstance(rendered, str) else [{"role": r, "content": c} for r, c in rendered]
+        )
         test = summary.winner.score("test")
-        tracker.register_prompt(prompt_name(summary.task), template, {
-            "commit": f"apeopt winner of {summary.run_dir}", "task": summary.task, "model": summary.model,
-            "dev": f"{summary.winner.dev_selection.score:.4f}", "test": "" if test is None else f"{test.score:.4f}",
-            "source_run": str(tracker.run_id or "")})
+        tracker.register_prompt(
+            prompt_name(summary.task),
+            template,
+            {
+                "commit": f"apeopt winner of {summary.run_dir}",
+                "task": summary.task,
+                "model": summary.model,
+                "dev": f"{summary.winner.dev_selection.score:.4f}",
+                "test": "" if test is None else f"{test.score:.4f}",
+                "source_run": str(tracker.run_id or ""),
+            },
+        )
 
 
-def tracked_optimize(config: Any, task: Any, space: Any, backend: Any, proposer: Any, store: Any, view: View,
-                     tracking: TrackingConfig, parent: str | None = None, resume: bool = False) -> RunSummary:
+def tracked_optimize(
+    config: Any,
+    task: Any,
+    space: Any,
+    backend: Any,
+    proposer: Any,
+    store: Any,
+    view: View,
+    tracking: TrackingConfig,
+    parent: str | None = None,
+    resume: bool = False,
+) -> RunSummary:
     """:func:`apeopt.optimizer.run.optimize` mirrored into the tracker: params first, metrics per scored
     step, then the final table and files; the tracked run ends FAILED or KILLED where the run does."""
     from apeopt.optimizer.run import optimize
 
     tracker = open_tracker(tracking)
-    tracker.start(store.root.name, run_params(config, space, task),
-                  tags={"apeopt.kind": "optimize", "apeopt.task": task.name, "apeopt.run_dir": str(store.root.resolve())},
-                  parent=parent)
+    tracker.start(
+        store.root.name,
+        run_params(config, space, task),
+        tags={"apeopt.kind": "optimize", "apeopt.task": task.name, "apeopt.run_dir": str(store.root.resolve())},
+        parent=parent,
+    )
     status = "FAILED"
     try:
         with TrackedView(view, tracker) as tracked:

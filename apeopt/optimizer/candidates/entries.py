@@ -22,8 +22,14 @@ from apeopt.search_spaces import Format, SearchSpace
 from apeopt.tasks.task import Example
 
 
-def prompt_for(instruction: str, fmt: Format, train: Sequence[Example], max_tokens: int,
-               pool: tuple[Demo, ...] | None = None, traces: Mapping[int, str] | None = None) -> PromptConfig:
+def prompt_for(
+    instruction: str,
+    fmt: Format,
+    train: Sequence[Example],
+    max_tokens: int,
+    pool: tuple[Demo, ...] | None = None,
+    traces: Mapping[int, str] | None = None,
+) -> PromptConfig:
     """The prompt an instruction renders to in ``fmt`` (demos drawn, chosen, bootstrapped with the
     reasoning ``traces`` of train examples, or retrieved from ``train``)."""
     retriever = Retriever(k=fmt.demos) if fmt.demo_source == "retrieved" else None
@@ -64,12 +70,19 @@ class EntryMaker:
     def prompt(self, instruction: str, fmt: Format) -> PromptConfig:
         return prompt_for(instruction, fmt, self.train, self.max_tokens, self.pool, self.traces)
 
-    def entry(self, cand: Candidate, fmt: Format, phase: str, rnd: int, trial: optuna.Trial | None = None,
-              label: str = "") -> Entry:
+    def entry(
+        self, cand: Candidate, fmt: Format, phase: str, rnd: int, trial: optuna.Trial | None = None, label: str = ""
+    ) -> Entry:
         if trial is None:
             trial = self.ask_at(fmt)
-        for key, value in (("candidate_id", cand.id), ("instruction", cand.text), ("origin", cand.origin), ("round", rnd),
-                           ("phase", phase), ("format", fmt.to_dict())):
+        for key, value in (
+            ("candidate_id", cand.id),
+            ("instruction", cand.text),
+            ("origin", cand.origin),
+            ("round", rnd),
+            ("phase", phase),
+            ("format", fmt.to_dict()),
+        ):
             trial.set_user_attr(key, value)
         if label:
             trial.set_user_attr("label", label)
@@ -92,8 +105,18 @@ class EntryMaker:
             trial.set_user_attr(key, value)
         trial.set_user_attr("continues", e.trial.number)
         e.state = "continued"
-        return Entry(trial, e.candidate, e.fmt, e.prompt, e.phase, e.round, scores=list(e.scores),
-                     outputs=list(e.outputs), feedback=list(e.feedback), label=e.label)
+        return Entry(
+            trial,
+            e.candidate,
+            e.fmt,
+            e.prompt,
+            e.phase,
+            e.round,
+            scores=list(e.scores),
+            outputs=list(e.outputs),
+            feedback=list(e.feedback),
+            label=e.label,
+        )
 
     def discard(self, e: Entry) -> None:
         """An entry made but not scored (its phase's calls ran out): told pruned, so no trial stays running."""

@@ -35,14 +35,24 @@ class Entry:
         """The mean of the dev scores so far (-inf before the first)."""
         return sum(self.scores) / len(self.scores) if self.scores else float("-inf")
 
-    def log_record(self, step: int, scores: Sequence[float], calls: int, tokens: int, elapsed: float,
-                   outputs: bool) -> dict[str, Any]:
+    def log_record(
+        self, step: int, scores: Sequence[float], calls: int, tokens: int, elapsed: float, outputs: bool
+    ) -> dict[str, Any]:
         """The evaluations.jsonl line of the ``scores`` it just got (the last ones), at ``step`` examples;
         with the answers (``outputs``: generated, not log-prob scored) and any feedback, for reflection."""
         rec: dict[str, Any] = {
-            "trial": self.trial.number, "candidate": self.candidate.id, "instruction": self.candidate.text,
-            "phase": self.phase, "round": self.round, "step": step, "n_new": len(scores), "scores": list(scores),
-            "mean": self.value, "lm_calls": calls, "tokens": tokens, "elapsed": elapsed,
+            "trial": self.trial.number,
+            "candidate": self.candidate.id,
+            "instruction": self.candidate.text,
+            "phase": self.phase,
+            "round": self.round,
+            "step": step,
+            "n_new": len(scores),
+            "scores": list(scores),
+            "mean": self.value,
+            "lm_calls": calls,
+            "tokens": tokens,
+            "elapsed": elapsed,
         }
         first = len(self.scores) - len(scores)
         if outputs:

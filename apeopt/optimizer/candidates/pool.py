@@ -12,6 +12,7 @@ def dedupe_key(text: str) -> str:
     """Texts with the same key are one candidate (case, spacing and punctuation aside)."""
     return normalize(text)
 
+
 NO_INSTRUCTION = "none"  # the origin of the empty instruction that stands for the human one when there is none
 
 

@@ -19,7 +19,10 @@ def ranked_candidates(entries: Sequence[Entry], logprob: bool) -> list[ScoredCan
         if e.candidate.id not in best or key > best[e.candidate.id][0]:
             best[e.candidate.id] = (key, e)
     shown = math.exp if logprob else (lambda v: v)
-    return [ScoredCandidate(e.candidate.id, e.candidate.text, shown(e.value)) for _, e in sorted(best.values(), key=lambda kv: kv[0])]
+    return [
+        ScoredCandidate(e.candidate.id, e.candidate.text, shown(e.value))
+        for _, e in sorted(best.values(), key=lambda kv: kv[0])
+    ]
 
 
 def leaderboard(entries: Sequence[Entry], k: int = 20, winner: Entry | None = None) -> list[dict[str, Any]]:
@@ -28,9 +31,17 @@ def leaderboard(entries: Sequence[Entry], k: int = 20, winner: Entry | None = No
     ranked = sorted(entries, key=lambda e: (e.state == "complete", len(e.scores), e.value), reverse=True)
     return [
         {
-            "trial": e.trial.number, "candidate": e.candidate.id, "instruction": e.candidate.text,
-            "origin": e.candidate.origin, "round": e.round, "phase": e.phase, "state": e.state,
-            "score": e.value, "n": len(e.scores), "format": e.fmt.to_dict(), "note": _note(e, winner),
+            "trial": e.trial.number,
+            "candidate": e.candidate.id,
+            "instruction": e.candidate.text,
+            "origin": e.candidate.origin,
+            "round": e.round,
+            "phase": e.phase,
+            "state": e.state,
+            "score": e.value,
+            "n": len(e.scores),
+            "format": e.fmt.to_dict(),
+            "note": _note(e, winner),
         }
         for e in ranked[:k]
         if e.scores

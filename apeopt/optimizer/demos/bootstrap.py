@@ -23,8 +23,14 @@ from apeopt.search_spaces import Format
 from apeopt.tasks.task import Example
 
 
-def bootstrap_traces(prompt: PromptConfig, train: Sequence[Example], ids: Sequence[int], backend: LMBackend,
-                     scorer: Scorer, labels: Sequence[str] | None) -> dict[int, str]:
+def bootstrap_traces(
+    prompt: PromptConfig,
+    train: Sequence[Example],
+    ids: Sequence[int],
+    backend: LMBackend,
+    scorer: Scorer,
+    labels: Sequence[str] | None,
+) -> dict[int, str]:
     """Reasoning of ``prompt`` (which must have a CoT trigger) on ``train[i]`` for each ``i`` it answers right."""
     if not prompt.cot or not ids:
         return {}
@@ -34,7 +40,8 @@ def bootstrap_traces(prompt: PromptConfig, train: Sequence[Example], ids: Sequen
     reasonings = [c.text.strip() for c in backend.generate(first)]
     answers = backend.generate([answer_request(p, r, text) for r, text in zip(first, reasonings)])
     return {
-        i: text for i, ex, text, ans in zip(ids, examples, reasonings, answers)
+        i: text
+        for i, ex, text, ans in zip(ids, examples, reasonings, answers)
         if text and scorer.score(ans.text.strip(), ex.targets, labels) >= 1.0
     }
 

@@ -78,8 +78,9 @@ def estimate_values(observations: Sequence[Observation], ridge: float = 1.0) -> 
     return sorted(values, key=lambda v: (-v.value, v.index))
 
 
-def propose_demo_sets(values: Sequence[DemoValue], n_train: int, k: int, count: int, seed: int,
-                      explore: float = 0.05) -> list[tuple[int, ...]]:
+def propose_demo_sets(
+    values: Sequence[DemoValue], n_train: int, k: int, count: int, seed: int, explore: float = 0.05
+) -> list[tuple[int, ...]]:
     """``count`` demo sets of ``k`` train indices built from the estimated values.
 
     The first is greedy (the ``k`` highest values); the others are drawn without replacement with

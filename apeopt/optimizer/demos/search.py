@@ -43,8 +43,9 @@ def observation(fmt: Format, instruction: str, scores: Sequence[float], n_train:
     return Observation(demo_ids(fmt, n_train), tuple(scores), group)
 
 
-def demo_candidates(incumbent: Format, values: Sequence[DemoValue], n_train: int, count: int, seed: int,
-                    cap: int) -> list[tuple[str, Format]]:
+def demo_candidates(
+    incumbent: Format, values: Sequence[DemoValue], n_train: int, count: int, seed: int, cap: int
+) -> list[tuple[str, Format]]:
     """Up to ``count`` (origin, format) pairs to score against the incumbent."""
     k = incumbent.demos
     if k == 0 or count == 0:
@@ -54,17 +55,20 @@ def demo_candidates(incumbent: Format, values: Sequence[DemoValue], n_train: int
         ks = sorted({max(1, k // 2), min(cap, 2 * k)} - {k})
         out = [("retrieved", replace(incumbent, demos=j)) for j in ks][:count]
         credit = propose_demo_sets(values, n_train, k, count=count - len(out), seed=seed) if values else []
-        return out + [("credit", replace(incumbent, demo_source="chosen", demo_seed=0, demos=len(ids), demo_ids=ids))
-                      for ids in credit]
+        return out + [
+            ("credit", replace(incumbent, demo_source="chosen", demo_seed=0, demos=len(ids), demo_ids=ids))
+            for ids in credit
+        ]
     credit = propose_demo_sets(values, n_train, k, count=(count + 1) // 2, seed=seed) if values else []
     for ids in credit:
         if ids != demo_ids(incumbent, n_train):
             out.append(("credit", replace(incumbent, demo_source="chosen", demo_ids=ids, demo_seed=0)))
     rng = random.Random(seed)
     while len(out) < count:
-        out.append(("random", replace(incumbent, demo_source="random", demo_ids=(), demo_seed=rng.randrange(1, 1 << 30))))
+        out.append(
+            ("random", replace(incumbent, demo_source="random", demo_ids=(), demo_seed=rng.randrange(1, 1 << 30)))
+        )
     return out
-
 
 
 def demo_base(incumbent: Entry | None, completed: Sequence[Entry], key: Callable[[Entry], Any]) -> Entry | None:

@@ -51,12 +51,20 @@ class Observed:
     feedback: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"index": self.index, "input": self.input, "expected": self.expected, "output": self.output,
-                "score": self.score, "feedback": self.feedback}
+        return {
+            "index": self.index,
+            "input": self.input,
+            "expected": self.expected,
+            "output": self.output,
+            "score": self.score,
+            "feedback": self.feedback,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Observed":
-        return cls(int(d["index"]), str(d["input"]), str(d["expected"]), d.get("output"), float(d["score"]), d.get("feedback"))
+        return cls(
+            int(d["index"]), str(d["input"]), str(d["expected"]), d.get("output"), float(d["score"]), d.get("feedback")
+        )
 
 
 @dataclass

@@ -14,7 +14,10 @@ _NOT_INSTRUCTION = re.compile(
     r"|input-output pairs|\bthe friend\b",
     re.I,
 )
-_PREFIX = re.compile(r"^(?:the\s+)?(?:(?:new|improved|revised|updated|combined|merged)\s+)?(?:instruction|text|answer|output)\s*(?:was|is)?\s*[:\-]\s*", re.I)
+_PREFIX = re.compile(
+    r"^(?:the\s+)?(?:(?:new|improved|revised|updated|combined|merged)\s+)?(?:instruction|text|answer|output)\s*(?:was|is)?\s*[:\-]\s*",
+    re.I,
+)
 
 
 def clean_instruction(text: str, capitalize: bool = True) -> str | None:

@@ -35,7 +35,9 @@ def _observed(e: Entry, dev: Sequence[Example]) -> tuple[Observed, ...]:
     """The dev examples ``e`` was scored on, with its answers and the scorer's feedback."""
     outs = e.outputs + [None] * (len(e.scores) - len(e.outputs))
     fbs = e.feedback + [None] * (len(e.scores) - len(e.feedback))
-    return tuple(Observed(i, dev[i].input, dev[i].target, outs[i], s, fbs[i]) for i, s in enumerate(e.scores) if i < len(dev))
+    return tuple(
+        Observed(i, dev[i].input, dev[i].target, outs[i], s, fbs[i]) for i, s in enumerate(e.scores) if i < len(dev)
+    )
 
 
 def _front_of(entries: Sequence[Entry], min_candidates: int = 3) -> Front:
@@ -44,8 +46,15 @@ def _front_of(entries: Sequence[Entry], min_candidates: int = 3) -> Front:
     return pareto_front(shared_rows(rows, min_candidates))
 
 
-def proposal_context(entries: Sequence[Entry], train: Sequence[Example], dev: Sequence[Example], config: OptimizeConfig,
-                     rnd: int, likelihood: bool, names: Sequence[str] = ()) -> ProposalContext:
+def proposal_context(
+    entries: Sequence[Entry],
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    config: OptimizeConfig,
+    rnd: int,
+    likelihood: bool,
+    names: Sequence[str] = (),
+) -> ProposalContext:
     """The context of round ``rnd``'s proposers ``names`` (see the module docstring)."""
     ranked = ranked_candidates(entries, likelihood)
     k = config.resample_top

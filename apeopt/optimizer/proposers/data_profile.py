@@ -34,8 +34,15 @@ class DataProfile:
     max_words: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "kind": self.kind, "labels": list(self.labels), "copied": self.copied,
-                "casing": self.casing, "mean_words": round(self.mean_words, 2), "max_words": self.max_words}
+        return {
+            "n": self.n,
+            "kind": self.kind,
+            "labels": list(self.labels),
+            "copied": self.copied,
+            "casing": self.casing,
+            "mean_words": round(self.mean_words, 2),
+            "max_words": self.max_words,
+        }
 
     def describe(self) -> str:
         """One or two plain sentences about the outputs, for a proposer prompt."""

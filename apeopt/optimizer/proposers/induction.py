@@ -38,7 +38,7 @@ INDUCE_TEMPLATE = (
     "A person is given an input and must write the output. Here are some inputs with the correct outputs:\n\n"
     "{demos}\n\n{profile}"
     "Write the instruction you would give the person so that they write the correct output for a new input. "
-    "Start with a verb (for example \"Write ...\" or \"Give ...\"), say exactly what the output is, in one "
+    'Start with a verb (for example "Write ..." or "Give ..."), say exactly what the output is, in one '
     "sentence. It is not a programming task: do not mention code, functions or programs, and do not mention "
     "these examples. Reply with the instruction only."
 )
@@ -85,13 +85,22 @@ class InduceProposer(Proposer):
         for s in range(subsets):
             demos = demo_subsample(ctx.train, ctx.k_demos, ctx.seed * 7919 + 500 + s)
             if s % 2 == 0:
-                prompt: Any = (("system", INDUCE_SYSTEM),
-                               ("user", INDUCE_TEMPLATE.format(demos=format_demos(demos), profile=hint)))
+                prompt: Any = (
+                    ("system", INDUCE_SYSTEM),
+                    ("user", INDUCE_TEMPLATE.format(demos=format_demos(demos), profile=hint)),
+                )
             else:  # APE's forward prompt, with the profile as a note before it
                 prompt = (hint.replace("Every output", "Note: every output") if hint else "") + FORWARD_TEMPLATE.format(
-                    k=len(demos), demos=format_demos(demos))
-            req = GenerateRequest(prompt, max_tokens=40, temperature=ctx.temperature, n=per,
-                                  stop=("\n\n", "\nInput:", "\ntext:"), seed=ctx.seed * 1000 + 500 + s)
+                    k=len(demos), demos=format_demos(demos)
+                )
+            req = GenerateRequest(
+                prompt,
+                max_tokens=40,
+                temperature=ctx.temperature,
+                n=per,
+                stop=("\n\n", "\nInput:", "\ntext:"),
+                seed=ctx.seed * 1000 + 500 + s,
+            )
             out.append((req, None))
         return out
 
@@ -107,8 +116,9 @@ class InduceProposer(Proposer):
         return out
 
 
-def prescreen(texts: Sequence[str], prompts: Sequence[Any], dev: Sequence[Example], backend: LMBackend,
-              keep: int) -> list[int]:
+def prescreen(
+    texts: Sequence[str], prompts: Sequence[Any], dev: Sequence[Example], backend: LMBackend, keep: int
+) -> list[int]:
     """Indices of the ``keep`` texts whose prompts give the gold answers of ``dev`` the highest mean
     log-likelihood under ``backend`` (ties: the earlier text), in their original order."""
     from apeopt.evaluation import evaluate_many

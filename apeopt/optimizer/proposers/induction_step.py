@@ -18,8 +18,14 @@ from apeopt.tasks.task import Example, Task
 class Induction:
     """Per run: the data profile of train, the pre-screens done and the guard (if any)."""
 
-    def __init__(self, config: OptimizeConfig, task: Task, dev: Sequence[Example], backend: Any,
-                 calls_left: Callable[[], int | None]) -> None:
+    def __init__(
+        self,
+        config: OptimizeConfig,
+        task: Task,
+        dev: Sequence[Example],
+        backend: Any,
+        calls_left: Callable[[], int | None],
+    ) -> None:
         self.config = config
         self.task = task
         self.dev = dev
@@ -31,12 +37,21 @@ class Induction:
 
     def proposers(self, rnd: int) -> list[str]:
         has = self.task.has_instruction
-        return round0_proposers(self.config.proposers, has) if rnd == 0 else later_proposers(self.config.later_proposers, has)
+        return (
+            round0_proposers(self.config.proposers, has)
+            if rnd == 0
+            else later_proposers(self.config.later_proposers, has)
+        )
 
     def extra(self) -> dict[str, object]:
         """What the induction proposers read from ``ProposalContext.extra``."""
-        return {"profile": self.profile, "show_profile": self.config.profile, "induce_samples": self.config.induce_samples,
-                "labels": self.task.labels, "human": self.task.instruction}
+        return {
+            "profile": self.profile,
+            "show_profile": self.config.profile,
+            "induce_samples": self.config.induce_samples,
+            "labels": self.task.labels,
+            "human": self.task.instruction,
+        }
 
     @staticmethod
     def context_for(name: str, ctx: ProposalContext) -> ProposalContext:
@@ -44,8 +59,9 @@ class Induction:
         of ``constraints`` (a clause alone) and ``reflect`` (an instruction from its failures)."""
         if name in ("constraints", "reflect") or all(p.text.strip() for p in [*ctx.parents, *ctx.history]):
             return ctx
-        return dataclasses.replace(ctx, parents=[p for p in ctx.parents if p.text.strip()],
-                                   history=[c for c in ctx.history if c.text.strip()])
+        return dataclasses.replace(
+            ctx, parents=[p for p in ctx.parents if p.text.strip()], history=[c for c in ctx.history if c.text.strip()]
+        )
 
     def prescreen(self, cands: list[Any], prompts: Sequence[Any], rnd: int) -> list[Any]:
         """The candidates whose prompts pass the likelihood pre-screen on the first ``prescreen_items``
@@ -61,8 +77,9 @@ class Induction:
                 cands, prompts, n_items = cands[: max(keep, left // 2)], prompts[: max(keep, left // 2)], 1
         items = self.dev[:n_items]
         chosen = prescreen([c.text for c in cands], prompts, items, self.backend, keep)
-        self.screens.append({"round": rnd, "items": len(items), "screened": len(cands),
-                             "kept": [cands[i].id for i in chosen]})
+        self.screens.append(
+            {"round": rnd, "items": len(items), "screened": len(cands), "kept": [cands[i].id for i in chosen]}
+        )
         return [cands[i] for i in chosen]
 
     def guard(self, scorer: Any, calls_left: Callable[[], int | None]) -> Callable[[Sequence[Any], Any], Any | None]:

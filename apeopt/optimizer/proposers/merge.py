@@ -56,14 +56,28 @@ class MergeProposer(Proposer):
             msgs = self.prompt(texts[pair.a], texts[pair.b], shown_a, shown_b, ctx.reflect_tokens)
             if msgs is None:
                 continue
-            out.append((GenerateRequest(msgs, max_tokens=MAX_TOKENS, temperature=ctx.temperature, n=ctx.n, stop=STOP,
-                                        seed=ctx.seed * 1000 + 500 + i), pair.a))
+            out.append(
+                (
+                    GenerateRequest(
+                        msgs,
+                        max_tokens=MAX_TOKENS,
+                        temperature=ctx.temperature,
+                        n=ctx.n,
+                        stop=STOP,
+                        seed=ctx.seed * 1000 + 500 + i,
+                    ),
+                    pair.a,
+                )
+            )
         return out
 
     @staticmethod
-    def prompt(a: str, b: str, shown_a: Sequence[Observed], shown_b: Sequence[Observed], cap: int) -> tuple[Message, ...] | None:
+    def prompt(
+        a: str, b: str, shown_a: Sequence[Observed], shown_b: Sequence[Observed], cap: int
+    ) -> tuple[Message, ...] | None:
         """The merge messages under ``cap`` estimated tokens: instructions cut to a third of the cap each
         at most, then the examples at the widest width that fits (fewer of them if none does)."""
+
         def build(ia: str, ib: str, body: str) -> tuple[Message, ...]:
             return (("system", SYSTEM), ("user", HEAD.format(a=ia, b=ib) + body + TAIL))
 

@@ -21,14 +21,18 @@ class ParentPolicy(ABC):
     needs_front: bool = False  # reads the Pareto front (the context computes it only when asked)
 
     @abstractmethod
-    def select(self, ranked: Sequence[ScoredCandidate], front: Front | None, k: int, seed: int) -> list[ScoredCandidate]:
+    def select(
+        self, ranked: Sequence[ScoredCandidate], front: Front | None, k: int, seed: int
+    ) -> list[ScoredCandidate]:
         """The parents, best first."""
 
 
 class TopParents(ParentPolicy):
     """The ``k`` best candidates by dev mean."""
 
-    def select(self, ranked: Sequence[ScoredCandidate], front: Front | None, k: int, seed: int) -> list[ScoredCandidate]:
+    def select(
+        self, ranked: Sequence[ScoredCandidate], front: Front | None, k: int, seed: int
+    ) -> list[ScoredCandidate]:
         return list(ranked[-k:][::-1])
 
 
@@ -37,7 +41,9 @@ class ParetoParents(ParentPolicy):
 
     needs_front = True
 
-    def select(self, ranked: Sequence[ScoredCandidate], front: Front | None, k: int, seed: int) -> list[ScoredCandidate]:
+    def select(
+        self, ranked: Sequence[ScoredCandidate], front: Front | None, k: int, seed: int
+    ) -> list[ScoredCandidate]:
         top = list(ranked[-k:][::-1])
         if front is None or not front.wins:
             return top

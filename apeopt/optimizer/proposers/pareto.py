@@ -34,7 +34,11 @@ class Front:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Front":
-        return cls(int(data["n"]), {k: tuple(v) for k, v in data["wins"].items()}, {k: float(v) for k, v in data["means"].items()})
+        return cls(
+            int(data["n"]),
+            {k: tuple(v) for k, v in data["wins"].items()},
+            {k: float(v) for k, v in data["means"].items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -121,11 +125,13 @@ def merge_pairs(front: Front, k: int = 2) -> list[MergePair]:
     ids = sorted(front.wins)
     scored = []
     for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
+        for b in ids[i + 1 :]:
             only_a = tuple(sorted(set(front.wins[a]) - set(front.wins[b])))
             only_b = tuple(sorted(set(front.wins[b]) - set(front.wins[a])))
             if only_a and only_b:
-                scored.append((-min(len(only_a), len(only_b)), -(front.means[a] + front.means[b]), a, b, only_a, only_b))
+                scored.append(
+                    (-min(len(only_a), len(only_b)), -(front.means[a] + front.means[b]), a, b, only_a, only_b)
+                )
     out: list[MergePair] = []
     used: set[str] = set()
     for *_, a, b, only_a, only_b in sorted(scored):

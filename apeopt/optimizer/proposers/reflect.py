@@ -59,13 +59,22 @@ def _render_case(i: int, o: Observed, width: int, likelihood: bool) -> str:
     elif likelihood:
         lines.append(f"Model answer: (not generated; mean log-probability of the expected answer {o.score:.2f})")
     lines.append(f"Expected answer: {cut(o.expected, width)}")
-    verdict = "correct" if (not likelihood and o.score >= 1.0) else (o.feedback or ("wrong" if not likelihood else "low probability"))
+    verdict = (
+        "correct"
+        if (not likelihood and o.score >= 1.0)
+        else (o.feedback or ("wrong" if not likelihood else "low probability"))
+    )
     lines.append(f"Feedback: {cut(verdict, width)}")
     return "\n".join(lines)
 
 
-def _fit_prompt(build: Callable[[str, str], tuple[Message, ...]], head: str, cases: Sequence[Callable[[int], str]],
-               cap: int, keep_head: int) -> tuple[tuple[Message, ...], int] | None:
+def _fit_prompt(
+    build: Callable[[str, str], tuple[Message, ...]],
+    head: str,
+    cases: Sequence[Callable[[int], str]],
+    cap: int,
+    keep_head: int,
+) -> tuple[tuple[Message, ...], int] | None:
     """Messages ``build(head, body)`` whose estimated tokens stay within ``cap``: the head cut to what is
     left after ``keep_head`` characters are kept for it at most, then as many cases as fit, each at the
     widest of ``WIDTHS`` that fits. Returns the messages and the number of cases, or None when no case fits."""
@@ -84,7 +93,9 @@ def _fit_prompt(build: Callable[[str, str], tuple[Message, ...]], head: str, cas
     return build(head, "\n\n".join(body)), len(body)
 
 
-def _pick_cases(results: Sequence[Observed], failures: int, successes: int, likelihood: bool, seed: int) -> list[Observed]:
+def _pick_cases(
+    results: Sequence[Observed], failures: int, successes: int, likelihood: bool, seed: int
+) -> list[Observed]:
     """A seeded minibatch: up to ``failures`` wrong examples, then up to ``successes`` right ones.
     Under likelihood scoring the lowest-scored examples are the failures and the highest the successes."""
     if likelihood:
@@ -108,20 +119,36 @@ class ReflectProposer(Proposer):
         out: list[tuple[GenerateRequest, str | None]] = []
         for i, parent in enumerate(ctx.parents):
             results = ctx.results.get(parent.id, ())
-            cases = _pick_cases(results, ctx.reflect_failures, ctx.reflect_successes, ctx.likelihood, ctx.seed * 7919 + 400 + i)
+            cases = _pick_cases(
+                results, ctx.reflect_failures, ctx.reflect_successes, ctx.likelihood, ctx.seed * 7919 + 400 + i
+            )
             if not cases or (not ctx.likelihood and all(o.score >= 1.0 for o in cases)):
                 continue  # nothing went wrong: nothing to reflect on
             fitted = self.prompt(parent.text, cases, ctx.reflect_tokens, ctx.likelihood)
             if fitted is None:
                 continue
             msgs, _ = fitted
-            out.append((GenerateRequest(msgs, max_tokens=MAX_TOKENS, temperature=ctx.temperature, n=ctx.n, stop=STOP,
-                                        seed=ctx.seed * 1000 + 400 + i), parent.id))
+            out.append(
+                (
+                    GenerateRequest(
+                        msgs,
+                        max_tokens=MAX_TOKENS,
+                        temperature=ctx.temperature,
+                        n=ctx.n,
+                        stop=STOP,
+                        seed=ctx.seed * 1000 + 400 + i,
+                    ),
+                    parent.id,
+                )
+            )
         return out
 
     @staticmethod
-    def prompt(instruction: str, cases: Sequence[Observed], cap: int, likelihood: bool = False) -> tuple[tuple[Message, ...], int] | None:
+    def prompt(
+        instruction: str, cases: Sequence[Observed], cap: int, likelihood: bool = False
+    ) -> tuple[tuple[Message, ...], int] | None:
         """The reflection messages for ``instruction`` and ``cases`` under ``cap`` estimated tokens."""
+
         def build(head: str, body: str) -> tuple[Message, ...]:
             return (("system", SYSTEM), ("user", HEAD.format(instruction=head) + body + TAIL))
 

@@ -114,8 +114,16 @@ class SuccessiveHalving:
                 check_replayed(rec, e.candidate.text, e.trial.number, step)
                 self.backend.usage.add(calls=rec["lm_calls"], prompt_tokens=rec["tokens"])
                 n = len(rec["scores"])
-                self._take(e, rec["scores"], step, rec["lm_calls"], rec["tokens"], replayed=True,
-                           outputs=rec.get("outputs") or [None] * n, feedback=rec.get("feedback") or [None] * n)
+                self._take(
+                    e,
+                    rec["scores"],
+                    step,
+                    rec["lm_calls"],
+                    rec["tokens"],
+                    replayed=True,
+                    outputs=rec.get("outputs") or [None] * n,
+                    feedback=rec.get("feedback") or [None] * n,
+                )
         if not fresh:
             return
         calls0, tokens0 = self.backend.usage.calls, self.backend.usage.tokens
@@ -128,14 +136,32 @@ class SuccessiveHalving:
         tokens = exact if sum(exact) == spent else _split_total(spent, weights)
         for e, r, c, t in zip(fresh, results, calls, tokens):
             outputs = [None] * len(r.scores) if self.scorer.needs_logprob else list(r.outputs)
-            self._take(e, r.scores, step, c, t, replayed=False, outputs=outputs, feedback=list(r.feedback or [None] * len(r.scores)))
+            self._take(
+                e,
+                r.scores,
+                step,
+                c,
+                t,
+                replayed=False,
+                outputs=outputs,
+                feedback=list(r.feedback or [None] * len(r.scores)),
+            )
 
     def cost(self, prompt: PromptConfig, batch: Sequence[Example]) -> int:
         """LM calls one prompt costs on ``batch``: the calls of the requests evaluate_many sends."""
         return request_calls(prompt, batch, self.scorer.needs_logprob)
 
-    def _take(self, e: Entry, scores: Sequence[float], step: int, calls: int, tokens: int, replayed: bool,
-              outputs: Sequence[str | None] = (), feedback: Sequence[str | None] = ()) -> None:
+    def _take(
+        self,
+        e: Entry,
+        scores: Sequence[float],
+        step: int,
+        calls: int,
+        tokens: int,
+        replayed: bool,
+        outputs: Sequence[str | None] = (),
+        feedback: Sequence[str | None] = (),
+    ) -> None:
         e.scores.extend(scores)
         e.outputs.extend(list(outputs)[: len(scores)] + [None] * (len(scores) - len(outputs)))
         e.feedback.extend(list(feedback)[: len(scores)] + [None] * (len(scores) - len(feedback)))

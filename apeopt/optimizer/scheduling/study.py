@@ -38,5 +38,6 @@ def open_study(storage: str, name: str, sampler_name: str, seed: int, eta: int, 
         except KeyError:
             pass
     make = SAMPLERS.get(sampler_name) if sampler_name in SAMPLERS else random_sampler
-    return optuna.create_study(storage=storage, study_name=name, direction="maximize", sampler=make(seed),
-                               pruner=SyncHalvingPruner(eta))
+    return optuna.create_study(
+        storage=storage, study_name=name, direction="maximize", sampler=make(seed), pruner=SyncHalvingPruner(eta)
+    )

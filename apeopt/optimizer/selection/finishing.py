@@ -25,12 +25,12 @@ from apeopt.optimizer.selection.rule import contends
 FINISH_TOP = 2
 
 
-def leaders(entries: Sequence[Entry], ref: Entry | None, n_dev: int, near: bool = False,
-            top: int = FINISH_TOP) -> list[Entry]:
+def leaders(
+    entries: Sequence[Entry], ref: Entry | None, n_dev: int, near: bool = False, top: int = FINISH_TOP
+) -> list[Entry]:
     """The best ``top`` entries cut before all of dev (pruned, or stopped by the budget) that contend
     with ``ref`` on the items they share (:func:`.rule.contends`), best running mean first."""
     cut = [e for e in entries if e.state == "pruned" and 0 < len(e.scores) < n_dev]
     if ref is not None:
         cut = [e for e in cut if contends(e.scores, ref.scores, near, seed=e.trial.number)]
     return sorted(cut, key=lambda e: (-e.value, e.trial.number))[:top]
-

@@ -24,8 +24,14 @@ from apeopt.tasks.task import Example
 class GenerationGuard:
     """Checks challengers by generation on dev (see the module docstring)."""
 
-    def __init__(self, dev: Sequence[Example], backend: Any, scorer: Any, labels: Sequence[str] | None,
-                 calls_left: Callable[[], int | None]) -> None:
+    def __init__(
+        self,
+        dev: Sequence[Example],
+        backend: Any,
+        scorer: Any,
+        labels: Sequence[str] | None,
+        calls_left: Callable[[], int | None],
+    ) -> None:
         self.dev = dev
         self.backend = backend
         self.scorer = scorer
@@ -57,9 +63,15 @@ class GenerationGuard:
         left = self.calls_left()
         if left is not None and need > left:
             for c in challengers:
-                self.checks.append({"challenger": c.trial.number, "incumbent": incumbent.trial.number,
-                                    "instruction": c.candidate.text, "allowed": False,
-                                    "reason": "no calls left for the generation check"})
+                self.checks.append(
+                    {
+                        "challenger": c.trial.number,
+                        "incumbent": incumbent.trial.number,
+                        "instruction": c.candidate.text,
+                        "allowed": False,
+                        "reason": "no calls left for the generation check",
+                    }
+                )
             return None
         *scores, inc = self._generated(prompts)
         inc_mean = sum(inc) / max(1, len(inc))
@@ -67,15 +79,24 @@ class GenerationGuard:
         for c, ch in zip(challengers, scores):
             v = paired_gain(inc, ch, seed=c.trial.number)  # is the incumbent credibly better?
             mean = sum(ch) / max(1, len(ch))
-            self.checks.append({"challenger": c.trial.number, "incumbent": incumbent.trial.number,
-                                "instruction": c.candidate.text, "generated_challenger": round(mean, 6),
-                                "generated_incumbent": round(sum(inc) / max(1, len(inc)), 6), "n": len(ch),
-                                "incumbent_ahead_lower": round(v.lower, 6), "allowed": not v.credible and mean >= inc_mean})
+            self.checks.append(
+                {
+                    "challenger": c.trial.number,
+                    "incumbent": incumbent.trial.number,
+                    "instruction": c.candidate.text,
+                    "generated_challenger": round(mean, 6),
+                    "generated_incumbent": round(sum(inc) / max(1, len(inc)), 6),
+                    "n": len(ch),
+                    "incumbent_ahead_lower": round(v.lower, 6),
+                    "allowed": not v.credible and mean >= inc_mean,
+                }
+            )
             if not v.credible and mean >= inc_mean and mean > best_mean:
                 best, best_mean = c, mean
         if best is not None:
-            self.checks[-len(challengers):] = [{**r, "chosen": r["challenger"] == best.trial.number}
-                                               for r in self.checks[-len(challengers):]]
+            self.checks[-len(challengers) :] = [
+                {**r, "chosen": r["challenger"] == best.trial.number} for r in self.checks[-len(challengers) :]
+            ]
         return best
 
     def rows(self) -> list[dict[str, Any]]:

@@ -43,8 +43,16 @@ class Incumbency:
         for e in entries:
             if e.phase == "incumbents" and e.trial.user_attrs.get("continues") is None:
                 last = by_origin.get(e.trial.number, e)
-                self.ladder_rows.append(IncumbentRung(e.label, last.trial.number, last.value if last.scores else None,
-                                                len(last.scores), last.state, e.fmt.to_dict()))
+                self.ladder_rows.append(
+                    IncumbentRung(
+                        e.label,
+                        last.trial.number,
+                        last.value if last.scores else None,
+                        len(last.scores),
+                        last.state,
+                        e.fmt.to_dict(),
+                    )
+                )
 
     def challenge(self, entries: Sequence[Entry], tried: int | None = None) -> None:
         """Complete entries ahead of the incumbent challenge it, best first; the first credible one wins.
@@ -58,8 +66,20 @@ class Incumbency:
             return self._guarded(sorted(ahead, key=self.key), inc, tried or len(entries))
         for e in sorted(ahead, key=self.key):
             v = self.rule.judge(e.scores, inc.scores, tried=tried or len(entries), seed=e.trial.number)
-            self.challenges.append(Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value,
-                                             v.diff, v.lower, v.n, v.credible))
+            self.challenges.append(
+                Challenge(
+                    e.trial.number,
+                    e.phase,
+                    e.round,
+                    inc.trial.number,
+                    e.value,
+                    inc.value,
+                    v.diff,
+                    v.lower,
+                    v.n,
+                    v.credible,
+                )
+            )
             if v.credible:
                 self.current = e
                 return
@@ -71,8 +91,20 @@ class Incumbency:
         credible = [e for e, v in verdicts if v.credible][:GUARD_TOP]
         chosen = self.guard(credible, inc) if credible and self.guard is not None else None
         for e, v in verdicts:
-            self.challenges.append(Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value,
-                                             v.diff, v.lower, v.n, e is chosen))
+            self.challenges.append(
+                Challenge(
+                    e.trial.number,
+                    e.phase,
+                    e.round,
+                    inc.trial.number,
+                    e.value,
+                    inc.value,
+                    v.diff,
+                    v.lower,
+                    v.n,
+                    e is chosen,
+                )
+            )
         if chosen is not None:
             self.current = chosen
 

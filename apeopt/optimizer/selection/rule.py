@@ -48,8 +48,13 @@ def corrected_confidence(m: int, confidence: float = CONFIDENCE) -> float:
     return 1.0 - (1.0 - confidence) / max(1, m)
 
 
-def paired_gain(challenger: Sequence[float], incumbent: Sequence[float], confidence: float = CONFIDENCE,
-                reps: int = REPS, seed: int = 0) -> Verdict:
+def paired_gain(
+    challenger: Sequence[float],
+    incumbent: Sequence[float],
+    confidence: float = CONFIDENCE,
+    reps: int = REPS,
+    seed: int = 0,
+) -> Verdict:
     """Is ``challenger`` credibly better than ``incumbent`` on the same items (in the same order)?"""
     n = min(len(challenger), len(incumbent))
     if n == 0:

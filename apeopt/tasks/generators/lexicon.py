@@ -226,8 +226,7 @@ PLURAL_ALTERNATIVES: dict[str, tuple[str, ...]] = {
 }
 
 IRREGULAR_PAST: dict[str, tuple[str, ...]] = {
-    base: tuple(forms.split("/"))
-    for base, _, forms in (item.partition(":") for item in IRREGULAR_PAST_TEXT.split())
+    base: tuple(forms.split("/")) for base, _, forms in (item.partition(":") for item in IRREGULAR_PAST_TEXT.split())
 }
 
 _VOWELS = frozenset("aeiou")

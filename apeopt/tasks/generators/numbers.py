@@ -15,7 +15,6 @@ DEFAULT_N = 400
 DEFAULT_SHIFT_N = 100
 
 
-
 def number_words(n: int) -> list[str]:
     """Accepted English spellings of ``n``, canonical (American, no "and") first."""
     p = inflect_engine()

@@ -22,7 +22,6 @@ from apeopt.tasks.generators.lexicon import (
 )
 
 
-
 def plural_forms(noun: str) -> tuple[str, ...]:
     """Accepted plural forms of ``noun``: a reviewed table first, else inflect's answer."""
     return PLURAL_ALTERNATIVES.get(noun) or (inflect_engine().plural_noun(noun),)
@@ -58,10 +57,7 @@ def second_letter(rng: random.Random, n: int | None, shift: bool) -> list[Record
 
 def spell_letters(rng: random.Random, n: int | None, shift: bool) -> list[Record]:
     words = _letter_words(shift, shift_min_len=7)
-    return [
-        {"input": w, "target": [" ".join(w), "-".join(w), ", ".join(w)]}
-        for w in pick(rng, words, n)
-    ]
+    return [{"input": w, "target": [" ".join(w), "-".join(w), ", ".join(w)]} for w in pick(rng, words, n)]
 
 
 def reverse_word(rng: random.Random, n: int | None, shift: bool) -> list[Record]:
