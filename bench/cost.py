@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2, help="search rounds per task")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="float32", help="model precision (float32, the committed rows; auto: bf16 where the CPU has it)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the LM cache")
     p.add_argument("--append", action="store_true", help="add (or replace) these tasks' rows in OUT.json")
     p.add_argument("--runs", type=Path, default=None, help="run folders (default: runs/bench-cost-<time>)")
@@ -80,7 +81,7 @@ def run_task(name: str, args: argparse.Namespace, base: Any, runs: Path) -> dict
     space = load_space(args.space)
     config = OptimizeConfig(task=name, model=args.model, space=space.name, seed=args.seed, split_seed=args.seed,
                             dev_limit=args.dev, rounds=args.rounds, budget_calls=args.budget_calls, budget_minutes=None,
-                            few_shot_k=0, device=args.device, use_cache=not args.no_cache)
+                            few_shot_k=0, device=args.device, dtype=args.dtype, use_cache=not args.no_cache)
     task = load_task(name, seed=config.split_seed)
     backend = stacked(base, use_cache=False, metered=True)
     load_before = os.getloadavg()[0]
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = [r for r in old["rows"] if r["task"] not in tasks]
         meta = {**old["meta"], "date": meta["date"], "load_avg_at_start": meta["load_avg_at_start"]}
     started = time.perf_counter()
-    base = open_backend(args.model, device=args.device, use_cache=not args.no_cache)
+    base = open_backend(args.model, device=args.device, use_cache=not args.no_cache, dtype=args.dtype)
     print(f"model loaded in {time.perf_counter() - started:.0f}s", flush=True)
     for name in tasks:
         row = run_task(name, args, base, runs)
