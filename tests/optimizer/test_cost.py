@@ -94,7 +94,9 @@ def test_max_prompt_tokens_never_scores_or_picks_a_longer_candidate(run):
     # the limit's discards are in the study, unscored
     import optuna
 
-    study = optuna.load_study(study_name=store.root.name, storage=store.default_storage())
+    from apeopt.runs.studies import study_name
+
+    study = optuna.load_study(study_name=study_name(store.root, resume=True), storage=store.default_storage())
     over = [t for t in study.trials if t.user_attrs.get("note") == OVER_LIMIT]
     assert over and all(not t.intermediate_values for t in over)
     # without the limit, the same search picks a longer prompt
