@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from apeopt.optimizer.candidates.entry import Entry
 from apeopt.optimizer.selection.acceptance import ACCEPTANCE, DEFAULT_ACCEPTANCE
-from apeopt.optimizer.selection.rule import rank_key
+from apeopt.optimizer.selection.rule import Verdict, rank_key
 from apeopt.records.search import Challenge, IncumbentRung
 
 GUARD_TOP = 3  # credible challengers the generation guard compares at most
@@ -66,20 +66,7 @@ class Incumbency:
             return self._guarded(sorted(ahead, key=self.key), inc, tried or len(entries))
         for e in sorted(ahead, key=self.key):
             v = self.rule.judge(e.scores, inc.scores, tried=tried or len(entries), seed=e.trial.number)
-            self.challenges.append(
-                Challenge(
-                    e.trial.number,
-                    e.phase,
-                    e.round,
-                    inc.trial.number,
-                    e.value,
-                    inc.value,
-                    v.diff,
-                    v.lower,
-                    v.n,
-                    v.credible,
-                )
-            )
+            self.challenges.append(_challenge(e, inc, v, v.credible))
             if v.credible:
                 self.current = e
                 return
@@ -91,20 +78,7 @@ class Incumbency:
         credible = [e for e, v in verdicts if v.credible][:GUARD_TOP]
         chosen = self.guard(credible, inc) if credible and self.guard is not None else None
         for e, v in verdicts:
-            self.challenges.append(
-                Challenge(
-                    e.trial.number,
-                    e.phase,
-                    e.round,
-                    inc.trial.number,
-                    e.value,
-                    inc.value,
-                    v.diff,
-                    v.lower,
-                    v.n,
-                    e is chosen,
-                )
-            )
+            self.challenges.append(_challenge(e, inc, v, e is chosen))
         if chosen is not None:
             self.current = chosen
 
@@ -113,3 +87,8 @@ class Incumbency:
         if self.current is None or not self.current.prompt.retrieves:
             return None
         return min((e for e in completed if not e.prompt.retrieves), key=self.key, default=None)
+
+
+def _challenge(e: Entry, inc: Entry, v: Verdict, won: bool) -> Challenge:
+    """The record of one challenge of the incumbent ``inc`` by ``e`` (verdict ``v``)."""
+    return Challenge(e.trial.number, e.phase, e.round, inc.trial.number, e.value, inc.value, v.diff, v.lower, v.n, won)
