@@ -47,7 +47,7 @@ def test_report_renders_in_headless_chromium(chromium, report_fixture, tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     assert 'data-images-loaded="true"' in html, html[-1500:]  # set by the page once every <img> decoded (naturalWidth > 0)
-    assert 'data-images="3/3"' in html
+    assert 'data-images="5/5"' in html  # as test_report counts: 2 comparisons, score by round, 2 cost fronts
     for cls in ("batch", "compare", "leaderboard", "cost"):
         assert f'<table class="{cls}">' in html, cls
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html  # escaped text stays text in the live DOM
