@@ -31,6 +31,7 @@ import json
 import os
 import random
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ape_zero_shot import MODEL, fmt, instruction_space  # noqa: E402  (bench/ is no package)
 
 METHODS = ("none", "human", "induced", "with_human")
+# Both searches propose with induce and constraint clauses (variants below switch levers off).
+INDUCE: dict[str, Any] = {"proposers": ("induce", "constraints"),
+                          "later_proposers": ("variation", "history", "reflect", "constraints")}
 # Induced-search variants: one lever off each (OptimizeConfig fields), for the lever table.
 VARIANTS: dict[str, dict[str, Any]] = {
     "all": {},
@@ -151,9 +155,7 @@ def run_task(name: str, args: argparse.Namespace, space: Any, base: Any, base_pr
         row("human", human_res, task.instruction, lm_calls=len(test), new_tokens=None, wall_seconds=None)
     if "none" in args.methods:
         row("none", none_res, "", lm_calls=len(test), new_tokens=None, wall_seconds=None)
-    searches = [("induced", bare, VARIANTS[args.variant]),
-                ("with_human", task, {"proposers": ("induce", "constraints"),
-                                      "later_proposers": ("variation", "history", "reflect", "constraints")})]
+    searches = [("induced", bare, {**INDUCE, **VARIANTS[args.variant]}), ("with_human", task, INDUCE)]
     for method, t, overrides in searches:
         if method not in args.methods:
             continue
@@ -198,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     space = space_for(args.space)
     runs = args.runs or Path("runs") / f"bench-induce-{time.strftime('%Y%m%d-%H%M%S')}"
     command = "python " + shlex.join(["bench/induce.py", *(sys.argv[1:] if argv is None else argv)])
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip() or None
     started = time.perf_counter()
     backend = open_backend(args.model, device=args.device, use_cache=not args.no_cache)
     proposer = None if (args.proposer_model or args.model) == args.model else open_backend(
@@ -211,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                  "proposer_model": args.proposer_model or args.model, "dev": args.dev, "test": args.test,
                  "budget_calls": args.budget_calls, "rounds": args.rounds, "prescreen": args.prescreen,
                  "cache": not args.no_cache, "cpus": os.cpu_count(), "load_seconds": load_seconds,
-                 "load_avg_before": round(load_before, 2)}
+                 "load_avg_before": round(load_before, 2), "commit": commit}
         for r in rows:
             r["chunk"] = chunk
             d = r["vs_human"]

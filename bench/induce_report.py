@@ -95,7 +95,7 @@ def render(rows: list[dict[str, Any]]) -> str:
         "difference to `human` (and to `none`) with its 95% interval (* above 0, ° below 0). Commands (each a chunk "
         "of tasks, merged):", "",
     ]
-    lines += [f"- `{c}` — {v['date']}, load before {v['load_avg_before']:.1f} on {v['cpus']} CPUs, model load "
+    lines += [f"- `{c}` — {v['date']}{', commit ' + v['commit'] if v.get('commit') else ''}, load before {v['load_avg_before']:.1f} on {v['cpus']} CPUs, model load "
               f"{v['load_seconds']:.0f} s" for c, v in chunks.items()]
     for space in sorted({r["space"] for r in rows}):
         main = [r for r in rows if r["space"] == space and r.get("variant", "all") == "all"]

@@ -70,6 +70,8 @@ class FakeBackend(LMBackend):
                 elif text.startswith("Generate a variation"):
                     instr = re.findall(r"Input: (.*)", text)[0]
                     raw = f" Please {instr[0].lower()}{instr[1:]}" if k == 0 else f" Kindly {instr}"
+                elif text.endswith(("Write the", "Each output is the")):  # a begun reply: the rest of the instruction
+                    raw = " " + re.sub(r"^\s*(?:write|give) the\s*", "", self._propose(r.seed + zlib.crc32(text.encode()) % 97, k))
                 elif "instruction" in text.lower() and "Input:" in text and "Output:" in text and not re.search(r"Output:[^\n]*$", text):
                     raw = self._propose(r.seed + zlib.crc32(text.encode()) % 97, k)
                 else:

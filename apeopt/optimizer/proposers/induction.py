@@ -4,10 +4,14 @@ APE's procedure (Zhou et al., 2023) with what has been learned since, each lever
 :class:`~apeopt.optimizer.config.OptimizeConfig` so its effect can be measured on its own:
 
 - the ``induce`` proposer draws many samples (``induce_samples``) from several demo subsets
-  (``subsamples``), half with a chat prompt and half with APE's forward prompt, and keeps the
-  distinct ones; its prompts keep a small model on task (say what to write, as an instruction to a
-  person; no code, no talk about "pairs" or "examples") and show it the data profile of the outputs
-  (``profile``, :mod:`apeopt.optimizer.proposers.data_profile`);
+  (``subsamples``) and keeps the distinct ones. Its prompts keep a small model on task. Where the
+  backend renders chat to text, three subsets in four ask how each output is made from its input
+  and *begin the model's reply* for it, "Instruction: Write the" or "Each output is the", so the
+  model only has to name the output ("plural form of the given noun") and cannot drift into code,
+  meta-text or a copy of a demo; the fourth asks for a whole instruction (say what to write, as an
+  instruction to a person; no code, no talk about "pairs" or "examples") and shows the data profile
+  of the outputs (``profile``, :mod:`apeopt.optimizer.proposers.data_profile`). A backend that
+  cannot render chat (an API model) gets the whole-instruction prompt for every subset;
 - texts that are code or meta-text (:func:`off_task`) are dropped before they cost a scoring call;
 - a cheap pre-screen (``prescreen_items``): new instructions are ranked by the task model's mean
   gold-answer log-likelihood on a few dev items and only the best ``prescreen_keep`` go on to
@@ -22,14 +26,17 @@ The guard that keeps likelihood from choosing meta-text that generation punishes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from itertools import accumulate
 from typing import Any, Sequence
 
+from apeopt.errors import BackendError, UserError
 from apeopt.models.base import GenerateRequest, LMBackend
 from apeopt.optimizer.candidates.pool import dedupe_key
-from apeopt.optimizer.proposers.ape import FORWARD_TEMPLATE
 from apeopt.optimizer.proposers.base import ProposalContext, Proposal, Proposer, demo_subsample, format_demos
+from apeopt.optimizer.proposers.cleaning import clean_instruction
 from apeopt.optimizer.proposers.data_profile import DataProfile
 from apeopt.tasks.task import Example
 
@@ -42,6 +49,18 @@ INDUCE_TEMPLATE = (
     "sentence. It is not a programming task: do not mention code, functions or programs, and do not mention "
     "these examples. Reply with the instruction only."
 )
+DESCRIBE_SYSTEM = "You describe data precisely and briefly."
+DESCRIBE_TEMPLATE = (
+    "Here are some inputs, each with its correct output:\n\n{demos}\n\n"
+    "How is each output made from its input? Answer in one short sentence that is true for every example above."
+)
+# The reply begun for the model, and what its completion is put after in the instruction. With
+# Qwen2.5-Coder-1.5B as proposer, "Instruction: Write the" gave 31 of 32 samples on target across 8
+# built-ins (e.g. "plural form of the given noun.", "larger of the two given numbers."); a whole
+# instruction asked for without a begun reply was on target about 1 in 4 (../shared/notes/model-facts.md).
+PREFILLS = {"write": ("Instruction: Write the", "Write the"), "describe": ("Each output is the", "Write the")}
+# Subset s uses FORMS[s % 4]; "chat" asks for a whole instruction.
+FORMS = ("write", "describe", "write", "chat")
 # Round 0's proposers when the task has no human instruction; later rounds add ``constraints``.
 NO_INSTRUCTION_PROPOSERS = ("induce", "constraints")
 # Code, or talk about the prompt instead of the task: a generic failure of small (coder) proposers.
@@ -71,49 +90,91 @@ def later_proposers(names: Sequence[str], has_instruction: bool) -> list[str]:
 
 
 class InduceProposer(Proposer):
-    """Many instructions from several demo subsets, chat and forward prompts (see the module docstring)."""
+    """Many instructions from several demo subsets, most with a begun reply (see the module docstring)."""
 
     name = "induce"
 
     def requests(self, ctx: ProposalContext) -> list[tuple[GenerateRequest, str | None]]:
+        return [(p.request, None) for p in self.plan(ctx)]
+
+    def plan(self, ctx: ProposalContext) -> list["_Planned"]:
+        """Each request with its form (``FORMS``) and the whole-instruction request that replaces it
+        when the backend cannot begin a reply (:meth:`propose` renders and begins them)."""
         total = int(ctx.extra.get("induce_samples", ctx.n * ctx.subsamples))  # type: ignore[call-overload]
         subsets = max(1, ctx.subsamples)
         per = max(1, math.ceil(total / subsets))
         prof = ctx.extra.get("profile")
         hint = f"{prof.describe()}\n\n" if isinstance(prof, DataProfile) and ctx.extra.get("show_profile", True) else ""
-        out: list[tuple[GenerateRequest, str | None]] = []
+        out: list[_Planned] = []
         for s in range(subsets):
-            demos = demo_subsample(ctx.train, ctx.k_demos, ctx.seed * 7919 + 500 + s)
-            if s % 2 == 0:
-                prompt: Any = (
-                    ("system", INDUCE_SYSTEM),
-                    ("user", INDUCE_TEMPLATE.format(demos=format_demos(demos), profile=hint)),
-                )
-            else:  # APE's forward prompt, with the profile as a note before it
-                prompt = (hint.replace("Every output", "Note: every output") if hint else "") + FORWARD_TEMPLATE.format(
-                    k=len(demos), demos=format_demos(demos)
-                )
-            req = GenerateRequest(
-                prompt,
+            demos = format_demos(demo_subsample(ctx.train, ctx.k_demos, ctx.seed * 7919 + 500 + s))
+            whole = GenerateRequest(
+                (("system", INDUCE_SYSTEM), ("user", INDUCE_TEMPLATE.format(demos=demos, profile=hint))),
                 max_tokens=40,
                 temperature=ctx.temperature,
                 n=per,
                 stop=("\n\n", "\nInput:", "\ntext:"),
                 seed=ctx.seed * 1000 + 500 + s,
             )
-            out.append((req, None))
+            form = FORMS[s % len(FORMS)]
+            if form == "chat":
+                out.append(_Planned(whole, form, whole))
+            else:
+                messages = (("system", DESCRIBE_SYSTEM), ("user", DESCRIBE_TEMPLATE.format(demos=demos)))
+                out.append(_Planned(dataclasses.replace(whole, prompt=messages, stop=("\n",)), form, whole))
         return out
 
     def propose(self, backend: LMBackend, ctx: ProposalContext, limit: int | None = None) -> list[Proposal]:
+        planned = self.plan(ctx)
+        if limit is not None:
+            planned = [p for p, spent in zip(planned, accumulate(q.request.calls for q in planned)) if spent <= limit]
+        reqs: list[GenerateRequest] = []
+        leads: list[str] = []
+        for p in planned:
+            begun = _begin_reply(backend, p.request.prompt, PREFILLS[p.form][0]) if p.form in PREFILLS else None
+            reqs.append(p.fallback if begun is None else dataclasses.replace(p.request, prompt=begun))
+            leads.append("" if begun is None else PREFILLS[p.form][1] + " ")
+        if not reqs:
+            return []
         seen: set[str] = set()
         out: list[Proposal] = []
-        for p in super().propose(backend, ctx, limit):
-            key = dedupe_key(p.text)
-            if key in seen or off_task(p.text):
-                continue
-            seen.add(key)
-            out.append(p)
+        for lead, completion in zip(leads, backend.generate(reqs)):
+            for raw in completion.texts:
+                if lead and _SAME.match(raw):
+                    continue
+                text = clean_instruction(lead + _as_instruction(raw) if lead else raw, capitalize=True)
+                key = dedupe_key(text or "")
+                if not text or key in seen or off_task(text):
+                    continue
+                seen.add(key)
+                out.append(Proposal(text, self.name))
         return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Planned:
+    request: GenerateRequest
+    form: str  # one of FORMS
+    fallback: GenerateRequest  # the whole-instruction request, for a backend that cannot begin a reply
+
+
+# A described output that is the input itself ("the same word in lowercase"): no instruction.
+_SAME = re.compile(r"\s*(?:same|identical)\b", re.I)
+_ITS_INPUT = re.compile(r"\b(?:its|their|the) (?:corresponding |given |respective )?inputs?\b", re.I)
+
+
+def _as_instruction(completion: str) -> str:
+    """A begun reply's completion as the rest of "Write the ...": "its corresponding input" -> "the input"."""
+    return _ITS_INPUT.sub("the input", completion.strip())
+
+
+def _begin_reply(backend: LMBackend, messages: Any, prefill: str) -> str | None:
+    """``messages`` rendered by the backend's chat template with the reply begun by ``prefill``;
+    None when the backend cannot render chat to text."""
+    try:
+        return backend.render_chat(messages) + prefill
+    except (NotImplementedError, UserError, BackendError):
+        return None
 
 
 def prescreen(

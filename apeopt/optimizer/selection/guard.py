@@ -49,6 +49,10 @@ class GenerationGuard:
                 self._scores[self._key(p)] = tuple(r.scores)
         return [self._scores[self._key(p)] for p in prompts]
 
+    def _cost(self, entries: Sequence[Any]) -> int:
+        """Calls the generation of ``entries``' prompts costs (those generated before are free)."""
+        return len(self.dev) * len({self._key(e.prompt) for e in entries if self._key(e.prompt) not in self._scores})
+
     @staticmethod
     def _key(prompt: Any) -> str:
         return str(prompt.render("\x00"))
@@ -57,11 +61,12 @@ class GenerationGuard:
         """Of entries ``challengers`` (credible by the search's own score, best first), the one with the
         best generated dev score among those neither credibly worse than entry ``incumbent`` by
         generation nor below its generated mean (ties: the earlier); None when there is none, or when
-        the calls left cannot pay for the check."""
-        prompts = [c.prompt for c in challengers] + [incumbent.prompt]
-        need = len(self.dev) * len({self._key(p) for p in prompts if self._key(p) not in self._scores})
+        the calls left cannot pay for checking even the first (otherwise as many as they pay for)."""
         left = self.calls_left()
-        if left is not None and need > left:
+        fit = list(challengers)  # the best ones the calls left can pay for (the incumbent's generation included)
+        while fit and left is not None and self._cost([*fit, incumbent]) > left:
+            fit.pop()
+        if not fit:
             for c in challengers:
                 self.checks.append(
                     {
@@ -73,7 +78,8 @@ class GenerationGuard:
                     }
                 )
             return None
-        *scores, inc = self._generated(prompts)
+        challengers = fit
+        *scores, inc = self._generated([c.prompt for c in challengers] + [incumbent.prompt])
         inc_mean = sum(inc) / max(1, len(inc))
         best, best_mean = None, -1.0
         for c, ch in zip(challengers, scores):

@@ -62,9 +62,40 @@ def test_induce_samples_many_from_several_subsets_with_the_profile():
     reqs = InduceProposer().requests(ctx)
     assert len(reqs) == 4 and sum(r.calls for r, _ in reqs) == 24
     assert len({str(r.prompt) for r, _ in reqs}) == 4  # different demo subsets
-    assert all("a single word" in str(r.prompt) for r, _ in reqs)
+    plan = InduceProposer().plan(ctx)
+    assert [p.form for p in plan] == ["write", "describe", "write", "chat"]
+    assert all("a single word" in str(p.fallback.prompt) for p in plan)  # the profile, where a whole instruction is asked for
     out = InduceProposer().propose(lm, ctx)
     assert len({p.text for p in out}) == len(out) > 0  # de-duplicated
+
+
+def test_induce_begins_the_reply_where_the_backend_renders_chat():
+    lm = FakeBackend(lambda x: x + "s")
+    ctx = ProposalContext(train=toy_task().split("train"), subsamples=4, extra={"induce_samples": 8})
+    out = InduceProposer().propose(lm, ctx)
+    begun = [t for t in lm.seen_prompts if t.endswith(("Instruction: Write the", "Each output is the"))]
+    assert len(begun) == 3  # three subsets in four
+    assert "Write the plural form of the word." in {p.text for p in out}  # the lead put before the completion
+
+
+class NoChatFake(FakeBackend):
+    def render_chat(self, messages):  # type: ignore[no-untyped-def]
+        raise NotImplementedError("an API model")
+
+
+def test_induce_asks_for_whole_instructions_where_the_backend_cannot_render_chat():
+    lm = NoChatFake(lambda x: x + "s")
+    ctx = ProposalContext(train=toy_task().split("train"), subsamples=4, extra={"induce_samples": 8})
+    assert InduceProposer().propose(lm, ctx)
+    assert not any(t.endswith("Write the") for t in lm.seen_prompts)
+    assert all("Reply with the instruction only" in t for t in lm.seen_prompts)
+
+
+def test_begun_reply_texts_become_instructions():
+    from apeopt.optimizer.proposers.induction import _as_instruction
+
+    assert _as_instruction(" plural form of its corresponding input.") == "plural form of the input."
+    assert _as_instruction("opposite of their inputs") == "opposite of the input"
 
 
 def test_no_instruction_rounds_start_by_inducing():
@@ -73,7 +104,7 @@ def test_no_instruction_rounds_start_by_inducing():
 
 
 def test_task_without_instruction_optimizes_and_induction_finds_the_planted_instruction(tmp_path):
-    summary, store, _ = run_toy(tmp_path / "r", space="instruction", task=bare_toy(), budget_calls=400, rounds=2,
+    summary, store, _ = run_toy(tmp_path / "r", space="instruction", task=bare_toy(), budget_calls=500, rounds=2,
                                 prescreen_items=3, prescreen_keep=4)
     assert summary.human.prompt.instruction == ""  # the baseline is "no instruction"
     assert "plural" in summary.winner.prompt.instruction.lower()
