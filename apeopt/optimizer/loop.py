@@ -300,7 +300,9 @@ class Optimizer:
         new = self._propose(rnd)
         if self.config.prescreen_items and not self._should_stop():
             self.view.update(phase=f"pre-screening {len(new)} instructions by likelihood")
-            new = self.induction.prescreen(new, [self.make.prompt(c.text, inc.fmt) for c in new], rnd)
+            new = self.induction.prescreen(
+                new, [self.make.prompt(c.text, inc.fmt) for c in new], rnd, self.halving.cost
+            )
             self.store.write_json(PRESCREEN, self.induction.screens)
         return self._fit_count([self.make.entry(c, inc.fmt, "instruction", rnd) for c in new])
 
