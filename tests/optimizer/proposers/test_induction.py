@@ -167,3 +167,15 @@ def test_prescreen_counts_the_calls_of_items_with_several_gold_answers():
     kept = ind.prescreen(cands, prompts, 0, lambda p, items: 2 * len(items))
     assert len(kept) == 8 and lm.usage.calls <= 20  # half of the 40 calls left
     assert ind.screens[0]["items"] == 1 and ind.screens[0]["screened"] == 10
+
+
+def test_texts_that_copy_a_demo_are_not_instructions():
+    from apeopt.optimizer.proposers.induction import quotes_demo
+
+    shown = [Example("What a terrible screen!", ("negative",)), Example("residence", ("residences",)),
+             Example("32 64", ("64",))]
+    assert quotes_demo('Write "negative" if the input is "What a terrible screen!".', shown)
+    assert quotes_demo("Write the plural, as in “residence” → residences.", shown)
+    assert quotes_demo("Write the output for the input 32 64.", shown)
+    assert not quotes_demo('Answer "negative" or "positive".', shown)  # a label it names
+    assert not quotes_demo("Write the plural form of the given noun.", shown)
