@@ -48,11 +48,13 @@ INDUCE: dict[str, Any] = {"proposers": ("induce", "constraints"),
 VARIANTS: dict[str, dict[str, Any]] = {
     "all": {},
     "no_profile": {"profile": False},  # the proposer does not see the data profile
-    "no_clauses": {"proposers": ("induce", "forward"), "later_proposers": ("variation", "history", "reflect", "forward")},
+    "no_begun_reply": {"begin_reply": False},  # induce asks for whole instructions (no "Instruction: Write the")
+    "no_clauses": {"proposers": ("induce", "forward"), "later_proposers": ("variation", "history", "reflect", "forward"),
+                   "auto_induce": False},
     "no_prescreen": {"prescreen_items": 0},
     "no_guard": {"guard": False},
     "ape": {"proposers": ("forward", "chat"), "later_proposers": ("variation", "history", "reflect", "forward"),
-            "prescreen_items": 0, "guard": False, "profile": False},  # yesterday's proposers, no levers
+            "prescreen_items": 0, "guard": False, "profile": False, "auto_induce": False},  # APE's proposers, no levers
 }
 
 

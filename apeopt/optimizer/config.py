@@ -48,6 +48,8 @@ class OptimizeConfig:
     # Induction levers (apeopt.optimizer.induction), each switchable so its effect can be measured:
     induce_samples: int = 24  # instructions the `induce` proposer samples per round, over `subsamples` demo subsets
     profile: bool = True  # show the proposer a profile of the outputs (apeopt.optimizer.data_profile)
+    auto_induce: bool = True  # without a human instruction, round 0 also proposes with induce and constraints
+    begin_reply: bool = True  # `induce` begins the proposer's reply ("Instruction: Write the") where it renders chat
     prescreen_items: int = 0  # >0: rank new instructions by gold-answer log-likelihood on this many dev items first
     prescreen_keep: int = 8  # ... and send only the best this many to halving
     guard: bool = True  # a winner chosen by likelihood must not be credibly worse by generation on dev

@@ -135,7 +135,8 @@ class InduceProposer(Proposer):
         reqs: list[GenerateRequest] = []
         leads: list[str] = []
         for p in planned:
-            begun = _begin_reply(backend, p.request.prompt, PREFILLS[p.form][0]) if p.form in PREFILLS else None
+            begins = p.form in PREFILLS and bool(ctx.extra.get("begin_reply", True))
+            begun = _begin_reply(backend, p.request.prompt, PREFILLS[p.form][0]) if begins else None
             reqs.append(p.fallback if begun is None else dataclasses.replace(p.request, prompt=begun))
             leads.append("" if begun is None else PREFILLS[p.form][1] + " ")
         if not reqs:

@@ -38,9 +38,9 @@ class Induction:
     def proposers(self, rnd: int) -> list[str]:
         has = self.task.has_instruction
         return (
-            round0_proposers(self.config.proposers, has)
+            round0_proposers(self.config.proposers, has or not self.config.auto_induce)
             if rnd == 0
-            else later_proposers(self.config.later_proposers, has)
+            else later_proposers(self.config.later_proposers, has or not self.config.auto_induce)
         )
 
     def extra(self) -> dict[str, object]:
@@ -48,6 +48,7 @@ class Induction:
         return {
             "profile": self.profile,
             "show_profile": self.config.profile,
+            "begin_reply": self.config.begin_reply,
             "induce_samples": self.config.induce_samples,
             "labels": self.task.labels,
             "human": self.task.instruction,
