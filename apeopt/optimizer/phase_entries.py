@@ -100,7 +100,7 @@ def instruction_entries(opt: Optimizer, rnd: int) -> list[Entry]:
     new = _propose(opt, rnd)
     if opt.config.prescreen_items and not opt.should_stop():
         opt.view.update(phase=f"pre-screening {len(new)} instructions by likelihood")
-        new = opt.induction.prescreen(new, [opt.make.prompt(c.text, inc.fmt) for c in new], rnd)
+        new = opt.induction.prescreen(new, [opt.make.prompt(c.text, inc.fmt) for c in new], rnd, opt.halving.cost)
         opt.store.write_json(PRESCREEN, opt.induction.screens)
     return _fit_count(opt, [opt.make.entry(c, inc.fmt, "instruction", rnd) for c in new])
 

@@ -12,7 +12,8 @@ APE's procedure (Zhou et al., 2023) with what has been learned since, each lever
   instruction to a person; no code, no talk about "pairs" or "examples") and shows the data profile
   of the outputs (``profile``, :mod:`apeopt.optimizer.proposers.data_profile`). A backend that
   cannot render chat (an API model) gets the whole-instruction prompt for every subset;
-- texts that are code or meta-text (:func:`off_task`) are dropped before they cost a scoring call;
+- texts that are code or meta-text (:func:`off_task`), or that copy a demo they were shown instead of
+  stating the rule (:func:`quotes_demo`), are dropped before they cost a scoring call;
 - a cheap pre-screen (``prescreen_items``): new instructions are ranked by the task model's mean
   gold-answer log-likelihood on a few dev items and only the best ``prescreen_keep`` go on to
   successive halving (APE's own filter);
@@ -107,7 +108,8 @@ class InduceProposer(Proposer):
         hint = f"{prof.describe()}\n\n" if isinstance(prof, DataProfile) and ctx.extra.get("show_profile", True) else ""
         out: list[_Planned] = []
         for s in range(subsets):
-            demos = format_demos(demo_subsample(ctx.train, ctx.k_demos, ctx.seed * 7919 + 500 + s))
+            shown = demo_subsample(ctx.train, ctx.k_demos, ctx.seed * 7919 + 500 + s)
+            demos = format_demos(shown)
             whole = GenerateRequest(
                 (("system", INDUCE_SYSTEM), ("user", INDUCE_TEMPLATE.format(demos=demos, profile=hint))),
                 max_tokens=40,
@@ -118,10 +120,12 @@ class InduceProposer(Proposer):
             )
             form = FORMS[s % len(FORMS)]
             if form == "chat":
-                out.append(_Planned(whole, form, whole))
+                out.append(_Planned(whole, form, whole, tuple(shown)))
             else:
                 messages = (("system", DESCRIBE_SYSTEM), ("user", DESCRIBE_TEMPLATE.format(demos=demos)))
-                out.append(_Planned(dataclasses.replace(whole, prompt=messages, stop=("\n",)), form, whole))
+                out.append(
+                    _Planned(dataclasses.replace(whole, prompt=messages, stop=("\n",)), form, whole, tuple(shown))
+                )
         return out
 
     def propose(self, backend: LMBackend, ctx: ProposalContext, limit: int | None = None) -> list[Proposal]:
@@ -138,13 +142,13 @@ class InduceProposer(Proposer):
             return []
         seen: set[str] = set()
         out: list[Proposal] = []
-        for lead, completion in zip(leads, backend.generate(reqs)):
+        for p, lead, completion in zip(planned, leads, backend.generate(reqs)):
             for raw in completion.texts:
                 if lead and _SAME.match(raw):
                     continue
                 text = clean_instruction(lead + _as_instruction(raw) if lead else raw, capitalize=True)
                 key = dedupe_key(text or "")
-                if not text or key in seen or off_task(text):
+                if not text or key in seen or off_task(text) or quotes_demo(text, p.shown):
                     continue
                 seen.add(key)
                 out.append(Proposal(text, self.name))
@@ -156,6 +160,23 @@ class _Planned:
     request: GenerateRequest
     form: str  # one of FORMS
     fallback: GenerateRequest  # the whole-instruction request, for a backend that cannot begin a reply
+    shown: tuple[Example, ...] = ()  # the demos its prompt shows
+
+
+def quotes_demo(text: str, shown: Sequence[Example]) -> bool:
+    """Does ``text`` copy a demo it was shown instead of stating the rule: a demo input in quotes, or
+    a demo input or output of two words or more verbatim ("Write "negative" if the input is "What a
+    terrible screen!"")? A one-word output alone may be a label the instruction names."""
+    low = text.lower()
+    for ex in shown:
+        for part in (ex.input, *ex.targets):
+            part = part.strip().lower()
+            if not part:
+                continue
+            quoted = re.search("[\"'\u201c\u2018]" + re.escape(part) + "[\"'\u201d\u2019]", low) is not None
+            if (part == ex.input.strip().lower() and quoted) or (len(part.split()) >= 2 and part in low):
+                return True
+    return False
 
 
 # A described output that is the input itself ("the same word in lowercase"): no instruction.

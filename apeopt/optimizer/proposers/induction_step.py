@@ -63,18 +63,24 @@ class Induction:
             ctx, parents=[p for p in ctx.parents if p.text.strip()], history=[c for c in ctx.history if c.text.strip()]
         )
 
-    def prescreen(self, cands: list[Any], prompts: Sequence[Any], rnd: int) -> list[Any]:
+    def prescreen(
+        self, cands: list[Any], prompts: Sequence[Any], rnd: int, cost: Callable[[Any, Sequence[Example]], int]
+    ) -> list[Any]:
         """The candidates whose prompts pass the likelihood pre-screen on the first ``prescreen_items``
         dev items (all of them when there are no more than ``prescreen_keep``). It spends at most half
-        of the phase's calls left: on fewer items, or (below one item each) on the first candidates."""
+        of the phase's calls left, counted by ``cost`` (a prompt's LM calls on some items: an item with
+        several gold answers costs a call each): on fewer items, or (below one item each) on the first
+        candidates."""
         keep, n_items = self.config.prescreen_keep, self.config.prescreen_items
         left = self.calls_left()
         if len(cands) <= keep:
             return cands
         if left is not None:  # the pre-screen may spend half the phase's calls: fewer items, then fewer candidates
-            n_items = min(n_items, (left // 2) // len(cands))
+            while n_items > 0 and len(cands) * cost(prompts[0], self.dev[:n_items]) > left // 2:
+                n_items -= 1
             if n_items < 1:
-                cands, prompts, n_items = cands[: max(keep, left // 2)], prompts[: max(keep, left // 2)], 1
+                m = max(keep, (left // 2) // max(1, cost(prompts[0], self.dev[:1])))
+                cands, prompts, n_items = cands[:m], prompts[:m], 1
         items = self.dev[:n_items]
         chosen = prescreen([c.text for c in cands], prompts, items, self.backend, keep)
         self.screens.append(

@@ -149,3 +149,33 @@ def test_guard_refuses_meta_text_that_generation_punishes(tmp_path):
     unguarded, _, _ = run_toy(tmp_path / "u", space="instruction", task=bare_toy(), budget_calls=500, rounds=1,
                               lm=MetaFake(lambda x: x + "s"), guard=False)
     assert "matching" in unguarded.winner.prompt.instruction  # likelihood alone is fooled
+
+
+def test_prescreen_counts_the_calls_of_items_with_several_gold_answers():
+    from types import SimpleNamespace
+
+    from apeopt.optimizer.config import OptimizeConfig
+    from apeopt.optimizer.proposers.induction_step import Induction
+    from apeopt.prompts.prompt import PromptConfig
+
+    task = toy_task()
+    dev = [Example(f"w{i}", (f"w{i}s", f"w{i}es")) for i in range(6)]  # two gold answers: two calls an item
+    lm = FakeBackend(lambda x: x + "s")
+    ind = Induction(OptimizeConfig(task="toy", prescreen_items=3, prescreen_keep=8), task, dev, lm, lambda: 40)
+    cands = [SimpleNamespace(id=f"c{i}", text=f"Write the plural number {i}.") for i in range(16)]
+    prompts = [PromptConfig(instruction=c.text) for c in cands]
+    kept = ind.prescreen(cands, prompts, 0, lambda p, items: 2 * len(items))
+    assert len(kept) == 8 and lm.usage.calls <= 20  # half of the 40 calls left
+    assert ind.screens[0]["items"] == 1 and ind.screens[0]["screened"] == 10
+
+
+def test_texts_that_copy_a_demo_are_not_instructions():
+    from apeopt.optimizer.proposers.induction import quotes_demo
+
+    shown = [Example("What a terrible screen!", ("negative",)), Example("residence", ("residences",)),
+             Example("32 64", ("64",))]
+    assert quotes_demo('Write "negative" if the input is "What a terrible screen!".', shown)
+    assert quotes_demo("Write the plural, as in “residence” → residences.", shown)
+    assert quotes_demo("Write the output for the input 32 64.", shown)
+    assert not quotes_demo('Answer "negative" or "positive".', shown)  # a label it names
+    assert not quotes_demo("Write the plural form of the given noun.", shown)
