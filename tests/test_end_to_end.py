@@ -64,10 +64,10 @@ def test_optimize_then_eval_prompt_file_reproduces_test_score(monkeypatch, capsy
 def test_retrieval_winner_reproduces_and_other_exports_refuse(monkeypatch, capsys, tmp_path, tiny_model_dir):
     """A winner whose demos are retrieved per input: its json file reproduces every test output;
     formats that cannot carry the demo pool refuse with a one-line error and exit code 2."""
-    import apeopt.optimizer.loop as loop
+    import apeopt.optimizer.phase_entries as phase_entries
 
-    real = loop.ladder
-    monkeypatch.setattr(loop, "ladder", lambda *a, **kw: [r for r in real(*a, **kw) if r[1].demo_source == "retrieved"])
+    real = phase_entries.ladder
+    monkeypatch.setattr(phase_entries, "ladder", lambda *a, **kw: [r for r in real(*a, **kw) if r[1].demo_source == "retrieved"])
     monkeypatch.setenv("APEOPT_CACHE_DIR", str(tmp_path / "cache"))
     run = tmp_path / "run"
     summary = json.loads(cli(monkeypatch, capsys, "optimize", "--task", "plural", "--model", f"hf:{tiny_model_dir}", *SMALL,

@@ -12,6 +12,7 @@ that halving pruned early finished on all of dev:
    by dev mean or from the per-example Pareto front, :mod:`apeopt.optimizer.proposers.context`), in the
    incumbent's format.
 
+The entries each phase offers are made in :mod:`apeopt.optimizer.phase_entries`.
 After each phase a challenger replaces the incumbent only on a credible paired gain on all of
 dev (:mod:`apeopt.optimizer.selection.rule`), so the winner is never below the ladder's best on dev,
 and a proposed instruction is kept only if it credibly beats the human one in the same format.
@@ -30,31 +31,29 @@ import signal
 from typing import Any, Callable, Sequence
 
 from apeopt.models.base import LMBackend
+from apeopt.optimizer import phase_entries
 from apeopt.optimizer.candidates.entries import EntryMaker
 from apeopt.optimizer.candidates.entry import Entry
 from apeopt.optimizer.candidates.pool import NO_INSTRUCTION, Candidate, CandidatePool
 from apeopt.optimizer.candidates.tables import leaderboard, ranked_candidates
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.cost import CostMeter
-from apeopt.optimizer.demos.bootstrap import bootstrap_ids, bootstrap_traces, bootstrapped_format, wants_bootstrap
-from apeopt.optimizer.demos.credit import DemoValue, Observation, estimate_values
-from apeopt.optimizer.demos.ladder import ladder, max_demos
-from apeopt.optimizer.demos.search import demo_base, demo_candidates, demo_credits, observation
+from apeopt.optimizer.demos.credit import DemoValue
+from apeopt.optimizer.demos.ladder import max_demos
+from apeopt.optimizer.demos.search import demo_credits
 from apeopt.optimizer.partial import keep_best_on_dev
 from apeopt.optimizer.progress import View
 from apeopt.optimizer.proposers.base import ScoredCandidate
-from apeopt.optimizer.proposers.context import proposal_context
-from apeopt.optimizer.proposers.registry import PROPOSERS
-from apeopt.optimizer.scheduling.budget import Budget, closing_reserve, phase_cap, proposer_limit
+from apeopt.optimizer.scheduling.budget import Budget, closing_reserve, phase_cap
 from apeopt.optimizer.scheduling.halving import RUNG_DOES_NOT_FIT, SuccessiveHalving
 from apeopt.optimizer.scheduling.phases import round_phases
-from apeopt.optimizer.scheduling.pruner import halving_examples, rung_sizes
+from apeopt.optimizer.scheduling.pruner import rung_sizes
 from apeopt.optimizer.scheduling.study import open_study
 from apeopt.optimizer.selection.finishing import leaders
 from apeopt.optimizer.selection.incumbency import Incumbency
 from apeopt.optimizer.proposers.induction_step import Induction
 from apeopt.records.search import DemoCredit
-from apeopt.runs.files import DEMO_VALUES, GUARD, PRESCREEN, PROPOSER_CALLS
+from apeopt.runs.files import GUARD
 from apeopt.runs.store import RunStore
 from apeopt.runs.studies import study_name
 from apeopt.scorers import Scorer, get_scorer
@@ -126,7 +125,7 @@ class Optimizer:
             resume,
         )  # the name: unique per run, stored in its folder
         self.make = EntryMaker(self.study, space, self.train, self.task.max_tokens)
-        self.induction = Induction(config, self.task, self.dev, backend, self._calls_left)
+        self.induction = Induction(config, self.task, self.dev, backend, self.calls_left)
         if self.scorer.needs_logprob and config.guard and not get_scorer(task.scorer).needs_logprob:
             self.incumbency.guard = self.induction.guard(get_scorer(task.scorer), self.budget.calls_left)
         self.costs = CostMeter(backend, [x.input for x in self.dev], config.max_prompt_tokens)
@@ -137,11 +136,11 @@ class Optimizer:
             self.scorer,
             task.labels,
             self.sizes,
-            should_stop=self._should_stop,
+            should_stop=self.should_stop,
             record=self._record,
             on_rung=self._on_rung,
             replay=self.replay,
-            calls_left=self._calls_left,
+            calls_left=self.calls_left,
         )
 
     # ----- the loop --------------------------------------------------------------------
@@ -169,16 +168,16 @@ class Optimizer:
             self.view.update(round=rnd)
             before = self.incumbent
             for phase in round_phases(rnd):
-                if self._should_stop():
+                if self.should_stop():
                     break
                 self._phase(phase.name, rnd, functools.partial(phase.entries, self))
-            if self.stop_reason or self._should_stop():
+            if self.stop_reason or self.should_stop():
                 break
             stale = 0 if self.incumbent is not before else stale + 1
             if rnd > 0 and stale >= max(1, self.config.patience):
                 break
-        if self.stop_reason is None and self._should_stop():
-            self.stop_reason = self._should_stop()
+        if self.stop_reason is None and self.should_stop():
+            self.stop_reason = self.should_stop()
         self._close()
 
     @property
@@ -186,6 +185,12 @@ class Optimizer:
         return self.incumbency.current
 
     # ----- phases ----------------------------------------------------------------------
+    # What each phase offers to score (the phases of :mod:`.scheduling.phases` call these): :mod:`.phase_entries`.
+    incumbent_entries = phase_entries.incumbent_entries
+    demo_entries = phase_entries.demo_entries
+    format_entries = phase_entries.format_entries
+    instruction_entries = phase_entries.instruction_entries
+
     def _phase(self, name: str, rnd: int, make: Callable[[int], list[Entry]]) -> None:
         """Make a phase's entries, score them by successive halving, finish the leaders on all of dev
         and apply the selection rule; under a call budget the phase gets a share of what is left."""
@@ -212,124 +217,13 @@ class Optimizer:
         finally:
             self._cap = None
 
-    def _calls_left(self) -> int | None:
+    def calls_left(self) -> int | None:
         """Calls the current phase may still spend (the run's budget, and the phase's share of it)."""
         left = self.budget.calls_left()
         if self._cap is None:
             return left
         phase_left = max(0, self._cap - self.budget.spent_calls())
         return phase_left if left is None else min(left, phase_left)
-
-    def _fit_count(self, entries: list[Entry]) -> list[Entry]:
-        """The first entries that the phase's calls can take through successive halving (at least one):
-        n entries cost about ``halving_examples(n)`` examples at the first entry's calls per example.
-        Entries over ``--max-prompt-tokens`` are dropped first, unscored (:mod:`cost`)."""
-        entries = self.costs.within_limit(
-            entries, self.study, required=bool(entries) and entries[0].phase == "incumbents"
-        )
-        left = self._calls_left()
-        if left is None or not entries:
-            return entries
-        per = max(1, self.halving.cost(entries[0].prompt, self.dev[:1]))
-        keep = 1
-        while keep < len(entries) and per * halving_examples(keep + 1, self.sizes, self.config.eta) <= left:
-            keep += 1
-        for e in entries[keep:]:
-            self.make.discard(e)
-        return entries[:keep]
-
-    def incumbent_entries(self, rnd: int) -> list[Entry]:
-        """The incumbent ladder's rows (or the space's start format alone), as many as the phase's calls take."""
-        start = self.space.defaults()
-        if self.space.incumbents == "ladder" and self.space.searches_demos:
-            rows = ladder(start, self.train, self.task.instruction, self.config.split_seed)
-        else:
-            rows = [("start format", start)]
-        assert self.human is not None
-        return self._fit_count([self.make.entry(self.human, fmt, "incumbents", rnd, label=name) for name, fmt in rows])
-
-    def demo_entries(self, rnd: int) -> list[Entry]:
-        """New demo sets around the incumbent's (bootstrapped CoT demos first), as many as fit."""
-        inc = demo_base(self.incumbent, self.completed(), self.incumbency.key)
-        if inc is None or not self.space.demo_trials:
-            return []
-        self.demo_values = estimate_values(self._observations())
-        self.store.write_json(DEMO_VALUES, [c.to_dict() for c in self.demo_credits(k=len(self.demo_values))])
-        made = demo_candidates(
-            inc.fmt,
-            self.demo_values,
-            len(self.train),
-            self.space.demo_trials,
-            seed=self.config.seed * 1000 + rnd,
-            cap=self.demo_cap,
-        )
-        made = self._bootstrapped(inc, rnd) + made
-        return self._fit_count(
-            [self.make.entry(inc.candidate, fmt, "demos", rnd, label=origin) for origin, fmt in made]
-        )
-
-    def _bootstrapped(self, inc: Entry, rnd: int) -> list[tuple[str, Any]]:
-        """For a CoT incumbent with demos: a demo set of the model's own correct reasoning on train."""
-        if not wants_bootstrap(inc.fmt, self.scorer.needs_logprob):
-            return []
-        left = self._calls_left()
-        ids = bootstrap_ids(inc.fmt, len(self.train), left, seed=self.config.seed * 1000 + rnd)
-        self.view.update(phase=f"bootstrapping CoT demos on {len(ids)} train examples")
-        traces = bootstrap_traces(inc.prompt, self.train, ids, self.backend, self.scorer, self.task.labels)
-        self.make.traces.update(traces)
-        return [("bootstrapped", fmt) for fmt in [bootstrapped_format(inc.fmt, traces)] if fmt is not None]
-
-    def format_entries(self, rnd: int) -> list[Entry]:
-        """The sampler's format trials with the incumbent's instruction, as many as fit."""
-        inc = self.incumbent
-        dims = self.space.format_dims
-        if inc is None or not dims or not self.space.format_trials:
-            return []
-        out = []
-        for _ in range(self.space.format_trials):
-            trial = self.study.ask()
-            fmt = dataclasses.replace(inc.fmt, **{p.name: p.suggest(trial) for p in dims})
-            out.append(self.make.entry(inc.candidate, fmt, "format", rnd, trial=trial))
-        return self._fit_count(out)
-
-    def instruction_entries(self, rnd: int) -> list[Entry]:
-        """New instructions from the round's proposers, in the incumbent's format, as many as fit."""
-        inc = self.incumbent
-        if inc is None:
-            return []
-        new = self._propose(rnd)
-        if self.config.prescreen_items and not self._should_stop():
-            self.view.update(phase=f"pre-screening {len(new)} instructions by likelihood")
-            new = self.induction.prescreen(
-                new, [self.make.prompt(c.text, inc.fmt) for c in new], rnd, self.halving.cost
-            )
-            self.store.write_json(PRESCREEN, self.induction.screens)
-        return self._fit_count([self.make.entry(c, inc.fmt, "instruction", rnd) for c in new])
-
-    def _propose(self, rnd: int) -> list[Candidate]:
-        new: list[Candidate] = []
-        names = self.induction.proposers(rnd)
-        ctx = proposal_context(self.entries, self.train, self.dev, self.config, rnd, self.scorer.needs_logprob, names)
-        ctx.extra.update(self.induction.extra())
-        for name in names:
-            if self._should_stop():
-                break
-            self.view.update(phase=f"proposing ({name})")
-            proposer = PROPOSERS.get(name)()
-            before = self.proposer_backend.usage.calls
-            left = self._calls_left()
-            for p in proposer.propose(
-                self.proposer_backend, self.induction.context_for(name, ctx), limit=proposer_limit(left)
-            ):
-                cand = self.pool.add(p.text, p.origin, rnd, p.parent)
-                if cand:
-                    new.append(cand)
-            spent = self.proposer_backend.usage.calls - before
-            self.proposer_calls[name] = self.proposer_calls.get(name, 0) + spent
-            self.view.update(calls_proposing=spent)
-        self.store.write_candidates(self.pool.rows())
-        self.store.write_json(PROPOSER_CALLS, self.proposer_calls)
-        return new
 
     # ----- selection -------------------------------------------------------------------
     def _finish_leaders(self, entries: list[Entry], near: bool = False) -> list[Entry]:
@@ -364,7 +258,7 @@ class Optimizer:
         )
 
     def _finish(self, leaders: list[Entry]) -> list[Entry]:
-        if not leaders or self._should_stop():
+        if not leaders or self.should_stop():
             return []
         conts = [self.make.continuation(e) for e in leaders]
         self.entries.extend(conts)
@@ -386,13 +280,6 @@ class Optimizer:
         """The ``k`` most and ``k`` least valuable train demos by the last estimate."""
         return demo_credits(self.demo_values, self.train, k)
 
-    def _observations(self) -> list[Observation]:
-        return [
-            observation(e.fmt, e.candidate.text, e.scores, len(self.train))
-            for e in self.entries
-            if e.scores and e.fmt.demo_source in ("random", "chosen") and e.fmt.demos > 0
-        ]
-
     def _show_best(self) -> None:
         best = self.best()
         if best is not None:
@@ -411,7 +298,7 @@ class Optimizer:
         """A halving stopped for want of calls ends the run only if the run's budget ran out, not
         just the phase's share of it (the next phase then gets its own share)."""
         left = self.budget.calls_left()
-        if reason == RUNG_DOES_NOT_FIT and left is not None and left > (self._calls_left() or 0):
+        if reason == RUNG_DOES_NOT_FIT and left is not None and left > (self.calls_left() or 0):
             return
         self.stop_reason = self.stop_reason or reason
 
@@ -436,7 +323,7 @@ class Optimizer:
     def _on_rung(self, size: int, active: int) -> None:
         self.view.update(left=active, rung=size)
 
-    def _should_stop(self) -> str | None:
+    def should_stop(self) -> str | None:
         if self._interrupted:
             return "interrupted (Ctrl-C)"
         return self.budget.exhausted()
