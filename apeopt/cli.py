@@ -73,8 +73,7 @@ def _usage_error(exc: Exception) -> None:
     if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
         raise exc
     ctx = getattr(exc, "ctx", None)
-    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-        typer.echo(ctx.get_help())
+    if type(exc).__name__ == "NoArgsIsHelpError":  # Typer has printed the help already
         sys.exit(0)
     where = f"{ctx.command_path}: " if ctx is not None else ""
     typer.echo(f"error: {where}{' '.join(str(exc.format_message()).split())}", err=True)

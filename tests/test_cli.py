@@ -27,6 +27,11 @@ def test_help_is_fast_and_lists_commands(monkeypatch, capsys):
     assert code == 0 and "optimize" in out and "eval" in out and "export" in out
 
 
+def test_bare_command_prints_the_help_once(monkeypatch, capsys):
+    code, out, err = run_cli(monkeypatch, capsys)
+    assert code == 0 and (out + err).count("Usage:") == 1 and "optimize" in out + err
+
+
 def test_help_does_not_import_torch():
     import subprocess
 
