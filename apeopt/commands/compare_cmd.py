@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from apeopt.commands.options import device_option
+
 from apeopt.commands.output import echo_json
 from apeopt.models.spec import DEFAULT_SPEC
 
@@ -57,7 +59,7 @@ def compare_cmd(
         None, "--run-dir", help="Run folder (default runs/<run_id>); its parent must exist."
     ),
     make_parents: bool = typer.Option(False, "--make-parents", help="Create the missing parent folders of --run-dir."),
-    device: str = typer.Option("auto", "--device"),
+    device: str = device_option(),
     no_cache: bool = typer.Option(False, "--no-cache"),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison rows as JSON."),
 ) -> None:

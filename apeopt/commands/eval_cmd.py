@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from apeopt.commands.options import device_option, dtype_option
+
 from apeopt.commands.output import echo_json
 
 
@@ -23,12 +25,8 @@ def eval_cmd(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="smollm2-135m | hf:<dir or id> | gguf:<file>"),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Score only the first N items."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Split/demo seed (default 0, or the prompt file's)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
-    dtype: str = typer.Option(
-        "auto",
-        "--dtype",
-        help="auto | float32 | bfloat16 | float16 (auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32)",
-    ),
+    device: str = device_option(),
+    dtype: str = dtype_option(),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the LM cache."),
     show: int = typer.Option(5, "--show", min=0, help="Examples to print."),
     as_json: bool = typer.Option(False, "--json", help="Print {score, n, ci, split, task, model} as JSON."),

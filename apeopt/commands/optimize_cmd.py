@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 import typer
 
+from apeopt.commands.options import device_option, dtype_option
+
 from apeopt.commands.output import echo_json
 from apeopt.errors import UserError
 from apeopt.models.spec import DEFAULT_SPEC
@@ -70,12 +72,8 @@ def optimize_cmd(
     storage: Optional[str] = typer.Option(
         None, "--storage", help="Optuna storage URL (default: SQLite in the run folder)."
     ),
-    device: str = typer.Option("auto", "--device"),
-    dtype: str = typer.Option(
-        "auto",
-        "--dtype",
-        help="auto | float32 | bfloat16 | float16 (auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32)",
-    ),
+    device: str = device_option(),
+    dtype: str = dtype_option(),
     no_cache: bool = typer.Option(False, "--no-cache"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned LM calls and tokens, spend none."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json instead of the report."),

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from apeopt.commands.options import device_option, dtype_option
+
 from apeopt.models.spec import DEFAULT_SPEC
 
 
@@ -16,12 +18,8 @@ def serve_cmd(
     port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: loopback only)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name clients send (default: the spec)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:N]"),
-    dtype: str = typer.Option(
-        "auto",
-        "--dtype",
-        help="auto | float32 | bfloat16 | float16 (auto: bf16 on CUDA and on CPUs with bf16 instructions, else fp32)",
-    ),
+    device: str = device_option(),
+    dtype: str = dtype_option(),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most requests merged into one model call."),
     wait_ms: float = typer.Option(5.0, "--batch-wait-ms", min=0.0, help="How long to wait for more requests to batch."),
     key_env: Optional[str] = typer.Option(
