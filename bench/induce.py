@@ -87,7 +87,7 @@ def space_for(name: str) -> Any:
     return instruction_space("completion") if name == "instruction" else load_space(name)
 
 
-def search(task: Any, name: str, args: argparse.Namespace, space: Any, backend: Any, proposer: Any, runs: Path,
+def search(task: Any, name: str, method: str, args: argparse.Namespace, space: Any, backend: Any, proposer: Any, runs: Path,
            overrides: dict[str, Any]) -> tuple[Any, Any]:
     """One apeopt search on train/dev (final=False: nothing read from test); (summary, store)."""
     from apeopt.optimizer.config import OptimizeConfig
@@ -101,7 +101,7 @@ def search(task: Any, name: str, args: argparse.Namespace, space: Any, backend: 
                               use_cache=not args.no_cache, prescreen_items=args.prescreen)
     kw.update(overrides)
     config = OptimizeConfig(**kw)
-    store = RunStore.create(None, runs, new_run_id(name, space.name, args.seed))
+    store = RunStore.create(None, runs, new_run_id(f"{name}-{method}", space.name, args.seed))
     return optimize(config, task, space, backend, proposer, store, View(), final=False), store
 
 
@@ -164,7 +164,7 @@ def run_task(name: str, args: argparse.Namespace, space: Any, base: Any, base_pr
         backend = stacked(base, use_cache=False, metered=True)
         proposer = backend if base_proposer is None else stacked(base_proposer, use_cache=False, metered=True)
         started = time.perf_counter()
-        summary, store = search(t, name, args, space, backend, proposer, runs, overrides)
+        summary, store = search(t, name, method, args, space, backend, proposer, runs, overrides)
         winner = summary.winner.prompt
         (won,) = score([winner], backend)
         calls = backend.usage.calls + (proposer.usage.calls if proposer is not backend else 0)
