@@ -95,14 +95,34 @@ def _ci(m: dict[str, Any] | None) -> str:
     return f"{m['score']:.3f} [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}] n={m['n']}"
 
 
+def summary(data: dict[str, Any]) -> list[str]:
+    """Per label: tasks, mean and max wall time, runs over the target, mean test of the winner, the
+    human instruction and 5-shot (each over the label's tasks)."""
+    def mean(xs: list[float]) -> str:
+        return f"{sum(xs) / len(xs):.3f}" if xs else "-"
+
+    out = ["", "| version | tasks | mean wall s | max wall s | over target | mean winner test | mean human test | mean 5-shot test |",
+           "|---|---|---|---|---|---|---|---|"]
+    for label, rows in data["rows"].items():
+        walls = [r["wall_s"] for r in rows]
+        test = [r["winner"]["test"]["score"] for r in rows if r["winner"].get("test")]
+        human = [r["human_test"]["score"] for r in rows if r.get("human_test")]
+        shot = [r["few_shot_test"]["score"] for r in rows if r.get("few_shot_test")]
+        out.append(f"| {label} | {len(rows)} | {sum(walls) / len(walls):.0f} | {max(walls):.0f} | "
+                   f"{sum(w > TARGET_S for w in walls)} | {mean(test)} | {mean(human)} | {mean(shot)} |")
+    return out
+
+
 def markdown(data: dict[str, Any]) -> str:
     out = ["# Default `apeopt optimize`: wall time and quality, before and after", "",
            f"Target: under {TARGET_S / 60:.0f} minutes on a 2-core CPU with the embedded model (`smollm2-135m`), result quality unchanged.",
            "Every run: `apeopt optimize --task T` with all defaults, an empty LM cache (converted model weights reused), one run at a time.", ""]
     for label, meta in data["labels"].items():
-        out.append(f"- **{label}**: apeopt `{meta['rev']}`; `{meta['command']}`; {meta['date']}; {meta['machine']}")
+        commands = "; ".join(f"`{c}`" for c in meta.get("commands", [meta["command"]]))
+        out.append(f"- **{label}**: apeopt `{meta['rev']}`; {commands}; {meta['date']}; {meta['machine']}")
     if data.get("notes"):
         out += ["", data["notes"].strip()]
+    out += summary(data)
     out += ["", "| task | version | wall s | stop reason | LM calls (computed) | trials | winner test (95% CI) | winner test_shift | human test | 5-shot test | load (1-min, start-end) |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     tasks = sorted({r["task"] for rows in data["rows"].values() for r in rows})
@@ -137,8 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.render:
         runs = args.runs or Path(tempfile.mkdtemp(prefix="apeopt-optime-"))
         src = args.src.resolve()
+        before = data["labels"].get(args.label, {})
+        command = "python bench/optimize_time.py " + shlex.join(sys.argv[1:] if argv is None else argv)
         data["labels"][args.label] = {
-            "rev": git_rev(src), "naive_scoring": args.naive_scoring, "command": "python bench/optimize_time.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+            "commands": [*before.get("commands", [before["command"]] if before else []), command],
+            "rev": git_rev(src), "naive_scoring": args.naive_scoring, "command": command,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
         }
