@@ -233,29 +233,38 @@ class Optimizer:
         return self._finish(leaders(entries, ref, len(self.dev), near))
 
     def _close(self) -> None:
-        """The closing step of a run its budget stopped: the budget's reserve is released and spent on
-        the best entries cut while ahead of the incumbent; they challenge it like any other."""
+        """The closing step: the budget's reserve is released and spent on the best entries cut while
+        ahead of the incumbent (by the budget, or by a phase's share of it when the rounds finished
+        with calls left); they challenge it like any other."""
         self.budget.reserve = 0.0
-        if self.incumbent is None or self._interrupted or not self.stop_reason:
+        if self.incumbent is None or self._interrupted:
             return
         conts = self._finish(leaders(self.entries, self.incumbent, len(self.dev)))
+        if not self.stop_reason:  # the rounds finished: say so only when it finished someone
+            if conts:
+                self._challenge_finished(conts)
+                self.stop_reason = f"rounds finished; the closing step finished {len(conts)} leader(s) on all of dev"
+            return
         if conts:
-            phase_of = {(e.phase, e.round) for e in conts}
-            self.incumbency.challenge(
-                conts,
-                tried=sum(
-                    1
-                    for e in self.entries
-                    if (e.phase, e.round) in phase_of and e.trial.user_attrs.get("continues") is None
-                ),
-            )
-            self._show_best()
+            self._challenge_finished(conts)
         self.stop_reason = self.budget.exhausted() or self.stop_reason
         self.stop_reason += (
             f"; the closing step finished {len(conts)} leader(s) on all of dev"
             if conts
             else "; no candidate cut by it was ahead of the incumbent"
         )
+
+    def _challenge_finished(self, conts: list[Entry]) -> None:
+        phase_of = {(e.phase, e.round) for e in conts}
+        self.incumbency.challenge(
+            conts,
+            tried=sum(
+                1
+                for e in self.entries
+                if (e.phase, e.round) in phase_of and e.trial.user_attrs.get("continues") is None
+            ),
+        )
+        self._show_best()
 
     def _finish(self, leaders: list[Entry]) -> list[Entry]:
         if not leaders or self.should_stop():

@@ -5,7 +5,8 @@ last rung. Two places give such entries their remaining items:
 
 - after each phase, the best ``FINISH_TOP`` entries that halving pruned while ahead of the
   incumbent on the items they share (for the ladder, also those not credibly behind it);
-- the closing step, when the budget stopped the search: with the budget's reserve
+- the closing step, when the budget stopped the search or the rounds finished with calls left (a
+  phase's share of the budget cut an entry short): with the budget's reserve and what is left
   (:mod:`apeopt.optimizer.scheduling.budget`: a share of each limit, held back from the search once there is an incumbent), the
   best ``FINISH_TOP`` entries that were cut while ahead of the incumbent. So a run cut by its
   budget does not throw away a candidate far ahead on 30 of 37 items for want of the last 7.

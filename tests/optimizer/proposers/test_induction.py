@@ -179,3 +179,12 @@ def test_texts_that_copy_a_demo_are_not_instructions():
     assert quotes_demo("Write the output for the input 32 64.", shown)
     assert not quotes_demo('Answer "negative" or "positive".', shown)  # a label it names
     assert not quotes_demo("Write the plural form of the given noun.", shown)
+
+
+def test_rounds_that_finish_with_calls_left_finish_the_leaders_a_phase_share_cut(tmp_path):
+    # 400 calls, one round: the wording phase's share cuts the planted instruction after its first rung;
+    # the closing step spends the calls left on it, and it wins on all of dev.
+    summary, _, _ = run_toy(tmp_path / "r", space="instruction", task=bare_toy(), budget_calls=400, rounds=1,
+                            prescreen_items=3, prescreen_keep=4)
+    assert summary.stop_reason.startswith("rounds finished; the closing step finished")
+    assert "plural" in summary.winner.prompt.instruction.lower()
