@@ -115,7 +115,7 @@ def summary(data: dict[str, Any]) -> list[str]:
 
 def markdown(data: dict[str, Any]) -> str:
     out = ["# Default `apeopt optimize`: wall time and quality, before and after", "",
-           f"Target: under {TARGET_S / 60:.0f} minutes on a 2-core CPU with the embedded model (`smollm2-135m`), result quality unchanged.",
+           f"Target: under {TARGET_S / 60:.0f} minutes on a 2-core CPU, on the embedded model (`smollm2-135m`) unless a version names another, result quality unchanged.",
            "Every run: `apeopt optimize --task T` with all defaults, an empty LM cache (converted model weights reused), one run at a time.", ""]
     for label, meta in data["labels"].items():
         commands = "; ".join(f"`{c}`" for c in meta.get("commands", [meta["command"]]))
