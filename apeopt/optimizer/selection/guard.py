@@ -9,7 +9,8 @@ asks this guard before a credible challenger replaces the incumbent: both prompt
 the task's scorer judges them, and a challenger is refused when the paired bootstrap says the
 incumbent is credibly better (one-sided, 95%) or when its generated dev mean is below the
 incumbent's at all (the likelihood gain was credible; a generation loss, even within noise, is not
-taken with it); of those left, the best generated dev mean wins. Its calls go through the task backend (the budget
+taken with it); of those left, the best generated dev mean wins. When the calls left cannot pay for
+all of dev, the best challenger is checked on as many dev items as they pay for (at least ``MIN_ITEMS``). Its calls go through the task backend (the budget
 counts them); each prompt is generated once per run. Every check is recorded (:meth:`rows`).
 """
 
@@ -19,6 +20,10 @@ from typing import Any, Callable, Sequence
 
 from apeopt.optimizer.selection.rule import paired_gain
 from apeopt.tasks.task import Example
+
+
+# The fewest dev items a check may use when the calls left cannot pay for all of dev (the first rung's size).
+MIN_ITEMS = 10
 
 
 class GenerationGuard:
@@ -40,18 +45,21 @@ class GenerationGuard:
         self._scores: dict[str, tuple[float, ...]] = {}
         self.checks: list[dict[str, Any]] = []
 
-    def _generated(self, prompts: Sequence[Any]) -> list[tuple[float, ...]]:
+    def _generated(self, prompts: Sequence[Any], n: int) -> list[tuple[float, ...]]:
+        """Each prompt's scores on the first ``n`` dev items (generated once per prompt and length)."""
         from apeopt.evaluation import evaluate_many
 
-        todo = [p for p in prompts if self._key(p) not in self._scores]
+        todo = {self._key(p): p for p in prompts if len(self._scores.get(self._key(p), ())) < n}
         if todo:
-            for p, r in zip(todo, evaluate_many([(p, self.dev) for p in todo], self.backend, self.scorer, self.labels)):
-                self._scores[self._key(p)] = tuple(r.scores)
-        return [self._scores[self._key(p)] for p in prompts]
+            items = self.dev[:n]
+            results = evaluate_many([(p, items) for p in todo.values()], self.backend, self.scorer, self.labels)
+            for k, r in zip(todo, results):
+                self._scores[k] = tuple(r.scores)
+        return [self._scores[self._key(p)][:n] for p in prompts]
 
-    def _cost(self, entries: Sequence[Any]) -> int:
-        """Calls the generation of ``entries``' prompts costs (those generated before are free)."""
-        return len(self.dev) * len({self._key(e.prompt) for e in entries if self._key(e.prompt) not in self._scores})
+    def _cost(self, entries: Sequence[Any], n: int) -> int:
+        """Calls generating ``entries``' prompts on the first ``n`` dev items costs (what is held is free)."""
+        return n * len({self._key(e.prompt) for e in entries if len(self._scores.get(self._key(e.prompt), ())) < n})
 
     @staticmethod
     def _key(prompt: Any) -> str:
@@ -61,11 +69,16 @@ class GenerationGuard:
         """Of entries ``challengers`` (credible by the search's own score, best first), the one with the
         best generated dev score among those neither credibly worse than entry ``incumbent`` by
         generation nor below its generated mean (ties: the earlier); None when there is none, or when
-        the calls left cannot pay for checking even the first (otherwise as many as they pay for)."""
+        the calls left cannot pay for checking the first on ``MIN_ITEMS`` dev items (otherwise as many
+        challengers as they pay for on all of dev, or the first on as many items as they pay for)."""
         left = self.calls_left()
+        n = len(self.dev)
         fit = list(challengers)  # the best ones the calls left can pay for (the incumbent's generation included)
-        while fit and left is not None and self._cost([*fit, incumbent]) > left:
+        while fit and left is not None and self._cost([*fit, incumbent], n) > left:
             fit.pop()
+        if not fit and challengers and left is not None:  # the best one, on as many dev items as the calls pay for
+            n = max((m for m in range(MIN_ITEMS, n) if self._cost([challengers[0], incumbent], m) <= left), default=0)
+            fit = [challengers[0]] if n else []
         if not fit:
             for c in challengers:
                 self.checks.append(
@@ -79,7 +92,7 @@ class GenerationGuard:
                 )
             return None
         challengers = fit
-        *scores, inc = self._generated([c.prompt for c in challengers] + [incumbent.prompt])
+        *scores, inc = self._generated([c.prompt for c in challengers] + [incumbent.prompt], n)
         inc_mean = sum(inc) / max(1, len(inc))
         best, best_mean = None, -1.0
         for c, ch in zip(challengers, scores):

@@ -13,8 +13,8 @@ from apeopt.tasks.task import Example
 DEV = [Example(f"cat{i}", (f"cat{i}s",)) for i in range(10)]
 
 
-def guard(calls_left: int | None) -> GenerationGuard:
-    return GenerationGuard(DEV, FakeBackend(lambda x: x + "s"), get_scorer("exact_match"), None, lambda: calls_left)
+def guard(calls_left: int | None, dev: list[Example] = DEV) -> GenerationGuard:
+    return GenerationGuard(dev, FakeBackend(lambda x: x + "s"), get_scorer("exact_match"), None, lambda: calls_left)
 
 
 def test_the_guard_takes_the_best_generated_challenger_and_refuses_one_below_the_incumbent():
@@ -38,3 +38,12 @@ def test_the_guard_checks_the_challengers_the_calls_left_pay_for_and_refuses_whe
     g = guard(2 * len(DEV) - 1)
     assert g.choose([plural, other], inc) is None
     assert all(r["reason"] == "no calls left for the generation check" for r in g.rows()) and len(g.rows()) == 2
+
+
+def test_short_of_calls_for_all_of_dev_the_guard_checks_the_best_challenger_on_fewer_items():
+    dev = [Example(f"dog{i}", (f"dog{i}s",)) for i in range(30)]
+    plural, inc = make_entries([("Write the plural form of the word.", [0.9], "complete"),
+                                ("Repeat the word.", [0.1], "complete")])
+    g = guard(45, dev)  # all of dev for both prompts would cost 60
+    assert g.choose([plural], inc) is plural
+    assert g.rows()[0]["n"] == 22 and g.rows()[0]["allowed"]
