@@ -72,6 +72,16 @@ def instruction_space(template: str) -> Any:
     return parse_space(raw, where=f"instruction space (template {template})")
 
 
+def builtin_tasks(names: list[str] | None) -> list[str]:
+    """``names`` (default: every built-in task), each checked to be a built-in task."""
+    from apeopt.tasks import builtin_task_names
+
+    unknown = [t for t in names or () if t not in builtin_task_names()]
+    if unknown:
+        raise SystemExit(f"error: unknown built-in task(s): {', '.join(unknown)}")
+    return list(names or builtin_task_names())
+
+
 def fmt(score: dict[str, Any]) -> str:
     lo, hi = score["ci"]
     return f"{score['score']:.2f} [{lo:.2f}, {hi:.2f}]"
@@ -130,13 +140,9 @@ def run_task(name: str, args: argparse.Namespace, space: Any, base: Any, base_pr
 
 def main(argv: list[str] | None = None) -> None:
     from apeopt.models.stack import open_backend
-    from apeopt.tasks import builtin_task_names
 
     args = parse_args(argv)
-    tasks = args.tasks or builtin_task_names()
-    unknown = [t for t in tasks if t not in builtin_task_names()]
-    if unknown:
-        raise SystemExit(f"error: unknown built-in task(s): {', '.join(unknown)}")
+    tasks = builtin_tasks(args.tasks)
     space = instruction_space(args.template)
     runs = args.runs or Path("runs") / f"bench-ape-{time.strftime('%Y%m%d-%H%M%S')}"
     meta: dict[str, Any] = {

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ape_zero_shot import MODEL, fmt, instruction_space  # noqa: E402  (bench/ is no package)
+from ape_zero_shot import MODEL, builtin_tasks, fmt, instruction_space  # noqa: E402  (bench/ is no package)
 
 METHODS = ("none", "human", "induced", "with_human")
 # Both searches propose with induce and constraint clauses (variants below switch levers off).
@@ -192,13 +192,9 @@ def key(r: dict[str, Any]) -> tuple[str, str, str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     from apeopt.models.stack import open_backend
-    from apeopt.tasks import builtin_task_names
 
     args = parse_args(argv)
-    tasks = args.tasks or builtin_task_names()
-    unknown = [t for t in tasks if t not in builtin_task_names()]
-    if unknown:
-        raise SystemExit(f"error: unknown built-in task(s): {', '.join(unknown)}")
+    tasks = builtin_tasks(args.tasks)
     space = space_for(args.space)
     runs = args.runs or Path("runs") / f"bench-induce-{time.strftime('%Y%m%d-%H%M%S')}"
     command = "python " + shlex.join(["bench/induce.py", *(sys.argv[1:] if argv is None else argv)])
