@@ -38,6 +38,7 @@ import apeopt  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from optimize_time import ROOT, git_rev  # noqa: E402
 from throughput import candidates  # noqa: E402
 
 from apeopt.evaluation import evaluate_many  # noqa: E402
@@ -217,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "load_start": [round(x, 2) for x in os.getloadavg()], "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "apeopt_rev": git_rev(ROOT),
         "gpu": "not run: this session had no GPU", "target_utilisation": TARGET, "runs": [],
     }
     texts: dict[str, Any] = {}
@@ -248,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row in rows:  # against the mean of the two bound measurements
             row["utilisation"] = round(row["gflops"] / bound, 3)
             row["utilisation_incl_padding"] = round(row["gflops_incl_padding"] / bound, 3)
-        result["runs"].append({"dtype": dtype, "identity": backend.identity, "dims": dims, "batch_size": backend.batch_size,
+        result["runs"].append({"dtype": dtype, "identity": backend.identity, "dims": dims,
+                               "attention": backend.model.config._attn_implementation, "batch_size": backend.batch_size,
                                "prefix_reuse": backend.prefix_reuse, "matmul_before": before, "matmul_after": after,
                                "matmul_gflops": round(bound, 1), "rows": rows})
         counter.close()
@@ -282,7 +285,7 @@ def agreement(texts: dict[Any, dict[str, Any]]) -> list[dict[str, Any]]:
 def markdown(r: dict[str, Any]) -> str:
     lines = [
         "# Scoring against the matmul bound", "", f"`{r['command']}`", "",
-        f"Model `{r['model']}` on {r['cpu']} ({r['cpus']} CPUs, {r['torch_threads']} torch threads, "
+        f"apeopt `{r.get('apeopt_rev', 'unknown')}`. Model `{r['model']}` on {r['cpu']} ({r['cpus']} CPUs, {r['torch_threads']} torch threads, "
         f"OMP_WAIT_POLICY={r['omp_wait_policy']}), torch {r['versions']['torch']}, started {r['started']}, "
         f"load at start {r['load_start']}. GPU: {r['gpu']}.", "",
         f"CPU flags: {' '.join(r['cpu_flags'])}. bf16 units: {', '.join(r['cpu_bf16']) or 'none'}.", "",
@@ -301,7 +304,9 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{row['examples_per_s']} | {row['tokens_per_s']} | {row['prefill_tokens']:,} / {row['decode_tokens']:,} | "
                 f"{row['padding_waste']:.0%} | {row['gflops']} | {run['matmul_gflops']} | **{row['utilisation']:.0%}** | "
                 f"{row['utilisation_incl_padding']:.0%} | {', '.join(map(str, row['load_1min']))} |")
-    lines += ["", "Matmul bound per dtype (`linear`, best repeat): " + "; ".join(
+    lines += ["", "Attention: " + ", ".join(f"{run['dtype']} `{run.get('attention', 'sdpa')}`" for run in r["runs"])
+              + " (`apeopt_sdpa`: grouped-query attention folded, no key/value copies; `sdpa`: transformers' own).", ""]
+    lines += ["Matmul bound per dtype (`linear`, best repeat): " + "; ".join(
         f"{run['dtype']} {run['matmul_before']['shape']}: {run['matmul_before']['gflops']} before, "
         f"{run['matmul_after']['gflops']} after" for run in r["runs"]) + ".", ""]
     if r.get("agreement"):

