@@ -29,7 +29,9 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -38,7 +40,7 @@ import apeopt  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from optimize_time import ROOT, git_rev  # noqa: E402
+from optimize_time import git_rev  # noqa: E402
 from throughput import candidates  # noqa: E402
 
 from apeopt.evaluation import evaluate_many  # noqa: E402
@@ -196,6 +198,53 @@ def dump_scores(path: Path, task: Any, dtype: str, outputs: list[list[float]]) -
     path.write_text(json.dumps(old))
 
 
+def measure_dtype(args: argparse.Namespace, dtype: str, dump_ids: bool) -> tuple[dict[str, Any], list[Any]]:
+    """The bound before and after, and every (task, mode) row, for one dtype; with each row's outputs."""
+    outputs: list[Any] = []
+    backend = load_backend(args.model, device="cpu", dtype=dtype)
+    assert isinstance(backend, HFBackend)
+    if args.batch_size:
+        backend.batch_size = args.batch_size
+    dims = model_dims(backend.model)
+    counter = Counter(backend)
+    before = matmul_bound(dims["hidden"], dims["intermediate"], getattr(torch, dtype), args.gemm_rows)
+    rows = []
+    for name in args.tasks.split(","):
+        task = load_task(name)
+        jobs = [(p, task.split("dev")[: args.examples]) for p in candidates(task, args.candidates, args.demos)]
+        if args.dump_items and dump_ids:
+            dump_items(backend, jobs, Path(args.dump_items), task)
+        evaluate_many(jobs[:1], backend, get_scorer("likelihood"), task.labels)  # warm-up
+        for mode in args.modes.split(","):
+            row = run_mode(mode, backend, jobs, task, counter, dims, before["gflops"], args.repeats)
+            outputs.append((name, mode, row.pop("outputs")))
+            if args.dump_items and mode == "likelihood" and Path(args.dump_items).is_file():
+                dump_scores(Path(args.dump_items), task, dtype, outputs[-1][2])
+            rows.append(row)
+            print(dtype, json.dumps(row), flush=True)
+    after = matmul_bound(dims["hidden"], dims["intermediate"], getattr(torch, dtype), args.gemm_rows)
+    bound = (before["gflops"] + after["gflops"]) / 2
+    for row in rows:  # against the mean of the two bound measurements
+        row["utilisation"] = round(row["gflops"] / bound, 3)
+        row["utilisation_incl_padding"] = round(row["gflops_incl_padding"] / bound, 3)
+    counter.close()
+    run = {"dtype": dtype, "identity": backend.identity, "dims": dims,
+           "attention": backend.model.config._attn_implementation, "batch_size": backend.batch_size,
+           "prefix_reuse": backend.prefix_reuse, "matmul_before": before, "matmul_after": after,
+           "matmul_gflops": round(bound, 1), "rows": rows}
+    return run, outputs
+
+
+def measure_in_child(argv: Sequence[str], dtype: str, first: bool) -> tuple[dict[str, Any], list[Any]]:
+    """``measure_dtype`` in a fresh Python process (same options, this dtype only)."""
+    with tempfile.TemporaryDirectory(prefix="apeopt-bound-") as tmp:
+        part = Path(tmp) / "run.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--dtypes", dtype, "--child", str(part)]
+        subprocess.run(cmd + (["--child-first"] if first else []), check=True)
+        data = json.loads(part.read_text())
+    return data["run"], [tuple(o) for o in data["outputs"]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=DEFAULT_SPEC)
@@ -210,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--gemm-rows", type=int, default=512)
     ap.add_argument("--dump-items", default=None, help="write the likelihood-mode token ids here (JSON)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bound"), help="writes OUT.json and OUT.md")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)  # internal: one dtype, raw result to this file
+    ap.add_argument("--child-first", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     result: dict[str, Any] = {
@@ -218,44 +269,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "load_start": [round(x, 2) for x in os.getloadavg()], "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "apeopt_rev": git_rev(ROOT),
+        "apeopt_rev": git_rev(Path(apeopt.__file__).resolve().parent.parent),  # the checkout imported (PYTHONPATH)
         "gpu": "not run: this session had no GPU", "target_utilisation": TARGET, "runs": [],
     }
-    texts: dict[str, Any] = {}
-    for dtype in args.dtypes.split(","):
-        backend = load_backend(args.model, device="cpu", dtype=dtype)
-        assert isinstance(backend, HFBackend)
-        if args.batch_size:
-            backend.batch_size = args.batch_size
-        dims = model_dims(backend.model)
-        counter = Counter(backend)
-        before = matmul_bound(dims["hidden"], dims["intermediate"], getattr(torch, dtype), args.gemm_rows)
-        rows = []
-        for name in args.tasks.split(","):
-            task = load_task(name)
-            jobs = [(p, task.split("dev")[: args.examples]) for p in candidates(task, args.candidates, args.demos)]
-            if args.dump_items and dtype == args.dtypes.split(",")[0]:
-                dump_items(backend, jobs, Path(args.dump_items), task)
-            evaluate_many(jobs[:1], backend, get_scorer("likelihood"), task.labels)  # warm-up
-            bound_now = before["gflops"]
-            for mode in args.modes.split(","):
-                row = run_mode(mode, backend, jobs, task, counter, dims, bound_now, args.repeats)
-                texts.setdefault((name, mode), {})[dtype] = row.pop("outputs")
-                if args.dump_items and mode == "likelihood" and Path(args.dump_items).is_file():
-                    dump_scores(Path(args.dump_items), task, dtype, texts[(name, mode)][dtype])
-                rows.append(row)
-                print(dtype, json.dumps(row), flush=True)
-        after = matmul_bound(dims["hidden"], dims["intermediate"], getattr(torch, dtype), args.gemm_rows)
-        bound = (before["gflops"] + after["gflops"]) / 2
-        for row in rows:  # against the mean of the two bound measurements
-            row["utilisation"] = round(row["gflops"] / bound, 3)
-            row["utilisation_incl_padding"] = round(row["gflops_incl_padding"] / bound, 3)
-        result["runs"].append({"dtype": dtype, "identity": backend.identity, "dims": dims,
-                               "attention": backend.model.config._attn_implementation, "batch_size": backend.batch_size,
-                               "prefix_reuse": backend.prefix_reuse, "matmul_before": before, "matmul_after": after,
-                               "matmul_gflops": round(bound, 1), "rows": rows})
-        counter.close()
-        del backend
+    texts: dict[Any, dict[str, Any]] = {}
+    dtypes = args.dtypes.split(",")
+    for dtype in dtypes:
+        if args.child:  # one dtype in this process, for the parent to merge
+            run, outputs = measure_dtype(args, dtype, dump_ids=args.child_first)
+            Path(args.child).write_text(json.dumps({"run": run, "outputs": outputs}))
+            return 0
+        if len(dtypes) == 1:
+            run, outputs = measure_dtype(args, dtype, dump_ids=True)
+        else:  # each dtype in a fresh process, as a user's run has: one dtype's allocations slowed the next's by 10-30%
+            run, outputs = measure_in_child(argv if argv is not None else sys.argv[1:], dtype, dtype == dtypes[0])
+        result["runs"].append(run)
+        for name, mode, out in outputs:
+            texts.setdefault((name, mode), {})[dtype] = out
     result["agreement"] = agreement(texts)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
