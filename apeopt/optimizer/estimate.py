@@ -12,6 +12,8 @@ are exact. They differ in two places:
   space's votes x CoT choices in the estimate, the costliest one in the maximum.
 
 Under a call budget the search part of both is capped at the budget. Tokens ~ characters / 4.
+Under ``--max-prompt-tokens`` the ladder rungs and formats whose prompt is longer (by that count)
+are left out, as the run leaves them unscored (:mod:`.cost`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from apeopt.errors import UserError
 from apeopt.evaluation import request_calls
 from apeopt.optimizer.config import OptimizeConfig
 from apeopt.optimizer.candidates.entries import prompt_for
@@ -59,6 +62,31 @@ class _HalvingCost:
 def _format_prompt(task: Task, instruction: str, fmt: Format) -> PromptConfig:
     """The prompt ``instruction`` renders to in ``fmt`` over the task's train split."""
     return prompt_for(instruction, fmt, task.split("train"), task.max_tokens)
+
+
+def _prompt_tokens(task: Task, fmt: Format, dev: Sequence[Example]) -> int:
+    """A format's prompt tokens per call (characters / 4 of its longest rendering on these items)."""
+    prompt = _format_prompt(task, task.instruction, fmt)
+    return max(len(str(prompt.render(x.input))) for x in dev) // 4
+
+
+def _within_limit(
+    config: OptimizeConfig, task: Task, formats: list[Format], dev: Sequence[Example], required: bool
+) -> list[Format]:
+    """The formats a run would score under ``--max-prompt-tokens``. None fitting: for the starting
+    prompts (``required``) the run's error, else the shortest one stands for the rest."""
+    if config.max_prompt_tokens is None:
+        return formats
+    tokens = [_prompt_tokens(task, f, dev) for f in formats]
+    kept = [f for f, t in zip(formats, tokens) if t <= config.max_prompt_tokens]
+    if not kept and not required:
+        return [formats[tokens.index(min(tokens))]]
+    if not kept:
+        raise UserError(
+            f"--max-prompt-tokens {config.max_prompt_tokens}: even the shortest starting prompt takes "
+            f"~{min(tokens)} tokens per call on dev (characters / 4); raise the limit"
+        )
+    return kept
 
 
 def _slice_calls(task: Task, fmt: Format, dev: Sequence[Example], sizes: Sequence[int], likelihood: bool) -> list[int]:
@@ -133,13 +161,15 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     sizes = rung_sizes(len(dev), min(config.minibatch, len(dev)), config.eta)
     likelihood = space.scoring == "likelihood"
     start = _slice_calls(task, space.defaults(), dev, sizes, likelihood)
-    ladder_formats = (
+    all_rungs = (
         [fmt for _, fmt in ladder(space.defaults(), task.split("train"), task.instruction, config.split_seed)]
         if space.incumbents == "ladder" and space.searches_demos
         else [space.defaults()]
     )
+    ladder_formats = _within_limit(config, task, all_rungs, dev, required=True)
+    formats = _within_limit(config, task, space.cost_formats(), dev, required=False)
     ladder_costs = [_slice_calls(task, f, dev, sizes, likelihood) for f in ladder_formats]
-    per_format = [_slice_calls(task, f, dev, sizes, likelihood) for f in space.cost_formats()]
+    per_format = [_slice_calls(task, f, dev, sizes, likelihood) for f in formats]
     mean = [sum(c) / len(per_format) for c in zip(*per_format)]
     costliest = max(per_format, key=sum)
     first_calls, first_requests, later_calls, later_requests = _proposals(config, task)
@@ -148,8 +178,8 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
     scoring_max = _search(config, space, ladder_costs, start, costliest, first_calls, later_calls, worst=True)
     cap = config.budget_calls if config.budget_calls is not None else math.inf
     search, search_max = min(proposal_calls + scoring, cap), min(proposal_calls + scoring_max, cap)
-    final = _final(config, task, space.cost_formats(), dev)
-    final_max = _final(config, task, [max(space.cost_formats(), key=lambda f: f.votes * (2 if f.cot else 1))], dev)
+    final = _final(config, task, formats, dev)
+    final_max = _final(config, task, [max(formats, key=lambda f: f.votes * (2 if f.cot else 1))], dev)
     rendered = _format_prompt(task, task.instruction, space.defaults()).render(dev[0].input)
     per_call = len(str(rendered)) // 4 + (task.max_tokens if space.scoring == "generate" else 4)
     proposal_requests = first_requests + (config.rounds - 1) * later_requests
@@ -169,6 +199,9 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
             proposal_requests * PROPOSAL_TOKENS + (max(0.0, search - proposal_calls) + final) * per_call
         ),
         "budget": {"calls": config.budget_calls, "tokens": config.budget_tokens, "minutes": config.budget_minutes},
+        "max_prompt_tokens": config.max_prompt_tokens,
+        "left_out_over_limit": {"ladder_rungs": len(all_rungs) - len(ladder_formats),
+                                "formats": len(space.cost_formats()) - len(formats)},
         "note": "every proposal new, every round run; estimate: each batch halved on its own, the mean votes/CoT cost; "
         "max: the pruner's bound and the costliest format; tokens ~ chars/4",
     }

@@ -56,3 +56,16 @@ def test_dry_run_grows_with_votes_and_cot():
     plain = estimate(OptimizeConfig(task="toy", space="fewshot"), task, load_space("fewshot"))
     full = estimate(OptimizeConfig(task="toy", space="full"), task, load_space("full"))
     assert full["scoring_calls_est"] > plain["scoring_calls_est"] and full["lm_calls_max"] > 2 * plain["lm_calls_max"]
+
+
+def test_dry_run_leaves_out_what_max_prompt_tokens_would_not_score():
+    from apeopt.errors import UserError
+
+    task = toy_task()
+    free = estimate(OptimizeConfig(task="toy", space="fewshot"), task, load_space("fewshot"))
+    assert free["max_prompt_tokens"] is None and free["left_out_over_limit"] == {"ladder_rungs": 0, "formats": 0}
+    tight = estimate(OptimizeConfig(task="toy", space="fewshot", max_prompt_tokens=40), task, load_space("fewshot"))
+    assert tight["max_prompt_tokens"] == 40 and tight["left_out_over_limit"]["ladder_rungs"] > 0
+    assert tight["candidates_round0"] < free["candidates_round0"] and tight["lm_calls_max"] < free["lm_calls_max"]
+    with pytest.raises(UserError, match="max-prompt-tokens 1: even the shortest starting prompt"):
+        estimate(OptimizeConfig(task="toy", space="fewshot", max_prompt_tokens=1), task, load_space("fewshot"))
