@@ -200,8 +200,10 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
         ),
         "budget": {"calls": config.budget_calls, "tokens": config.budget_tokens, "minutes": config.budget_minutes},
         "max_prompt_tokens": config.max_prompt_tokens,
-        "left_out_over_limit": {"ladder_rungs": len(all_rungs) - len(ladder_formats),
-                                "formats": len(space.cost_formats()) - len(formats)},
+        "left_out_over_limit": {
+            "ladder_rungs": len(all_rungs) - len(ladder_formats),
+            "formats": len(space.cost_formats()) - len(formats),
+        },
         "note": "every proposal new, every round run; estimate: each batch halved on its own, the mean votes/CoT cost; "
         "max: the pruner's bound and the costliest format; tokens ~ chars/4",
     }
