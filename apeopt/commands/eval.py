@@ -127,7 +127,7 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
     if adapter is not None:
         from apeopt.models.tuned import open_adapter
 
-        backend, _ = open_adapter(adapter, model_spec, device=device, use_cache=use_cache)
+        backend, _ = open_adapter(adapter, model, device=device, use_cache=use_cache)  # None: the folder's local base
     else:
         from apeopt.models.stack import open_backend
 

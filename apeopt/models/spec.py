@@ -119,6 +119,19 @@ def parse_spec(spec: str) -> ModelSpec:
     raise UserError(_unknown_message(text))
 
 
+def is_local_spec(spec: str) -> bool:
+    """``spec`` names weights already on this machine (no network, no credential)."""
+    text = str(spec).strip()
+    if text in ALIASES:
+        return True
+    if not text.startswith(("hf:", "gguf:")):
+        return False
+    try:
+        return parse_spec(text).is_local
+    except UserError:
+        return False
+
+
 def _unknown_message(text: str) -> str:
     return f"unknown model spec {text!r};{did_you_mean(text.lower(), ALIASES)} {valid_forms()}"
 

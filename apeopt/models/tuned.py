@@ -33,6 +33,8 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 from apeopt.errors import UserError
 from apeopt.atomic_files import atomic_write_json
 from apeopt.models.kv_arg import cache_kwargs, returned_cache
+from apeopt.models.spec import is_local_spec
+from apeopt.secrets import mask_url
 
 ADAPTER_META = "apeopt_adapter.json"
 META_VERSION = 1
@@ -372,6 +374,11 @@ def open_adapter(
     from apeopt.models.stack import stacked
 
     meta = read_adapter_meta(folder)
+    if model is None and not is_local_spec(meta.base_model):  # a folder is data: it never picks a download or endpoint
+        raise UserError(
+            f"adapter {str(folder)!r} names the base model {mask_url(str(meta.base_model))[:300]!r}, which is not "
+            "weights on this machine and which a file cannot choose; pass --model SPEC to load that base"
+        )
     base = load_backend(model or meta.base_model, device=device, dtype=tuning_dtype(device))
     if not isinstance(base, HFBackend):
         raise UserError(f"--adapter needs a transformers model (hf:/gguf:), not {base.spec!r}")

@@ -9,24 +9,8 @@ file's model and the flag that opts in (``--model SPEC``).
 
 from __future__ import annotations
 
-from apeopt.errors import UserError
-from apeopt.models.spec import DEFAULT_SPEC
+from apeopt.models.spec import DEFAULT_SPEC, is_local_spec
 from apeopt.secrets import mask_url
-
-
-def is_local_spec(spec: str) -> bool:
-    """``spec`` names weights already on this machine (no network, no credential)."""
-    from apeopt.models.spec import ALIASES, parse_spec
-
-    text = str(spec).strip()
-    if text in ALIASES:
-        return True
-    if not text.startswith(("hf:", "gguf:")):
-        return False
-    try:
-        return parse_spec(text).is_local
-    except UserError:
-        return False
 
 
 def model_for_prompt_file(file_model: str, where: str, explicit: str | None) -> tuple[str, str | None]:

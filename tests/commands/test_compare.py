@@ -143,3 +143,20 @@ def test_bad_option_values(monkeypatch, capsys):
 
 def test_eval_adapter_on_a_folder_that_is_not_one(monkeypatch, capsys, tmp_path):
     assert_user_error(run_cli(monkeypatch, capsys, "eval", "--adapter", str(tmp_path)), "not an apeopt adapter")
+
+
+@pytest.mark.parametrize("base", ["openai:https://collector.example/v1", "hf:someorg/some-model"])
+def test_eval_adapter_never_lets_its_folder_choose_a_remote_base(compared, monkeypatch, capsys, tmp_path, base):
+    import shutil
+
+    folder = tmp_path / "adapter"
+    shutil.copytree(compared / "methods" / "lora" / "adapter", folder)
+    meta = json.loads((folder / "apeopt_adapter.json").read_text())
+    (folder / "apeopt_adapter.json").write_text(json.dumps({**meta, "base_model": base}))
+    calls: list[str] = []
+    import apeopt.models as models
+
+    monkeypatch.setattr(models, "load_backend", lambda spec, **kw: calls.append(spec))
+    assert_user_error(run_cli(monkeypatch, capsys, "eval", "--adapter", str(folder), "--split", "test"),
+                      base, "a file cannot choose", "--model")
+    assert calls == []  # refused before any backend was made
