@@ -20,6 +20,7 @@ from apeopt.records.compare import CompareSummary, load_comparison
 from apeopt.records.cost import CostReport
 from apeopt.records.scores import Paired, SplitScore
 from apeopt.records.summary import Baseline, RunSummary, Winner, load_summary
+from apeopt.secrets import mask_url
 
 BATCH_DB = "batch.db"
 
@@ -165,10 +166,6 @@ def short_label(label: str) -> str:
     return re.sub(r"task=(\S*/)([^/\s]+)", r"task=\2", label)
 
 
-def _redact(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
-
-
 def is_run(path: Path) -> bool:
     return (path / SUMMARY).is_file() or (path / CONFIG).is_file()
 
@@ -207,7 +204,7 @@ def read_run(path: Path, top: int = 10) -> Run:
     if store.path(STUDY_DB).is_file():
         run.study = f"sqlite:///{store.path(STUDY_DB).resolve()}"
     elif isinstance(storage, str) and storage:
-        run.study = _redact(storage)
+        run.study = mask_url(storage)
     if compare:
         _read_compare(store, summary if isinstance(summary, CompareSummary) else None, run)
     else:

@@ -157,3 +157,16 @@ def test_a_done_job_whose_folder_is_gone_shows_what_batch_db_recorded(report_fix
     assert job.state == "done" and job.run is None and job.recorded["test"].score == 1.0 and job.recorded["lm_calls"] > 0
     html, _ = build_report([copy])
     assert "1.000 [0.96, 1.00] n=100" in html
+
+
+def test_a_run_on_a_database_shows_its_storage_url_without_the_password(tmp_path):
+    import json
+
+    from apeopt.html_report.collect import read_run
+
+    run = tmp_path / "r1"
+    run.mkdir()
+    url = "postgresql://ana:s3cr3t@db.example:5432/studies"
+    (run / "config.json").write_text(json.dumps({"optimize": {"task": "plural", "storage": url}}))
+    shown = read_run(run).study
+    assert shown == "postgresql://ana:***@db.example:5432/studies" and "s3cr3t" not in shown
