@@ -115,14 +115,14 @@ def run_task(name: str, args: argparse.Namespace, base: Any, runs: Path) -> dict
 
 
 def main(argv: list[str] | None = None) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ape_zero_shot import builtin_tasks
+
     from apeopt.models.stack import open_backend
     from apeopt.tasks import builtin_task_names
 
     args = parse_args(argv)
-    tasks = args.tasks or builtin_task_names()
-    unknown = [t for t in tasks if t not in builtin_task_names()]
-    if unknown:
-        raise SystemExit(f"error: unknown built-in task(s): {', '.join(unknown)}")
+    tasks = builtin_tasks(args.tasks)
     runs = args.runs or Path("runs") / f"bench-cost-{time.strftime('%Y%m%d-%H%M%S')}"
     given = list(sys.argv[1:] if argv is None else argv)
     if args.append and "--tasks" in given:  # one chunk of tasks per process: the command shows the shared options
