@@ -262,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)  # internal: one dtype, raw result to this file
     ap.add_argument("--child-first", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:  # one dtype in this process, its raw result for the parent to merge
+        run, outputs = measure_dtype(args, args.dtypes, dump_ids=args.child_first)
+        Path(args.child).write_text(json.dumps({"run": run, "outputs": outputs}))
+        return 0
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     result: dict[str, Any] = {
         "command": command, "model": args.model, "cpu": cpu_model(), "cpu_flags": cpu_flags(),
@@ -275,10 +279,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     texts: dict[Any, dict[str, Any]] = {}
     dtypes = args.dtypes.split(",")
     for dtype in dtypes:
-        if args.child:  # one dtype in this process, for the parent to merge
-            run, outputs = measure_dtype(args, dtype, dump_ids=args.child_first)
-            Path(args.child).write_text(json.dumps({"run": run, "outputs": outputs}))
-            return 0
         if len(dtypes) == 1:
             run, outputs = measure_dtype(args, dtype, dump_ids=True)
         else:  # each dtype in a fresh process, as a user's run has: one dtype's allocations slowed the next's by 10-30%

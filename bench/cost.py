@@ -33,6 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ape_zero_shot import builtin_tasks  # noqa: E402  (bench/ is no package)
+
 MODEL = "smollm2-135m"
 
 
@@ -115,9 +118,6 @@ def run_task(name: str, args: argparse.Namespace, base: Any, runs: Path) -> dict
 
 
 def main(argv: list[str] | None = None) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from ape_zero_shot import builtin_tasks
-
     from apeopt.models.stack import open_backend
     from apeopt.tasks import builtin_task_names
 

@@ -143,6 +143,12 @@ class Usage:
         }
 
 
+def estimate_tokens(prompt: Prompt) -> int:
+    """~4 characters a token: the count where no tokenizer is at hand (chat messages joined by newlines)."""
+    text = prompt if isinstance(prompt, str) else "\n".join(content for _, content in prompt)
+    return max(1, (len(text) + 3) // 4)
+
+
 class LMBackend(ABC):
     """A language model that completes and scores batches of prompts.
 
@@ -183,8 +189,7 @@ class LMBackend(ABC):
         """Tokens ``prompt`` takes as the model's input (chat messages rendered by its template).
         Backends that know their tokenizer count exactly and set ``counts_tokens``; this default
         estimates ~4 characters a token (an OpenAI-compatible endpoint does not expose its tokenizer)."""
-        text = prompt if isinstance(prompt, str) else "\n".join(content for _, content in prompt)
-        return max(1, (len(text) + 3) // 4)
+        return estimate_tokens(prompt)
 
     def text_pieces(self, text: str) -> list[str]:
         """``text`` cut into pieces that join to it, one per token where the backend knows its

@@ -87,8 +87,11 @@ def use_folded_attention(model: Any) -> bool:
         return False
     text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
     heads = getattr(text, "num_attention_heads", None)
-    kv_heads = getattr(text, "num_key_value_heads", None) or heads
-    if not heads or not kv_heads or heads == kv_heads or not hasattr(model, "set_attn_implementation"):
+    if (
+        not heads
+        or getattr(text, "num_key_value_heads", None) in (None, heads)
+        or not hasattr(model, "set_attn_implementation")
+    ):
         return False
     AttentionInterface.register(NAME, folded_sdpa_forward)  # by name; registering again changes nothing
     AttentionMaskInterface.register(NAME, sdpa_mask)

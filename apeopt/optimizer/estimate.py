@@ -12,18 +12,21 @@ are exact. They differ in two places:
   space's votes x CoT choices in the estimate, the costliest one in the maximum.
 
 Under a call budget the search part of both is capped at the budget. Tokens ~ characters / 4.
-Under ``--max-prompt-tokens`` the ladder rungs and formats whose prompt is longer (by that count)
-are left out, as the run leaves them unscored (:mod:`.cost`).
+Under ``--max-prompt-tokens`` the ladder rungs and formats whose prompt is longer (the run's rule,
+:mod:`.cost`, on that token estimate) are left out, as the run leaves them unscored.
 """
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 from apeopt.errors import UserError
 from apeopt.evaluation import request_calls
+from apeopt.models.base import estimate_tokens
 from apeopt.optimizer.config import OptimizeConfig
+from apeopt.optimizer.cost import CostMeter
 from apeopt.optimizer.candidates.entries import prompt_for
 from apeopt.optimizer.final import reference_prompts
 from apeopt.optimizer.selection.finishing import FINISH_TOP
@@ -64,27 +67,20 @@ def _format_prompt(task: Task, instruction: str, fmt: Format) -> PromptConfig:
     return prompt_for(instruction, fmt, task.split("train"), task.max_tokens)
 
 
-def _prompt_tokens(task: Task, fmt: Format, dev: Sequence[Example]) -> int:
-    """A format's prompt tokens per call (characters / 4 of its longest rendering on these items)."""
-    prompt = _format_prompt(task, task.instruction, fmt)
-    return max(len(str(prompt.render(x.input))) for x in dev) // 4
-
-
-def _within_limit(
-    config: OptimizeConfig, task: Task, formats: list[Format], dev: Sequence[Example], required: bool
-) -> list[Format]:
-    """The formats a run would score under ``--max-prompt-tokens``. None fitting: for the starting
-    prompts (``required``) the run's error, else the shortest one stands for the rest."""
-    if config.max_prompt_tokens is None:
+def _within_limit(meter: CostMeter, task: Task, formats: list[Format], required: bool) -> list[Format]:
+    """The formats a run would score under ``--max-prompt-tokens`` (the run's own rule, :class:`CostMeter`,
+    with tokens estimated). None fitting: for the starting prompts (``required``) the run's error, else
+    the shortest one stands for the rest."""
+    if meter.limit is None:
         return formats
-    tokens = [_prompt_tokens(task, f, dev) for f in formats]
-    kept = [f for f, t in zip(formats, tokens) if t <= config.max_prompt_tokens]
+    tokens = [meter.prompt_tokens(_format_prompt(task, task.instruction, f)) for f in formats]
+    kept = [f for f, t in zip(formats, tokens) if t <= meter.limit]
     if not kept and not required:
         return [formats[tokens.index(min(tokens))]]
     if not kept:
         raise UserError(
-            f"--max-prompt-tokens {config.max_prompt_tokens}: even the shortest starting prompt takes "
-            f"~{min(tokens)} tokens per call on dev (characters / 4); raise the limit"
+            f"--max-prompt-tokens {meter.limit}: even the shortest starting prompt takes "
+            f"~{min(tokens):.0f} tokens per call on dev (characters / 4); raise the limit"
         )
     return kept
 
@@ -166,8 +162,9 @@ def estimate(config: OptimizeConfig, task: Task, space: SearchSpace) -> dict[str
         if space.incumbents == "ladder" and space.searches_demos
         else [space.defaults()]
     )
-    ladder_formats = _within_limit(config, task, all_rungs, dev, required=True)
-    formats = _within_limit(config, task, space.cost_formats(), dev, required=False)
+    meter = CostMeter(SimpleNamespace(count_tokens=estimate_tokens), [x.input for x in dev], config.max_prompt_tokens)
+    ladder_formats = _within_limit(meter, task, all_rungs, required=True)
+    formats = _within_limit(meter, task, space.cost_formats(), required=False)
     ladder_costs = [_slice_calls(task, f, dev, sizes, likelihood) for f in ladder_formats]
     per_format = [_slice_calls(task, f, dev, sizes, likelihood) for f in formats]
     mean = [sum(c) / len(per_format) for c in zip(*per_format)]
