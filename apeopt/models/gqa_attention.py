@@ -11,7 +11,9 @@ repeated along the query axis. Softmax runs over keys per query row, so it is th
 to ~1e-6; in bf16 the kernel blocks the longer query axis differently and rounds differently (on
 SmolLM2 scoring, answer log-probs moved by at most 0.035, below bf16's own difference from fp32).
 
-Every other case (no mask, dropout, softcap, a position bias, attention weights requested) goes to
+With the forward keyword ``apeopt_prefix`` the keys and values given are a batch's suffixes only
+and its shared prefixes come in that keyword (:mod:`apeopt.models.prefix_attention`). Every other
+case (no mask, dropout, softcap, a position bias, attention weights requested) goes to
 transformers' own ``sdpa_attention_forward`` unchanged.
 """
 
@@ -24,7 +26,9 @@ from transformers import AttentionInterface, AttentionMaskInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import sdpa_mask
 
-__all__ = ["NAME", "fold_gqa", "folded_sdpa_forward", "use_folded_attention"]
+from apeopt.models.prefix_attention import KEYWORD, prefix_attention
+
+__all__ = ["NAME", "fold_gqa", "folded_sdpa_forward", "takes_shared_prefix", "use_apeopt_attention"]
 
 NAME = "apeopt_sdpa"
 
@@ -40,7 +44,14 @@ def folded_sdpa_forward(
     is_causal: bool | None = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    """transformers' attention-function signature; outputs ``(B, q, heads, d)`` like SDPA's."""
+    """transformers' attention-function signature; outputs ``(B, q, heads, d)`` like SDPA's. With
+    the keyword ``apeopt_prefix`` (a :class:`SharedPrefix`), the keys and values given are the
+    suffixes' own and the prefix comes from it (:mod:`apeopt.models.prefix_attention`)."""
+    shared = kwargs.get(KEYWORD)
+    if shared is not None:
+        return prefix_attention(
+            query, key, value, attention_mask, scaling, int(getattr(module, "layer_idx")), shared
+        ), None
     groups = int(getattr(module, "num_key_value_groups", 1) or 1)
     b, heads, q, _ = query.shape
     foldable = (
@@ -79,21 +90,23 @@ def fold_gqa(mask: torch.Tensor, groups: int, q: int) -> torch.Tensor:
     return full.unsqueeze(2).expand(mb, 1, groups, q, k).reshape(mb, 1, groups * q, k)
 
 
-def use_folded_attention(model: Any) -> bool:
-    """Switch ``model`` from SDPA to the folded form where it uses grouped-query attention; True if
-    it did. Other attention implementations (eager, flash, a user's choice) are left alone."""
+def use_apeopt_attention(model: Any) -> bool:
+    """Switch ``model`` from SDPA to apeopt's attention function (the grouped-query fold, and
+    shared prefixes held outside the cache); True if it did. Other attention implementations
+    (eager, flash, a user's choice) are left alone; for plain attention without a shared prefix
+    the function is transformers' SDPA path unchanged."""
     config = getattr(model, "config", None)
     if config is None or getattr(config, "_attn_implementation", None) != "sdpa":
         return False
-    text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
-    heads = getattr(text, "num_attention_heads", None)
-    if (
-        not heads
-        or getattr(text, "num_key_value_heads", None) in (None, heads)
-        or not hasattr(model, "set_attn_implementation")
-    ):
+    if not hasattr(model, "set_attn_implementation"):
         return False
     AttentionInterface.register(NAME, folded_sdpa_forward)  # by name; registering again changes nothing
     AttentionMaskInterface.register(NAME, sdpa_mask)
     model.set_attn_implementation(NAME)
-    return bool(config._attn_implementation == NAME)
+    return takes_shared_prefix(model)
+
+
+def takes_shared_prefix(model: Any) -> bool:
+    """Does ``model`` run apeopt's attention now (so a forward may pass ``apeopt_prefix``)? Asked
+    per call: someone may have switched the implementation since the backend was built."""
+    return getattr(getattr(model, "config", None), "_attn_implementation", None) == NAME

@@ -8,6 +8,10 @@ ends at the same column (decoding appends there, and "the last k positions" hold
 targets). Pads are masked out of attention; positions (RoPE) count real tokens only, so each row
 sees exactly the tokens and positions of its unpadded sequence. Only ``full_attention`` decoder
 caches (DynamicCache layers) qualify; anything else uses the plain left-padded path.
+
+Scoring may instead keep each prefix outside the cache (``prepare_split`` and ``forward_in_place``:
+:mod:`apeopt.models.prefix_attention`), so that it is neither copied into every row nor attended
+row by row; decoding needs the cache and uses ``prepare`` and ``forward``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import torch
 from transformers import DynamicCache
 
 from apeopt.models.kv_arg import cache_kwargs, returned_cache
-from apeopt.models.hf_access import HFAccess
+from apeopt.models.prefix_attention import KEYWORD, SharedPrefix, runs_of
 
 # Rows sharing fewer tokens than this are not worth a separate prefix forward.
 MIN_SHARED = 4
@@ -202,6 +206,7 @@ class PrefixStore:
         self.pad_id = pad_id
         self.max_cells = max_cells
         self.left = [len(members) for _, members in groups]
+        self.num_layers = int(self.config.get_text_config(decoder=True).num_hidden_layers)
         self.kv: dict[int, KV] = {}
 
     def ensure(self, gids: Sequence[int]) -> None:
@@ -282,27 +287,56 @@ def prepare(
     store: PrefixStore, row_seqs: Sequence[Sequence[int]], row_groups: Sequence[int], pad_id: int, repeats: int = 1
 ) -> Prepared:
     """Build the cache and inputs for rows (each repeated ``repeats`` times, adjacent)."""
-    device = store.device
     shared = [store.groups[g][0] for g in row_groups]
     p_max = max(shared)
+    ids, suffix_mask, pos, nxt = _suffix_inputs(row_seqs, shared, pad_id)
+    mask = torch.zeros((len(row_seqs), p_max + suffix_mask.shape[1]), dtype=torch.long)
+    for r, p in enumerate(shared):
+        mask[r, p_max - p : p_max] = 1
+    mask[:, p_max:] = suffix_mask
+    cache = _batch_cache(store, row_groups, shared, p_max, repeats) if p_max > 0 else None
+    if repeats > 1:
+        ids, mask, pos, nxt = (t.repeat_interleave(repeats, dim=0) for t in (ids, mask, pos, nxt))
+    device = store.device
+    return Prepared(ids.to(device), mask.to(device), pos.to(device), cache, nxt.to(device))
+
+
+def prepare_split(
+    store: PrefixStore, row_seqs: Sequence[Sequence[int]], row_groups: Sequence[int], pad_id: int
+) -> tuple[Prepared, SharedPrefix]:
+    """Inputs for the suffixes alone (no cache; mask over the suffixes) and the batch's prefixes as
+    a :class:`SharedPrefix` for :mod:`apeopt.models.prefix_attention`. Rows of a group must be adjacent."""
+    shared = [store.groups[g][0] for g in row_groups]
+    ids, mask, pos, nxt = _suffix_inputs(row_seqs, shared, pad_id)
+    distinct = list(dict.fromkeys(row_groups))
+    store.ensure(distinct)
+    slot = {g: j for j, g in enumerate(distinct)}
+    kvs = [store.get(g) for g in distinct]
+    layers = [[kv[layer] if kv is not None else None for kv in kvs] for layer in range(store.num_layers)]
+    prefix = SharedPrefix(layers, runs_of([slot[g] for g in row_groups]))
+    device = store.device
+    return Prepared(ids.to(device), mask.to(device), pos.to(device), None, nxt.to(device)), prefix
+
+
+def _suffix_inputs(
+    row_seqs: Sequence[Sequence[int]], shared: Sequence[int], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each row's suffix (after its ``shared`` prefix tokens) right-aligned: ids, mask and
+    positions ``[B, S]`` (positions continue the prefix), and the position after each row."""
     suffixes = [list(seq[p:]) for seq, p in zip(row_seqs, shared)]
     s_max = max(len(s) for s in suffixes)
     b = len(row_seqs)
     ids = torch.full((b, s_max), pad_id, dtype=torch.long)
-    mask = torch.zeros((b, p_max + s_max), dtype=torch.long)
+    mask = torch.zeros((b, s_max), dtype=torch.long)
     pos = torch.zeros((b, s_max), dtype=torch.long)
     for r, (suf, p) in enumerate(zip(suffixes, shared)):
         k = len(suf)
         ids[r, s_max - k :] = torch.tensor(suf, dtype=torch.long)
-        mask[r, p_max - p : p_max] = 1
-        mask[r, p_max + s_max - k :] = 1
+        mask[r, s_max - k :] = 1
         pos[r] = p
         pos[r, s_max - k :] = torch.arange(p, p + k)
     nxt = torch.tensor([p + len(s) for p, s in zip(shared, suffixes)], dtype=torch.long)
-    cache = _batch_cache(store, row_groups, shared, p_max, repeats) if p_max > 0 else None
-    if repeats > 1:
-        ids, mask, pos, nxt = (t.repeat_interleave(repeats, dim=0) for t in (ids, mask, pos, nxt))
-    return Prepared(ids.to(device), mask.to(device), pos.to(device), cache, nxt.to(device))
+    return ids, mask, pos, nxt
 
 
 def _batch_cache(
@@ -344,66 +378,24 @@ def _cache(layers: KV, config: Any) -> DynamicCache:
 def forward(model: Any, prep: Prepared, keep: int, keep_arg: bool) -> tuple[torch.Tensor, DynamicCache]:
     """Run the suffixes over the prefix cache; logits of the last ``keep`` positions only."""
     cache = prep.cache if prep.cache is not None else DynamicCache(config=model.config)
-    kwargs = dict(
-        input_ids=prep.input_ids, attention_mask=prep.attention_mask, position_ids=prep.position_ids, use_cache=True
-    )
+    target = model if keep_arg else model.get_decoder()
+    logits, out = _run(model, target, prep, keep, keep_arg, dict(use_cache=True, **cache_kwargs(target, cache)))
+    return logits, returned_cache(out)
+
+
+def forward_in_place(model: Any, prep: Prepared, keep: int, keep_arg: bool, prefix: SharedPrefix) -> torch.Tensor:
+    """Run the suffixes (``prepare_split``'s inputs) with the shared prefixes held outside any cache;
+    logits of the last ``keep`` positions only."""
+    target = model if keep_arg else model.get_decoder()
+    return _run(model, target, prep, keep, keep_arg, {"use_cache": False, KEYWORD: prefix})[0]
+
+
+def _run(
+    model: Any, target: Any, prep: Prepared, keep: int, keep_arg: bool, extra: dict[str, Any]
+) -> tuple[torch.Tensor, Any]:
+    kwargs = dict(input_ids=prep.input_ids, attention_mask=prep.attention_mask, position_ids=prep.position_ids, **extra)
     if keep_arg:
-        out = model(**kwargs, **cache_kwargs(model, cache), logits_to_keep=keep)
-        return out.logits[:, -keep:], returned_cache(out)
-    decoder = model.get_decoder()
-    out = decoder(**kwargs, **cache_kwargs(decoder, cache))
-    return model.get_output_embeddings()(out.last_hidden_state[:, -keep:]), returned_cache(out)
-
-
-def logprob_shared(
-    backend: HFAccess, items: Sequence[tuple[list[int], int]], vocab: int, logits_budget: int
-) -> list[list[float]]:
-    """Per-token log-probs of each item's last ``m`` tokens (``items``: (full ids, m)), with
-    shared-prefix caches; logits only at the scored positions."""
-    out: list[list[float]] = [[] for _ in items]
-    todo = [i for i, (_, m) in enumerate(items) if m > 0]
-    if not todo:
-        return out
-    seqs = [items[i][0][:-1] for i in todo]  # position t predicts token t + 1
-    scored = [items[i][1] for i in todo]
-    caps = [len(s) - m for s, m in zip(seqs, scored)]  # the predictor of the first target is in the suffix
-    groups = group_by_prefix(seqs, caps)
-    store = PrefixStore(backend.model, backend.device, groups, seqs, backend.pad_id, backend.max_cells)
-    for plan in _logprob_batches(groups, seqs, scored, backend.batch_size, backend.max_cells, vocab, logits_budget):
-        store.ensure(plan.window)
-        prep = prepare(store, [seqs[i] for i in plan.rows], plan.groups, backend.pad_id)
-        keep = max(scored[i] for i in plan.rows)
-        logits, _ = forward(backend.model, prep, keep, backend.keeps_logits)
-        store.done(plan.groups)
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        for r, i in enumerate(plan.rows):
-            ids, m = items[todo[i]]
-            target = torch.tensor(ids[-m:], device=logp.device)
-            out[todo[i]] = logp[r, keep - m :].gather(-1, target[:, None])[:, 0].tolist()
-    return out
-
-
-def _logprob_batches(
-    groups: list[tuple[int, list[int]]],
-    seqs: Sequence[Sequence[int]],
-    scored: Sequence[int],
-    max_rows: int,
-    max_cells: int,
-    vocab: int,
-    logits_budget: int,
-) -> Iterator[Planned]:
-    """``plan_batches``, further split so that rows x kept positions x vocab stays in budget."""
-    for plan in plan_batches(groups, [len(s) for s in seqs], 0, max_rows, max_cells):
-        rows: list[int] = []
-        gids: list[int] = []
-        keep = 0
-        for i, g in zip(plan.rows, plan.groups):
-            k = max(keep, scored[i])
-            if rows and (len(rows) + 1) * k * vocab > logits_budget:
-                yield Planned(rows, gids, plan.window)
-                rows, gids, k = [], [], scored[i]
-            rows.append(i)
-            gids.append(g)
-            keep = k
-        if rows:
-            yield Planned(rows, gids, plan.window)
+        out = model(**kwargs, logits_to_keep=keep)
+        return out.logits[:, -keep:], out
+    out = target(**kwargs)
+    return model.get_output_embeddings()(out.last_hidden_state[:, -keep:]), out

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from apeopt.models.base import GenerateRequest, LogprobRequest
-from apeopt.models.gqa_attention import NAME, fold_gqa, use_folded_attention
+from apeopt.models.gqa_attention import NAME, fold_gqa, use_apeopt_attention
 from apeopt.models.hf import HFBackend
 from apeopt.models.kv_arg import cache_kwargs
 
@@ -47,12 +47,12 @@ def test_fold_gqa_repeats_the_mask_per_folded_head() -> None:
     assert fold_gqa(mask[:, :, :1], 2, 2).shape == (1, 1, 4, 3)  # a mask that broadcasts over q
 
 
-def test_switched_only_for_grouped_query_sdpa(tokenizer: Any) -> None:
-    assert use_folded_attention(gqa_model(tokenizer))
-    assert not use_folded_attention(gqa_model(tokenizer, kv_heads=6))  # plain multi-head attention
+def test_switched_only_from_sdpa(tokenizer: Any) -> None:
+    assert use_apeopt_attention(gqa_model(tokenizer))
+    assert use_apeopt_attention(gqa_model(tokenizer, kv_heads=6))  # plain multi-head attention too (shared prefixes)
     eager = gqa_model(tokenizer)
     eager.set_attn_implementation("eager")
-    assert not use_folded_attention(eager)  # an implementation someone chose is left alone
+    assert not use_apeopt_attention(eager)  # an implementation someone chose is left alone
     assert eager.config._attn_implementation == "eager"
 
 
@@ -88,7 +88,7 @@ def test_padded_forward_over_a_cache_equals_sdpa(tokenizer: Any, folds: list[int
         return first.logits, rest.logits
 
     expected = run()
-    assert use_folded_attention(model) and model.config._attn_implementation == NAME
+    assert use_apeopt_attention(model) and model.config._attn_implementation == NAME
     got = run()
     assert 3 in folds and 6 in folds  # both forwards took the folded path
     for a, b in zip(expected, got):
@@ -99,7 +99,7 @@ def test_padded_forward_over_a_cache_equals_sdpa(tokenizer: Any, folds: list[int
 def test_backend_scores_and_generates_as_with_sdpa(tokenizer: Any, folds: list[int]) -> None:
     model = gqa_model(tokenizer)
     backend = HFBackend(model, tokenizer, "hf:tiny-gqa", "tiny-gqa")
-    assert backend.folded_attention
+    assert backend.apeopt_attention
     requests = [LogprobRequest(p, c) for p in PROMPTS for c in (" cats", " negative and more words")]
     gen = [GenerateRequest(p, max_tokens=6) for p in PROMPTS]
     folded = backend.logprob(requests), backend.generate(gen)
@@ -113,7 +113,7 @@ def test_backend_scores_and_generates_as_with_sdpa(tokenizer: Any, folds: list[i
 
 def test_training_step_runs_through_the_fold(tokenizer: Any) -> None:
     model = gqa_model(tokenizer)
-    use_folded_attention(model)
+    use_apeopt_attention(model)
     model.train()
     ids = torch.randint(0, len(tokenizer), (2, 7))
     mask = torch.ones_like(ids)

@@ -330,3 +330,15 @@ def test_first_gguf_conversion_says_where_it_went_once(tmp_path: Any, tiny_model
     assert f"({size / 1e6:,.0f} MB," in line and "Delete that folder" in line and "APEOPT_CACHE_DIR" in line
     hf.load_model_and_tokenizer(spec, torch.float32, tmp_path / "cache")
     assert capsys.readouterr().err.strip() == ""  # the second load reuses it, silently
+
+
+def test_encode_scored_many_equals_one_at_a_time(tiny_backend: Any) -> None:
+    chat = (("system", "Write the plural."), ("user", "Input: fox"))
+    reqs = [LogprobRequest("Input: fox\nOutput:", " foxes"), LogprobRequest(chat, "foxes"),
+            LogprobRequest("", "hello"), LogprobRequest("a b", ""), LogprobRequest(chat[:1], " x y")]
+    many = tiny_backend.encode_scored_many(reqs)
+    assert many == [tiny_backend.encode_scored(r) for r in reqs]
+    full = tiny_backend.tokenizer("Input: fox\nOutput: foxes")["input_ids"]
+    assert many[0] == (full, len(full) - len(tiny_backend.tokenizer("Input: fox\nOutput:")["input_ids"]))
+    assert many[2][1] == len(many[2][0]) - 1  # no prompt tokens: the start token conditions the first
+    assert many[3][1] == 0

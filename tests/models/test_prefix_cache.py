@@ -189,5 +189,5 @@ def test_logprob_keeps_logits_budget(backend: HFBackend, monkeypatch: pytest.Mon
     finally:
         hook.remove()
     assert all(s[0] * s[1] <= 12 for s in shapes)
-    for a, b in zip(expected, got):
-        assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-5)
+    for a, b in zip(expected, got):  # smaller batches may attend to their prefix by another path: fp32 rounding
+        assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=5e-5)
