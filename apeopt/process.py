@@ -1,10 +1,13 @@
 """Process-wide switches, set once by an entry point (the CLI, a bench script, the test suite) and never on
 import of a library module.
 
-- ``OMP_WAIT_POLICY=PASSIVE``: PyTorch's OpenMP threads spin while they wait for each other. On a CPU
-  shared with other jobs a spinning thread burns the time slice its descheduled peer needs: model
-  forwards measured 3-7x slower in wall time than with sleeping waits (bench/results/throughput.md).
-  It must be set before torch is imported; an explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+- ``GOMP_SPINCOUNT=1000``: PyTorch's OpenMP threads wait for each other between operations. Spinning
+  long (libgomp's default, or ``OMP_WAIT_POLICY=ACTIVE``) burns the time slice a descheduled peer needs
+  when another job shares the CPU: scoring ran 1.7-6x slower than with sleeping waits. Sleeping at once
+  (``OMP_WAIT_POLICY=PASSIVE``, the earlier setting) wakes threads too late for a small model's many
+  short operations: on a quiet CPU SmolLM2's bf16 scoring ran at half the speed. A short spin keeps
+  most of both (``bench/results/wait_policy*.md``). It must be set before torch is imported; an
+  explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
 - Hugging Face progress bars off: apeopt reports its own progress, one line per event.
 - Optuna's per-trial INFO log and its ExperimentalWarnings (heartbeats, ``enqueue_trial``) off.
 
@@ -16,11 +19,13 @@ from __future__ import annotations
 import os
 import sys
 
+SPIN_COUNT = "1000"  # spins before an OpenMP thread sleeps (bench/wait_policy.py)
+
 
 def configure_process(optuna_quiet: bool = True) -> None:
     """Apply the switches above; call it before torch or transformers is imported."""
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read by huggingface_hub and transformers on import
     if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging

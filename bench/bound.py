@@ -36,8 +36,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import apeopt  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
-import torch
+from apeopt.process import configure_process
+
+configure_process()  # first: OMP_WAIT_POLICY before torch loads, as in a CLI run (an explicit setting wins)
+
+import apeopt  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from optimize_time import git_rev  # noqa: E402
@@ -270,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result: dict[str, Any] = {
         "command": command, "model": args.model, "cpu": cpu_model(), "cpu_flags": cpu_flags(),
         "cpu_bf16": cpu_bf16_flags(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "load_start": [round(x, 2) for x in os.getloadavg()], "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "apeopt_rev": git_rev(Path(apeopt.__file__).resolve().parent.parent),  # the checkout imported (PYTHONPATH)
@@ -316,7 +320,7 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         "# Scoring against the matmul bound", "", f"`{r['command']}`", "",
         f"apeopt `{r.get('apeopt_rev', 'unknown')}`. Model `{r['model']}` on {r['cpu']} ({r['cpus']} CPUs, {r['torch_threads']} torch threads, "
-        f"OMP_WAIT_POLICY={r['omp_wait_policy']}), torch {r['versions']['torch']}, started {r['started']}, "
+        f"OMP_WAIT_POLICY={r['omp_wait_policy']}, GOMP_SPINCOUNT={r.get('gomp_spincount')}), torch {r['versions']['torch']}, started {r['started']}, "
         f"load at start {r['load_start']}. GPU: {r['gpu']}.", "",
         f"CPU flags: {' '.join(r['cpu_flags'])}. bf16 units: {', '.join(r['cpu_bf16']) or 'none'}.", "",
         "FLOPs = 2 x P_body x T + 2 x d x V x L (P_body: decoder linear weights; T: real tokens through the decoder "
