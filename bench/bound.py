@@ -339,7 +339,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{row['padding_waste']:.0%} | {row['gflops']} | {run['matmul_gflops']} | **{row['utilisation']:.0%}** | "
                 f"{row['utilisation_incl_padding']:.0%} | {', '.join(map(str, row['load_1min']))} |")
     lines += ["", "Attention: " + ", ".join(f"{run['dtype']} `{run.get('attention', 'sdpa')}`" for run in r["runs"])
-              + " (`apeopt_sdpa`: grouped-query attention folded, no key/value copies; `sdpa`: transformers' own).", ""]
+              + " (`apeopt_sdpa`: grouped-query attention folded, no key/value copies, and in likelihood scoring shared prefixes attended in place; `sdpa`: transformers' own).", ""]
     lines += ["Matmul bound per dtype (`linear`, best repeat): " + "; ".join(
         f"{run['dtype']} {run['matmul_before']['shape']}: {run['matmul_before']['gflops']} before, "
         f"{run['matmul_after']['gflops']} after" for run in r["runs"]) + ".", ""]
