@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 
 from apeopt.process import configure_process
 
-configure_process()  # first: OMP_WAIT_POLICY before torch loads, as in a CLI run (an explicit setting wins)
+configure_process()  # first: the OpenMP wait setting before torch loads, as in a CLI run (an explicit one wins)
 
 import apeopt  # noqa: E402
 import torch  # noqa: E402

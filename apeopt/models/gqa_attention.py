@@ -26,7 +26,7 @@ from transformers import AttentionInterface, AttentionMaskInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import sdpa_mask
 
-from apeopt.models.prefix_attention import KEYWORD, prefix_attention
+from apeopt.models.prefix_attention import KEYWORD, fold_gqa, prefix_attention
 
 __all__ = ["NAME", "fold_gqa", "folded_sdpa_forward", "takes_shared_prefix", "use_apeopt_attention"]
 
@@ -80,14 +80,6 @@ def folded_sdpa_forward(
         scale=scaling,
     )
     return out.reshape(b, heads, q, value.shape[-1]).transpose(1, 2).contiguous(), None
-
-
-def fold_gqa(mask: torch.Tensor, groups: int, q: int) -> torch.Tensor:
-    """A ``(B, 1, q, k)`` mask (or one that broadcasts to it) repeated for ``groups`` query heads
-    folded into the query axis: ``(B, 1, groups * q, k)``."""
-    mb, _, _, k = mask.shape
-    full = mask.expand(mb, 1, q, k)
-    return full.unsqueeze(2).expand(mb, 1, groups, q, k).reshape(mb, 1, groups * q, k)
 
 
 def use_apeopt_attention(model: Any) -> bool:

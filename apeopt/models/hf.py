@@ -43,7 +43,9 @@ from apeopt.models.prefix_cache import common_prefix, kv_bytes_per_token, suppor
 from apeopt.models.prefix_scoring import logprob_shared
 from apeopt.models.spec import ModelSpec
 
-CPU_BATCH = 128  # rows per batch: 128 scored 10-25% faster than 64 on SmolLM2 in bf16 (bench/results/bound.md)
+CPU_BATCH = (
+    128  # rows per batch: 16-27% faster than 64 on SmolLM2 bf16 scoring in an A/B run, Qwen within noise (issue 23)
+)
 CUDA_BATCH = 128
 # Most bytes of KV cache one batch may hold (rows x (prefix + suffix + new tokens) x bytes/token).
 CPU_KV_BYTES = 512 << 20

@@ -22,7 +22,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["KEYWORD", "SharedPrefix", "prefix_attention", "runs_of"]
+__all__ = ["KEYWORD", "SharedPrefix", "fold_gqa", "prefix_attention", "runs_of"]
 
 KEYWORD = "apeopt_prefix"
 
@@ -67,7 +67,7 @@ def prefix_attention(
     allowed = _suffix_mask(mask, b, s, query.device)  # [B, 1, S, S] bool
     # heads that share a key head fold into the query axis: [B, kv, G*S, d]
     q = query.reshape(b, kv_heads, groups * s, d)
-    allowed = allowed.unsqueeze(2).expand(allowed.shape[0], 1, groups, s, s).reshape(allowed.shape[0], 1, groups * s, s)
+    allowed = fold_gqa(allowed, groups, s)
     own = torch.matmul(q, key.transpose(-1, -2)).float()  # [B, kv, G*S, S]
     # a padding query sees no key of its own: keep it finite (its output is never read)
     own.masked_fill_(~(allowed | ~allowed.any(-1, keepdim=True)), float("-inf"))
@@ -91,6 +91,14 @@ def prefix_attention(
         outs.append(out + torch.matmul(probs[..., p:], value[start:end]))
     merged = outs[0] if len(outs) == 1 else torch.cat(outs, dim=0)  # [B, kv, G*S, d]
     return merged.reshape(b, heads, s, d).transpose(1, 2).contiguous()
+
+
+def fold_gqa(mask: torch.Tensor, groups: int, q: int) -> torch.Tensor:
+    """A ``(B, 1, q, k)`` mask (or one that broadcasts to it) repeated for ``groups`` query heads
+    folded into the query axis: ``(B, 1, groups * q, k)``."""
+    mb, _, _, k = mask.shape
+    full = mask.expand(mb, 1, q, k)
+    return full.unsqueeze(2).expand(mb, 1, groups, q, k).reshape(mb, 1, groups * q, k)
 
 
 def _suffix_mask(mask: torch.Tensor | None, b: int, s: int, device: torch.device) -> torch.Tensor:
