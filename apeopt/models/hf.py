@@ -43,9 +43,8 @@ from apeopt.models.prefix_cache import common_prefix, kv_bytes_per_token, suppor
 from apeopt.models.prefix_scoring import logprob_shared
 from apeopt.models.spec import ModelSpec
 
-CPU_BATCH = (
-    128  # rows per batch: 16-27% faster than 64 on SmolLM2 bf16 scoring in an A/B run, Qwen within noise (issue 23)
-)
+# Rows per batch on a CPU: 128 scored SmolLM2 in bf16 16-27% faster than 64 in an A/B run, Qwen within noise (issue 23).
+CPU_BATCH = 128
 CUDA_BATCH = 128
 # Most bytes of KV cache one batch may hold (rows x (prefix + suffix + new tokens) x bytes/token).
 CPU_KV_BYTES = 512 << 20
